@@ -1,0 +1,51 @@
+# The two commands: `make run` and `make test`. Both create .venv, install what they need
+# and are fast the second time (stamps skip pip when pyproject.toml has not changed).
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+CLI := $(BIN)/rlm-desktop
+# llama.cpp builds with both cores; pip caches the built wheel afterwards.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+
+ROOT_MODEL := qwen2.5-coder-1.5b-instruct-q4_k_m
+SUB_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
+
+.PHONY: run test test-fast lint models models-test bench package clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed
+
+models: $(VENV)/.installed
+	$(CLI) models install --if-missing $(SUB_MODEL) $(ROOT_MODEL)
+
+models-test: $(VENV)/.installed-dev
+	$(CLI) models install --if-missing $(SUB_MODEL)
+
+run: $(VENV)/.installed models
+	$(CLI) gui --fallback-sample
+
+test: $(VENV)/.installed-dev models-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not model"
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check rlm_desktop tests
+
+package: $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -e '.[package]'
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build packaging/rlm-desktop.spec
+
+clean:
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,3 @@
+from rlm_desktop.cli import main
+
+raise SystemExit(main())

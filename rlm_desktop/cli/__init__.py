@@ -1,0 +1,84 @@
+"""The command line: ``rlm-desktop COMMAND ...``. Each command group lives in its own
+module under ``cli/`` and registers itself through ``register(subparsers)``; this module
+only wires them up and turns ``RlmDesktopError`` into a clear message and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from rlm_desktop import __version__
+from rlm_desktop.errors import RlmDesktopError
+
+# Modules under rlm_desktop.cli that define register(subparsers). A module that fails to
+# import (a layer still being built) must not take the whole CLI down.
+COMMAND_MODULES = (
+    "models",
+    "library",
+    "ask",
+    "runs",
+    "gui",
+    "selftest",
+    "bench",
+)
+
+log = logging.getLogger("rlm_desktop")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlm-desktop",
+        description="Offline question answering over your own folders with Recursive Language Models.",
+    )
+    parser.add_argument("--version", action="version", version=f"rlm-desktop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"rlm_desktop.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"rlm_desktop.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    from rlm_desktop import paths
+
+    root = logging.getLogger("rlm_desktop")
+    root.setLevel(logging.DEBUG)
+    if not any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        try:
+            handler = logging.FileHandler(paths.log_file(), encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            handler.setLevel(logging.DEBUG)
+            root.addHandler(handler)
+        except OSError:
+            pass
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    stderr.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except RlmDesktopError as exc:
+        log.debug("command failed", exc_info=True)
+        print(f"rlm-desktop: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rlm-desktop: interrupted", file=sys.stderr)
+        return 130

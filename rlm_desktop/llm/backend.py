@@ -1,0 +1,97 @@
+"""The backend interface every caller above ``llm/`` uses. Nothing llama-specific leaks
+above this module: the engine, the CLI and the GUI see ``Backend``, ``Message`` and
+``Completion`` only. A scripted fake lives in ``tests/``, not here."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int = 512
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    # Text the assistant turn starts with (already "said"); the completion continues it.
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length", "cancelled"]
+    elapsed_s: float
+    # prompt tokens actually evaluated (the rest came from the KV cache)
+    evaluated_prompt_tokens: int = -1
+    cached: bool = False
+
+
+class CancelToken:
+    """Set from any thread; the backend checks it between tokens."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+TokenCallback = Callable[[str], None]
+# Given the text generated so far, return the index at which to cut it and stop, or None.
+StopFn = Callable[[str], "int | None"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Exact count with the model's own tokenizer (no BOS)."""
+
+    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+        """Exact count of the prompt the chat template renders for ``messages``,
+        including the generation prompt."""
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams = GenerationParams(),
+        *,
+        on_token: TokenCallback | None = None,
+        stop_fn: StopFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Completion:
+        """Generate the assistant's reply. Thread-safe: calls queue on the model lane."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class BackendInfo:
+    """What the GUI and ``models list`` show about a loaded backend."""
+
+    model_path: str
+    n_ctx: int
+    n_threads: int
+    n_gpu_layers: int
+    device: str
+    extra: dict[str, str] = field(default_factory=dict)
