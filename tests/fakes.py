@@ -1,0 +1,94 @@
+"""A deterministic scripted backend for unit tests (never shipped in the package).
+
+    backend = ScriptedBackend()
+    backend.enqueue(["```python\nsearch('x')\n```", "```python\nFINAL('42')\n```"])
+
+Each ``chat`` call pops the next response (or calls it, if it is a callable taking the
+messages). Tokens are counted as whitespace-separated words so tests can reason about
+budgets; the stop strings and ``stop_fn`` are honoured like the real backend does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable, Sequence, Union
+
+from rlm_desktop.llm.backend import CancelToken, Completion, GenerationParams, Message, StopFn, TokenCallback
+
+Response = Union[str, Callable[[Sequence[Message]], str]]
+
+
+class ScriptedBackend:
+    def __init__(self, name: str = "scripted", n_ctx: int = 8192, responses: Sequence[Response] = ()) -> None:
+        self.name = name
+        self._n_ctx = n_ctx
+        self._queue: deque[Response] = deque(responses)
+        self.calls: list[list[Message]] = []
+        self.params: list[GenerationParams] = []
+        self.default: Response | None = None
+        self.delay_s = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    def enqueue(self, responses: Sequence[Response]) -> None:
+        self._queue.extend(responses)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(self.count_tokens(m.content) + 4 for m in messages) + 2
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams = GenerationParams(),
+        *,
+        on_token: TokenCallback | None = None,
+        stop_fn: StopFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Completion:
+        with self._lock:
+            self.calls.append(list(messages))
+            self.params.append(params)
+            if self._queue:
+                response = self._queue.popleft()
+            elif self.default is not None:
+                response = self.default
+            else:
+                raise AssertionError(f"ScriptedBackend ran out of responses after {len(self.calls) - 1} calls")
+        start = time.monotonic()
+        text = response(messages) if callable(response) else response
+        finish = "stop"
+        if cancel is not None and cancel.cancelled:
+            return Completion("", self.count_chat_tokens(messages), 0, "cancelled", 0.0)
+        for stop in params.stop:
+            cut = text.find(stop)
+            if cut >= 0:
+                text = text[:cut]
+        if stop_fn is not None:
+            cut = stop_fn(text)
+            if cut is not None:
+                text = text[:cut]
+        words = text.split(" ")
+        if len(words) > params.max_tokens:
+            text = " ".join(words[: params.max_tokens])
+            finish = "length"
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if on_token is not None and text:
+            on_token(text)
+        return Completion(
+            text=text,
+            prompt_tokens=self.count_chat_tokens(messages),
+            completion_tokens=self.count_tokens(text),
+            finish_reason=finish,  # type: ignore[arg-type]
+            elapsed_s=time.monotonic() - start,
+        )
+
+    def close(self) -> None:
+        pass
