@@ -1,0 +1,553 @@
+"""The RLM loop (arXiv 2512.24601): the corpus lives in a REPL, never in the prompt.
+
+Per RLM node: the model gets the API, worked examples, a description of the corpus and
+the question; each turn it writes one code block (generation stops at its closing fence);
+the block runs in a sandboxed ``ReplSession``; the output comes back as the next user
+message; until code (or, after output was seen, a text tag) gives the answer or a budget
+runs out. Code asks for sub-calls through the session: ``llm_query``/``llm_batch`` go to
+the sub backend, ``rlm_query`` starts a child node with its own session (depth-limited).
+
+    engine = Engine(root_backend, sub_backend, library, settings, sink=print, cancel=token)
+    finished = engine.run("How many files mention X?", roots=("/home/me/notes",))
+
+Every step is emitted live as an event (``events.py``) through ``sink``."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlm_desktop import paths
+from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, SandboxError
+from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
+from rlm_desktop.rlm import prompts
+from rlm_desktop.rlm.budget import Budget, Limits
+from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
+from rlm_desktop.rlm.events import (
+    CellFinished,
+    Event,
+    EventSink,
+    NodeFinished,
+    NodeKind,
+    NodeStarted,
+    Notice,
+    RunFinished,
+    RunStarted,
+    RunStats,
+    Status,
+    TokenDelta,
+    TurnFinished,
+)
+from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
+from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
+from rlm_desktop.rlm.protocol import parse_forced_answer, parse_turn, stop_after_first_block
+from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
+SUB_MAX_TOKENS = 256
+FORCED_MAX_TOKENS = 160
+MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
+
+SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
+
+
+@dataclass
+class NodeOutcome:
+    status: Status
+    answer: str
+    budget: str | None = None
+    error: str | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+    cells: list[CellSources] = field(default_factory=list)
+    saw_output: bool = False
+
+
+@dataclass
+class _Node:
+    """The mutable state of one running RLM node."""
+
+    node_id: str
+    depth: int
+    backend: Backend
+    roots: tuple[str, ...]
+    context_text: str | None
+    evidence: Evidence = field(default_factory=Evidence)
+    cells: list[CellSources] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
+    exhausted: BudgetExceeded | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        root_backend: Backend,
+        sub_backend: Backend,
+        library,
+        settings: Settings,
+        sink: EventSink | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        library_db: Path | None = None,
+        session_factory: SessionFactory | None = None,
+    ) -> None:
+        self.root_backend = root_backend
+        self.sub_backend = sub_backend
+        self.library = library
+        self.settings = settings
+        self.sink = sink
+        self.cancel = cancel or CancelToken()
+        self.library_db = library_db or _library_path(library)
+        self._session_factory = session_factory
+        self._sessions: set = set()
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self.run_id = ""
+        self.budget = Budget(Limits.from_settings(settings))
+
+    # -- public ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        question: str,
+        roots: Sequence[str] = (),
+        context_text: str | None = None,
+        method: str = "rlm",
+    ) -> RunFinished:
+        self.run_id = uuid.uuid4().hex[:12]
+        self.budget = Budget(Limits.from_settings(self.settings))
+        roots = tuple(str(r) for r in roots)
+        self._emit(
+            RunStarted(self.run_id, question, method, self.root_backend.name, self.sub_backend.name, time.time())
+        )
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch_cancel, args=(done,), daemon=True, name="rlm-cancel")
+        watcher.start()
+        try:
+            if method == "rlm":
+                outcome = self._rlm_node(question, None, "root", 0, roots, context_text, self.root_backend)
+            elif method in ("rag", "direct"):
+                from rlm_desktop.rlm import baselines
+
+                outcome = baselines.run(self, method, question, roots, context_text)
+            else:
+                raise ValueError(f"unknown method {method!r}: use rlm, rag or direct")
+        finally:
+            done.set()
+        citations = cite(outcome.answer, outcome.cells, self._ref_text()) if outcome.answer else ()
+        b = self.budget
+        finished = RunFinished(
+            run_id=self.run_id,
+            status=outcome.status,
+            answer=outcome.answer,
+            citations=citations,
+            stats=RunStats(
+                iterations=b.iterations,
+                sub_calls=b.sub_calls,
+                depth=b.max_depth_seen,
+                prompt_tokens=b.prompt_tokens,
+                completion_tokens=b.completion_tokens,
+                wall_s=round(b.elapsed_s, 3),
+            ),
+            budget=outcome.budget,
+            error=outcome.error,
+        )
+        self._emit(finished)
+        return finished
+
+    def stop(self) -> None:
+        """Stop from any thread: cancels generation and kills the REPL workers at once."""
+        self.cancel.cancel()
+        self._kill_sessions()
+
+    # -- events & helpers -----------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if self.sink is None:
+            return
+        try:
+            self.sink(event)
+        except Exception:  # a broken consumer must not break the run
+            log.exception("event sink failed on %s", type(event).__name__)
+
+    def new_node_id(self) -> str:
+        return f"{self.run_id}-{next(self._ids)}"
+
+    def _watch_cancel(self, done: threading.Event) -> None:
+        while not done.wait(0.05):
+            if self.cancel.cancelled:
+                self._kill_sessions()
+                return
+
+    def _kill_sessions(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            try:
+                session.kill()
+            except Exception:
+                log.debug("kill failed", exc_info=True)
+
+    def _ref_text(self):
+        return library_ref_text(self.library) if self.library is not None else None
+
+    def chat(self, backend: Backend, node_id: str, messages: Sequence[Message], params: GenerationParams, stop_fn=None) -> Completion:
+        """One model call, counted against the budget, streamed as ``TokenDelta``."""
+        if self.cancel.cancelled:
+            raise Cancelled("stopped")
+        completion = backend.chat(
+            messages,
+            params,
+            on_token=lambda text: self._emit(TokenDelta(self.run_id, node_id, text)),
+            stop_fn=stop_fn,
+            cancel=self.cancel,
+        )
+        self.budget.add_tokens(completion.prompt_tokens, completion.completion_tokens)
+        if completion.finish_reason == "cancelled" or self.cancel.cancelled:
+            raise Cancelled("stopped")
+        return completion
+
+    # -- the RLM node loop ----------------------------------------------------------------
+
+    def _rlm_node(
+        self,
+        question: str,
+        parent_id: str | None,
+        kind: NodeKind,
+        depth: int,
+        roots: tuple[str, ...],
+        context_text: str | None,
+        backend: Backend,
+    ) -> NodeOutcome:
+        node = _Node(self.new_node_id(), depth, backend, roots, context_text)
+        started = time.monotonic()
+        self.budget.note_depth(depth)
+        self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
+        node.evidence.add_output(question)
+        session = None
+        try:
+            messages = prompts.opening(question, self._describe(roots, context_text, backend))
+            session = self._start_session(node)
+            outcome, session = self._loop(node, question, messages, session)
+        except Cancelled:
+            outcome = NodeOutcome("cancelled", node.attempts[-1] if node.attempts else "")
+        except SandboxError as exc:
+            log.warning("REPL worker failed: %s", exc)
+            self._emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
+            outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
+        except RlmDesktopError as exc:
+            outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
+        finally:
+            if session is not None:
+                self._close_session(session)
+            shutil.rmtree(self._scratch(node.node_id), ignore_errors=True)
+        outcome.evidence, outcome.cells = node.evidence, node.cells
+        self._emit(
+            NodeFinished(
+                self.run_id, node.node_id, outcome.status, outcome.answer, node.prompt_tokens,
+                node.completion_tokens, time.monotonic() - started, outcome.error or (outcome.budget and f"budget: {outcome.budget}"),
+            )
+        )
+        return outcome
+
+    def _loop(self, node: _Node, question: str, messages: list[Message], session) -> tuple[NodeOutcome, object]:
+        keep_head = len(messages)
+        saw_output = False
+        last_code: str | None = None
+        last_error: str | None = None
+        grounding_refused = False
+        restarts = 0
+        turn = 0
+        while True:
+            try:
+                if node.exhausted is not None:
+                    raise node.exhausted
+                self.budget.check_iteration(turn)
+            except BudgetExceeded as exc:
+                return self._exhausted(node, messages, keep_head, exc, turn), session
+            turn += 1
+            self.budget.iterations += 1
+            fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
+            completion = self.chat(
+                node.backend, node.node_id, fitted, GenerationParams(max_tokens=ROOT_MAX_TOKENS), stop_after_first_block
+            )
+            node.prompt_tokens += completion.prompt_tokens
+            node.completion_tokens += completion.completion_tokens
+            text = completion.text
+            self._emit(
+                TurnFinished(self.run_id, node.node_id, turn, text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
+            )
+            messages.append(Message("assistant", text))
+            parsed = parse_turn(text)
+
+            if parsed.code is None:
+                node.evidence.add_model_text(text)
+                if parsed.final_text is None and parsed.final_var is None:
+                    self._nudge(node, turn, messages, prompts.NO_CODE)
+                    continue
+                if not saw_output:
+                    node.attempts.append(parsed.final_text or "")
+                    self._nudge(node, turn, messages, prompts.NO_OUTPUT_YET)
+                    continue
+                if parsed.final_var is not None:
+                    result, session = self._run_cell(node, session, turn, f"FINAL_VAR({parsed.final_var!r})")
+                    answer, from_code = (result.answer or ""), True
+                else:
+                    answer, from_code = parsed.final_text or "", False
+                verdict = self._judge(node, turn, messages, answer, from_code, grounding_refused)
+                if verdict is None:
+                    return NodeOutcome("ok", answer, saw_output=saw_output), session
+                grounding_refused = True
+                continue
+
+            code = parsed.code
+            node.evidence.add_model_text(code)
+            if last_code is not None and _normalized(code) == _normalized(last_code):
+                self._nudge(node, turn, messages, prompts.REPEATED)
+                continue
+            last_code = code
+            result, session = self._run_cell(node, session, turn, code)
+            extra = ""
+            if result.killed and not self.cancel.cancelled:
+                if restarts >= MAX_RESTARTS:
+                    raise SandboxError(f"the REPL worker died {restarts + 1} times ({result.kill_reason})")
+                restarts += 1
+                extra = prompts.KILLED.format(reason=result.kill_reason or "killed")
+                self._emit(Notice(self.run_id, node.node_id, turn, extra))
+            if self.cancel.cancelled:
+                raise Cancelled("stopped")
+            node.evidence.add_output(result.output)
+            node.cells.append(CellSources(result.output, tuple(result.sources)))
+            if result.error:
+                if last_error is not None and _last_line(result.error) == _last_line(last_error):
+                    extra = (extra + "\n" if extra else "") + prompts.same_error(result.error)
+                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.same_error(result.error)))
+                last_error = result.error
+            else:
+                last_error = None
+            had_seen = saw_output
+            saw_output = saw_output or bool(result.output.strip()) or result.corpus_seen
+
+            if result.answer_ready and result.answer is not None:
+                if not had_seen:
+                    node.attempts.append(result.answer)
+                    messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
+                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
+                    continue
+                verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
+                if verdict is None:
+                    return NodeOutcome("ok", result.answer, saw_output=True), session
+                grounding_refused = True
+                last_code = None  # insisting on the same answer is allowed once refused
+                continue
+            messages.append(Message("user", prompts.output_message(result.output, result.error, extra)))
+
+    def _judge(self, node: _Node, turn: int, messages: list[Message], answer: str, from_code: bool,
+               already_refused: bool, result: CellResult | None = None) -> str | None:
+        """None when the answer is accepted; else the nudge that was sent back."""
+        node.attempts.append(answer)
+        if already_refused:
+            return None
+        missing = ungrounded_values(answer, node.evidence, from_code=from_code)
+        if not missing:
+            return None
+        nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+        if result is not None:
+            messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
+            self._emit(Notice(self.run_id, node.node_id, turn, nudge))
+        else:
+            self._nudge(node, turn, messages, nudge)
+        return nudge
+
+    def _nudge(self, node: _Node, turn: int, messages: list[Message], text: str) -> None:
+        messages.append(Message("user", text))
+        self._emit(Notice(self.run_id, node.node_id, turn, text))
+
+    def _exhausted(self, node: _Node, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
+        """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
+        self._emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
+        if node.attempts and node.attempts[-1]:
+            return NodeOutcome("budget_exhausted", node.attempts[-1], budget=exc.budget)
+        messages.append(Message("user", prompts.FORCE_ANSWER.format(budget=exc.budget)))
+        try:
+            fitted = fit_messages(node.backend, messages, FORCED_MAX_TOKENS, keep_head)
+            completion = self.chat(node.backend, node.node_id, fitted, GenerationParams(max_tokens=FORCED_MAX_TOKENS))
+        except Cancelled:
+            raise
+        except RlmDesktopError as error:
+            return NodeOutcome("budget_exhausted", "", budget=exc.budget, error=str(error))
+        node.prompt_tokens += completion.prompt_tokens
+        node.completion_tokens += completion.completion_tokens
+        self._emit(
+            TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
+        )
+        return NodeOutcome("budget_exhausted", parse_forced_answer(completion.text), budget=exc.budget)
+
+    # -- the REPL session -----------------------------------------------------------------
+
+    def _describe(self, roots: tuple[str, ...], context_text: str | None, backend: Backend) -> str:
+        if context_text is not None:
+            return prompts.describe_corpus(None, context_text, backend.count_tokens(context_text[:200_000]) if len(context_text) < 200_000 else None)
+        if self.library is None:
+            raise RlmDesktopError("there is nothing to ask about: add a folder or paste a text")
+        return prompts.describe_corpus(self.library.stats(roots or None))
+
+    def _scratch(self, node_id: str) -> Path:
+        return paths.data_dir() / "scratch" / node_id
+
+    def _start_session(self, node: _Node):
+        scratch = self._scratch(node.node_id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        config = ReplConfig(
+            scratch_dir=scratch,
+            library_db=None if node.context_text is not None else self.library_db,
+            roots=node.roots,
+            context_text=node.context_text,
+            cell_timeout_s=self.settings.cell_timeout_s,
+            memory_mb=self.settings.sandbox_memory_mb,
+            output_chars=self.settings.output_chars,
+        )
+        factory = self._session_factory
+        if factory is None:
+            from rlm_desktop.rlm.repl.session import ReplSession
+
+            factory = ReplSession
+        session = factory(config, on_llm=lambda request: self._on_llm(node, request))
+        with self._lock:
+            self._sessions.add(session)
+        if self.cancel.cancelled:
+            raise Cancelled("stopped")
+        session.start()
+        return session
+
+    def _close_session(self, session) -> None:
+        with self._lock:
+            self._sessions.discard(session)
+        try:
+            session.close()
+        except Exception:
+            log.debug("closing a session failed", exc_info=True)
+
+    def _run_cell(self, node: _Node, session, turn: int, code: str) -> tuple[CellResult, object]:
+        """Run one cell; a crashed worker is reported and replaced by a fresh one."""
+        try:
+            result = session.run_cell(code)
+        except SandboxError as exc:
+            if self.cancel.cancelled:
+                raise Cancelled("stopped") from exc
+            result = CellResult(output="", error=f"the REPL worker crashed: {exc}", answer=None, answer_ready=False,
+                                killed=True, kill_reason=f"crash: {exc}")
+        self._emit(CellFinished(self.run_id, node.node_id, turn, code, result.output, result.error, result.elapsed_s))
+        if result.killed and not self.cancel.cancelled:
+            self._close_session(session)
+            session = self._start_session(node)
+        return result, session
+
+    # -- sub-calls (called from inside run_cell, on this thread) --------------------------
+
+    def _on_llm(self, node: _Node, request: LlmRequest) -> LlmReply:
+        try:
+            if self.cancel.cancelled:
+                raise Cancelled("stopped")
+            if request.kind == "rlm":
+                return LlmReply((self._rlm_query(node, request),))
+            self.budget.take_sub_calls(len(request.prompts))
+            answers = self.sub_calls(node.node_id, node.depth + 1, list(request.prompts))
+            for answer in answers:
+                node.evidence.add_sub_answer(answer, had_corpus_text=request.has_corpus_text)
+            return LlmReply(tuple(answers))
+        except BudgetExceeded as exc:
+            node.exhausted = exc
+            return LlmReply((), error=f"budget used up: {exc}")
+        except Cancelled:
+            return LlmReply((), error="stopped")
+        except RlmDesktopError as exc:
+            log.warning("sub-call failed: %s", exc)
+            return LlmReply((), error=str(exc))
+
+    def _rlm_query(self, node: _Node, request: LlmRequest) -> str:
+        question = request.prompts[0] if request.prompts else ""
+        self.budget.take_sub_calls(1)
+        if not self.budget.can_spawn_rlm(node.depth):
+            text = request.context_text if request.context_text is not None else self._read_paths(request.context_paths)
+            answer = self.sub_calls(node.node_id, node.depth + 1, [prompts.sub_call_prompt(question, text)])[0]
+            node.evidence.add_sub_answer(answer, had_corpus_text=bool(text.strip()))
+            return answer
+        roots = tuple(request.context_paths) or node.roots
+        child = self._rlm_node(question, node.node_id, "rlm", node.depth + 1, roots, request.context_text, self.sub_backend)
+        if child.status == "cancelled":
+            raise Cancelled("stopped")
+        node.evidence.add_sub_answer(child.answer, had_corpus_text=child.saw_output)
+        return child.answer
+
+    def _read_paths(self, paths_: Sequence[str]) -> str:
+        if self.library is None or not paths_:
+            return ""
+        return "\n\n".join(f"### {p}\n{self.library.text(p)}" for p in paths_)
+
+    def fit_sub_prompt(self, prompt: str) -> str:
+        """Cut a sub-call prompt to the sub model's window, with a visible marker."""
+        backend = self.sub_backend
+        overhead = backend.count_chat_tokens([Message("user", "")])
+        return cut_to_tokens(backend, prompt, backend.n_ctx - SUB_MAX_TOKENS - overhead - 8)
+
+    def sub_calls(self, parent_id: str, depth: int, prompt_list: list[str], max_tokens: int = SUB_MAX_TOKENS) -> list[str]:
+        """Plain calls to the sub model: one node each, batched when the backend can."""
+        self.budget.note_depth(depth)
+        fitted = [self.fit_sub_prompt(p) for p in prompt_list]
+        ids = []
+        for prompt in fitted:
+            node_id = self.new_node_id()
+            ids.append(node_id)
+            self._emit(NodeStarted(self.run_id, node_id, parent_id, "llm", self.sub_backend.name, prompt, depth, time.time()))
+        params = GenerationParams(max_tokens=max_tokens)
+        conversations = [[Message("user", p)] for p in fitted]
+        started = time.monotonic()
+        batch = getattr(self.sub_backend, "chat_batch", None)
+        completions: list[Completion] = []
+        try:
+            if batch is not None and len(conversations) > 1:
+                completions = list(batch(conversations, params, cancel=self.cancel))
+                for c in completions:
+                    self.budget.add_tokens(c.prompt_tokens, c.completion_tokens)
+            else:
+                for node_id, conversation in zip(ids, conversations, strict=True):
+                    completions.append(self.chat(self.sub_backend, node_id, conversation, params))
+        except Exception as exc:
+            status: Status = "cancelled" if isinstance(exc, Cancelled) else "error"
+            for node_id in ids[len(completions):]:
+                self._emit(NodeFinished(self.run_id, node_id, status, "", 0, 0, time.monotonic() - started, str(exc)))
+            for node_id, c in zip(ids, completions, strict=False):
+                self._emit(NodeFinished(self.run_id, node_id, "ok", c.text, c.prompt_tokens, c.completion_tokens, c.elapsed_s))
+            raise
+        for node_id, c in zip(ids, completions, strict=False):
+            self._emit(NodeFinished(self.run_id, node_id, "ok", c.text.strip(), c.prompt_tokens, c.completion_tokens, c.elapsed_s))
+        return [c.text.strip() for c in completions]
+
+
+def _library_path(library) -> Path | None:
+    for name in ("db_path", "path"):
+        value = getattr(library, name, None)
+        if value:
+            return Path(value)
+    return None
+
+
+def _normalized(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+
+
+def _last_line(error: str) -> str:
+    lines = error.strip().splitlines()
+    return lines[-1] if lines else ""

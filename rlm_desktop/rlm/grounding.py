@@ -1,0 +1,113 @@
+"""Is an answer backed by something the model saw? Small models invent values (the probe's
+"access code 123456"); checking in code works where asking the model to re-check does not.
+
+Evidence is the question, every REPL output the model saw, and the answers of sub-calls
+whose prompt carried corpus text. A sub-call given no corpus text is no evidence. A key
+value of an answer (a number, a quoted name, a capitalized word or an identifier) that is
+absent from the evidence makes the answer ungrounded -- unless code computed it, i.e. it
+was neither written by the model nor said by an ungrounded sub-call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
+_QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
+_CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
+_PATHLIKE = re.compile(r"\S+\.\w{1,5}(?::\d+)?")
+
+# Capitalized words that say nothing about the corpus (sentence starts, answer phrasing).
+_COMMON = frozenset(
+    """a an and answer are as at based be but by can could did do does file files final for found from
+    has have he her his how i if in is it its line lines no none not of on one or our she so that the
+    their there these they this to was we were what when where which who why with yes you your
+    according also although however in the total there are this is it is not mentioned unknown
+    """.split()
+)
+
+
+def _norm_number(value: str) -> str:
+    return value.replace(",", "").replace("_", "").lstrip("+")
+
+
+def key_values(answer: str) -> list[str]:
+    """The values an answer hinges on, in order, without duplicates."""
+    text = _PATHLIKE.sub(" ", answer)  # citations like notes/a.txt:12 are checked elsewhere
+    found: list[str] = []
+    for match in _NUMBER.finditer(text):
+        found.append(_norm_number(match.group(0)))
+    for match in _QUOTED.finditer(text):
+        found.append(match.group(1).strip())
+    for match in _CAPITALIZED.finditer(text):
+        word = match.group(0)
+        if word.lower() in _COMMON or len(word) < 2:
+            continue
+        found.append(word)
+    for match in _IDENTIFIER.finditer(text):
+        found.append(match.group(0))
+    seen: set[str] = set()
+    unique = []
+    for value in found:
+        low = value.lower()
+        if low and low not in seen:
+            seen.add(low)
+            unique.append(value)
+    return unique
+
+
+@dataclass
+class Evidence:
+    """What a node saw (grounded) and what was said without evidence (model, bare sub-calls)."""
+
+    grounded: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+    bare_answers: list[str] = field(default_factory=list)
+
+    def add_output(self, text: str) -> None:
+        """A REPL output; what it merely echoes of bare sub-call answers is not evidence."""
+        for answer in self.bare_answers:
+            if len(answer.strip()) >= 2:
+                text = text.replace(answer.strip(), " ")
+        if text:
+            self.grounded.append(text)
+
+    def add_model_text(self, text: str) -> None:
+        if text:
+            self.unsupported.append(text)
+
+    def add_sub_answer(self, answer: str, *, had_corpus_text: bool) -> None:
+        if had_corpus_text:
+            self.grounded.append(answer)
+        else:
+            self.unsupported.append(answer)
+            self.bare_answers.append(answer)
+
+    def extend(self, other: Evidence) -> None:
+        self.grounded.extend(other.grounded)
+        self.unsupported.extend(other.unsupported)
+        self.bare_answers.extend(other.bare_answers)
+
+
+def contains_value(haystack: str, value: str) -> bool:
+    if _NUMBER.fullmatch(value):
+        digits = _norm_number(value)
+        return any(_norm_number(m.group(0)) == digits for m in _NUMBER.finditer(haystack))
+    return value.lower() in haystack.lower()
+
+
+def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> list[str]:
+    """Key values of ``answer`` that nothing the model saw supports. With ``from_code``
+    (the answer was set by code), a value no one wrote or said was computed: it passes."""
+    grounded = "\n".join(evidence.grounded)
+    unsupported = "\n".join(evidence.unsupported)
+    missing = []
+    for value in key_values(answer):
+        if contains_value(grounded, value):
+            continue
+        if from_code and not contains_value(unsupported, value):
+            continue
+        missing.append(value)
+    return missing

@@ -1,0 +1,121 @@
+"""What the model reads: the system prompt, worked examples and the engine's nudges.
+
+Written for Qwen2.5-Coder 0.5B/1.5B. Short on purpose: the 1.5B evaluates about 33 prompt
+tokens/s on a 2-core CPU, so every 100 tokens here cost 3 s on a cold cache. The system
+prompt and the examples never change between runs (the corpus description goes into the
+question message), so a backend can reuse their KV state across questions.
+
+Small models copy the shape of the last worked example (see DESIGN.md), so the example
+nearest the question's kind is placed last: a whole-folder question (how many, list all,
+total) ends on the counting example, anything else on the lookup example."""
+
+from __future__ import annotations
+
+import re
+
+from rlm_desktop.library.types import CorpusStats
+from rlm_desktop.llm.backend import Message
+
+SYSTEM = """You answer questions about a folder of files. You cannot see the files: you look at them by writing Python code. Each turn, write one ```python block. I run it and show you its output.
+
+In the code you can use:
+- search(query, k=10): the best matching lines as path:line: text, and how many files match
+- grep(pattern): regex matches as path:line: text, and how many there are
+- read(path, start, end): lines start..end of a file
+- files: all files; each f has f.path and f.text
+- llm_query(prompt): ask a helper model about text you put in the prompt (it knows nothing else)
+- llm_batch(prompts): many llm_query at once, returns a list
+- FINAL(answer): your final answer, with the file:line it came from
+
+Rules: search first, then read around what search found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules."""
+
+_LOOKUP = (
+    "Question: What is the launch date of Project Falcon?",
+    "```python\nsearch('Project Falcon launch')\n```",
+    "Output:\nshowing 2 of 2 matching files\nnotes/plan.txt:14: Project Falcon will launch on 3 March 2025.\nnotes/team.txt:3: Falcon team: Ana, Raj.",
+    "```python\nFINAL('3 March 2025 (notes/plan.txt:14)')\n```",
+)
+
+_COUNT = (
+    "Question: How many files mention the word invoice?",
+    "```python\nhits = [f.path for f in files if 'invoice' in f.text.lower()]\nprint(len(hits), hits[:5])\n```",
+    "Output:\n7 ['a/jan.txt', 'a/feb.txt', 'b/x.md', 'b/y.md', 'c/z.txt']",
+    "```python\nFINAL(7)\n```",
+)
+
+_WHOLE_FOLDER = re.compile(
+    r"\bhow many\b|\bcount\b|\bnumber of\b|\btotal\b|\bsum\b|\bevery\b|\beach\b|\ball (the )?files\b|\blist (all|every)\b|\bwhich files\b|\baverage\b|\bmaximum\b|\bminimum\b",
+    re.IGNORECASE,
+)
+
+NO_CODE = "Write one ```python block. Start with search('...') to find where the answer is, or call FINAL(answer) in code when the output already answers the question."
+NO_OUTPUT_YET = "You have not seen any output from the files yet, so that answer is a guess. First look: search('...') for the words of the question, then answer from what you see."
+REPEATED = "You ran the same code again; it will give the same output. Do something different: search other words, read(path, start, end) around a hit, or answer with FINAL(...) if the output above answers the question."
+UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
+KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
+FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
+NEXT = "If this answers the question, write FINAL(answer) with the file:line in code. Otherwise write more code."
+EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"
+
+_ERROR_HINTS = {
+    "ModuleNotFoundError": "Imports other than re, math, json, collections and the like are blocked, and the folder's files are the only source: use files, search, grep, read.",
+    "ImportError": "Imports other than re, math, json, collections and the like are blocked, and the folder's files are the only source: use files, search, grep, read.",
+    "NameError": "Use only the names you were given: files, search, grep, read, llm_query, llm_batch, FINAL, and variables you set.",
+    "FileNotFoundError": "Use paths exactly as search or files show them.",
+}
+
+
+def same_error(error: str) -> str:
+    kind = error.strip().splitlines()[-1] if error.strip() else "error"
+    hint = _ERROR_HINTS.get(kind.split(":", 1)[0].strip(), "Don't run this code again; try a smaller, different step.")
+    return f"The same error happened twice ({kind}). {hint}"
+
+
+def is_whole_folder(question: str) -> bool:
+    return bool(_WHOLE_FOLDER.search(question))
+
+
+def examples_for(question: str) -> list[Message]:
+    """Worked examples as earlier chat turns; the one nearest the question goes last."""
+    order = (_LOOKUP, _COUNT) if is_whole_folder(question) else (_COUNT, _LOOKUP)
+    messages: list[Message] = []
+    for q, code, output, final in order:
+        messages += [Message("user", q), Message("assistant", code), Message("user", output), Message("assistant", final)]
+    return messages
+
+
+def describe_corpus(stats: CorpusStats | None, context_text: str | None = None, tokens: int | None = None) -> str:
+    if context_text is not None:
+        approx = tokens if tokens is not None else len(context_text) // 4
+        return (
+            f"The text is one string named files (also context) of {len(context_text):,} characters, "
+            f"about {approx:,} tokens. Search it and read parts of it; do not print all of it."
+        )
+    assert stats is not None
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(stats.kinds.items(), key=lambda kv: -kv[1])) or "no readable"
+    too_big = " Far too much to print: search first." if stats.tokens > 2000 else ""
+    return f"The folder has {stats.files:,} files ({kinds}): {stats.chars:,} characters, about {stats.tokens:,} tokens.{too_big}"
+
+
+def opening(question: str, description: str) -> list[Message]:
+    """The messages before the first turn: system, examples, then the real question."""
+    return [
+        Message("system", SYSTEM),
+        *examples_for(question),
+        Message("user", f"{description}\nQuestion: {question}"),
+    ]
+
+
+def output_message(output: str, error: str | None, extra: str = "") -> str:
+    parts = ["Output:", output.rstrip() if output.strip() else EMPTY_OUTPUT]
+    if error:
+        parts += ["Error:", error.strip()]
+    if extra:
+        parts.append(extra)
+    parts.append(NEXT)
+    return "\n".join(parts)
+
+
+def sub_call_prompt(question: str, text: str) -> str:
+    """``rlm_query`` at the depth limit becomes one plain call over the text."""
+    return f"{text}\n\nAnswer from the text above only. If it is not there, say so.\nQuestion: {question}"

@@ -1,0 +1,78 @@
+"""Reading a model turn: the first fenced code block, and answer tags written as text.
+
+The root model may write at most one code block per turn; generation is cut right after
+its closing fence (``stop_after_first_block``) so the model can never write its own
+"REPL output". Fences tagged ``python``, ``py``, ``repl`` or untagged are accepted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_OPEN = re.compile(r"```[ \t]*(python3?|py|repl)?[ \t]*\n", re.IGNORECASE)
+_CLOSE = re.compile(r"\n?[ \t]*```")
+_FINAL_VAR = re.compile(r"FINAL_VAR\(\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*\)")
+_FINAL = re.compile(r"FINAL\((.*)\)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a model turn contains: its code (or None) and a text answer tag (or None)."""
+
+    code: str | None
+    final_text: str | None = None  # FINAL(...) written as text, outside code
+    final_var: str | None = None  # FINAL_VAR(name) written as text, outside code
+
+
+def stop_after_first_block(text: str) -> int | None:
+    """``StopFn`` for the backend: cut right after the closing fence of the first block."""
+    opened = _OPEN.search(text)
+    if opened is None:
+        return None
+    closed = _CLOSE.search(text, opened.end())
+    if closed is None:
+        return None
+    return closed.end()
+
+
+def parse_turn(text: str) -> Turn:
+    opened = _OPEN.search(text)
+    if opened is not None:
+        closed = _CLOSE.search(text, opened.end())
+        body = text[opened.end() : closed.start()] if closed else text[opened.end() :]
+        if body.strip():
+            return Turn(code=body.rstrip() + "\n")
+    outside = text if opened is None else text[: opened.start()]
+    var = _FINAL_VAR.search(outside)
+    if var:
+        return Turn(code=None, final_var=var.group(1))
+    final = _FINAL.search(outside)
+    if final:
+        return Turn(code=None, final_text=_strip_quotes(final.group(1)))
+    return Turn(code=None)
+
+
+def parse_forced_answer(text: str) -> str:
+    """The answer of a final forced turn: a FINAL(...) tag if there is one, else the text."""
+    final = _FINAL.search(text)
+    if final:
+        return _strip_quotes(final.group(1))
+    return text.strip()
+
+
+def _strip_quotes(value: str) -> str:
+    value = value.strip()
+    # FINAL(...) may be followed by prose on the same line; keep the balanced part
+    depth, end = 0, len(value)
+    for i, ch in enumerate(value):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                end = i
+                break
+            depth -= 1
+    value = value[:end].strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value.strip()

@@ -1,0 +1,408 @@
+"""The RLM loop against a scripted model and an in-process fake REPL session: the protocol
+rules a user would notice (refused guesses, nudges, repeats), sub-calls, events."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rlm_desktop.errors import SandboxError
+from rlm_desktop.library.types import CorpusStats
+from rlm_desktop.llm.backend import Message
+from rlm_desktop.rlm import events as ev
+from rlm_desktop.rlm.engine import Engine
+from rlm_desktop.rlm.repl.types import CellResult, LlmRequest, ReplConfig, SourceRef
+from rlm_desktop.settings import Settings
+from tests.fakes import ScriptedBackend
+
+
+@dataclass(frozen=True)
+class FakeFile:
+    path: str
+    text: str
+
+
+class FakeLibrary:
+    """Just what the engine needs from ``Library``: stats, read, text."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.texts = files
+        self.db_path = Path("/nonexistent/library.db")
+
+    def stats(self, roots=None) -> CorpusStats:
+        chars = sum(len(t) for t in self.texts.values())
+        return CorpusStats(files=len(self.texts), chars=chars, tokens=chars // 4, kinds={"text": len(self.texts)})
+
+    def read(self, path: str, start=None, end=None) -> str:
+        lines = self.texts[path].splitlines()
+        return "\n".join(lines[(start or 1) - 1 : end])
+
+    def text(self, path: str) -> str:
+        return self.texts[path]
+
+
+class FakeSession:
+    """Runs cells with ``exec`` in this process; enough of the REPL contract for the loop."""
+
+    instances: list[FakeSession] = []
+
+    def __init__(self, config: ReplConfig, on_llm, files: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.on_llm = on_llm
+        self.files = [FakeFile(p, t) for p, t in (files or {}).items()]
+        self.started = self.killed = self.closed = False
+        self.cells: list[str] = []
+        self.crash_next = False
+        FakeSession.instances.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def kill(self) -> None:
+        self.killed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def run_cell(self, code: str) -> CellResult:
+        if self.killed:
+            raise SandboxError("worker was killed")
+        if self.crash_next:
+            self.crash_next = False
+            raise SandboxError("worker exited with signal 9")
+        self.cells.append(code)
+        sources: list[SourceRef] = []
+        state: dict = {"answer": None, "ready": False}
+
+        def search(query: str, k: int = 10) -> str:
+            words = [w.lower() for w in re.findall(r"\w+", query)]
+            lines = []
+            for f in self.files:
+                for n, line in enumerate(f.text.splitlines(), 1):
+                    if any(w in line.lower() for w in words):
+                        lines.append(f"{f.path}:{n}: {line}")
+                        sources.append(SourceRef(f.path, n, how="search"))
+            return f"showing {min(k, len(lines))} of {len(lines)} matching lines\n" + "\n".join(lines[:k])
+
+        def llm(kind, prompts, **kw):
+            reply = self.on_llm(LlmRequest(kind, tuple(prompts), **kw))
+            if reply.error:
+                raise RuntimeError(reply.error)
+            return list(reply.answers)
+
+        def final(value):
+            state["answer"], state["ready"] = str(value), True
+
+        namespace = self.namespace = getattr(self, "namespace", {})
+        namespace.update(
+            files=self.files, context=self.files, search=search, FINAL=final,
+            FINAL_VAR=lambda name: final(namespace[name]),
+            llm_query=lambda p: llm("query", [p], has_corpus_text=any(f.text[:20] in p for f in self.files))[0],
+            llm_batch=lambda ps: llm("batch", ps, has_corpus_text=True),
+            rlm_query=lambda q, text=None: llm("rlm", [q], context_text=text)[0],
+        )
+        out, error = io.StringIO(), None
+        try:
+            tree = ast.parse(code)
+            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            with contextlib.redirect_stdout(out):
+                exec(compile(tree, "<cell>", "exec"), namespace)
+                if last is not None:
+                    value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+                    if value is not None:
+                        print(value)
+        except Exception as exc:  # noqa: BLE001 - the model's error goes back to it
+            error = f"{type(exc).__name__}: {exc}"
+        return CellResult(out.getvalue(), error, state["answer"], state["ready"], tuple(sources))
+
+
+FILES = {
+    "/docs/a.txt": "Meeting notes.\nThe vault code is ORCHID-7731.\nNothing else.",
+    "/docs/b.txt": "Budget 2024.\nTotal spend was 120 dollars.",
+}
+
+
+def make_engine(root: ScriptedBackend, sub: ScriptedBackend | None = None, files=FILES, events=None, **settings):
+    library = FakeLibrary(files)
+    FakeSession.instances.clear()
+    return Engine(
+        root, sub or ScriptedBackend("sub"), library, Settings(**settings),
+        sink=(events.append if events is not None else None),
+        session_factory=lambda config, on_llm: FakeSession(config, on_llm, files),
+    )
+
+
+def code(src: str) -> str:
+    return f"```python\n{src}\n```"
+
+
+def last_user(messages) -> str:
+    return [m.content for m in messages if m.role == "user"][-1]
+
+
+def test_lookup_answer_is_accepted_after_output_and_cited() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?", roots=("/docs",))
+    assert finished.status == "ok"
+    assert finished.answer == "ORCHID-7731"
+    assert finished.citations == (ev.Citation("/docs/a.txt", 2),)
+    assert finished.stats.iterations == 2
+    # the second call saw the output of the first cell, not the corpus in the prompt
+    assert "ORCHID-7731" in last_user(root.calls[1])
+    assert "ORCHID" not in "".join(m.content for m in root.calls[0])
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
+    assert kinds.count("CellFinished") == 2 and kinds.count("TurnFinished") == 2
+
+
+def test_system_prompt_describes_corpus_without_its_text() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('x')"), code("FINAL('none')")])
+    make_engine(root).run("What is x?")
+    first = root.calls[0]
+    assert first[0].role == "system"
+    assert "2 files" in first[-1].content and "What is x?" in first[-1].content
+
+
+def test_generation_stops_after_the_first_code_block() -> None:
+    root = ScriptedBackend()
+    root.enqueue([
+        "Let me look.\n```repl\nsearch('vault')\n```\nOutput: the code is 1234\n```python\nFINAL('1234')\n```",
+        code("FINAL('ORCHID-7731')"),
+    ])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    session = FakeSession.instances[0]
+    assert session.cells[0].strip() == "search('vault')"
+
+
+def test_answer_before_any_output_is_refused_with_a_nudge() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("FINAL('1234')"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "not seen any output" in last_user(root.calls[1])
+    assert any(isinstance(e, ev.Notice) and "not seen any output" in e.text for e in events)
+
+
+def test_text_final_tag_needs_output_seen_and_no_code() -> None:
+    root = ScriptedBackend()
+    root.enqueue(["The answer is FINAL(ORCHID-7731)", code("search('vault')"), "FINAL(ORCHID-7731)"])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer == "ORCHID-7731"
+    assert "not seen any output" in last_user(root.calls[1])
+
+
+def test_final_var_tag_reads_the_variable() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("r = search('vault')\nprint(r)\ncode_ = 'ORCHID-7731'"), "FINAL_VAR(code_)"])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+
+
+def test_turn_without_code_or_answer_gets_corrective_message() -> None:
+    root = ScriptedBackend()
+    root.enqueue(["I think I should search.", code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "Write one ```python block" in last_user(root.calls[1])
+
+
+def test_repeated_cell_is_not_rerun_and_gets_corrective_message() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "same code again" in last_user(root.calls[2])
+    assert len(FakeSession.instances[0].cells) == 2
+
+
+def test_same_error_twice_names_what_to_do_instead() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("import os\nos.listdir('.')"), code("import os\nprint(os.getcwd())"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    lib_files = dict(FILES)
+    engine = make_engine(root, files=lib_files)
+    # make imports fail as the sandbox does
+    original = FakeSession.run_cell
+
+    def no_imports(self, src):
+        if "import os" in src:
+            return CellResult("", "Traceback...\nImportError: import of 'os' is not allowed", None, False)
+        return original(self, src)
+
+    FakeSession.run_cell = no_imports
+    try:
+        finished = engine.run("What is the vault code?")
+    finally:
+        FakeSession.run_cell = original
+    assert finished.answer == "ORCHID-7731"
+    assert "same error happened twice" in last_user(root.calls[2])
+    assert "files are the only source" in last_user(root.calls[2])
+    assert "same error" not in last_user(root.calls[1])
+
+
+def test_ungrounded_answer_is_refused_once() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('The code is 123456')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "'123456'" in last_user(root.calls[2])
+
+
+def test_ungrounded_answer_is_accepted_the_second_time() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer == "123456"
+
+
+def test_answer_computed_by_code_counts_as_grounded() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("print(len(files))"), code("n = sum(1 for f in files if 'e' in f.text)\nFINAL(n * 10)")])
+    finished = make_engine(root).run("How many files mention e?")
+    assert finished.answer == "20"
+
+
+def test_llm_query_goes_to_sub_backend_as_child_node() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.enqueue(["ORCHID-7731"])
+    root.enqueue([code("a = llm_query('Find the code in: ' + files[0].text)\nprint(a)"), code("FINAL(a)")])
+    events: list = []
+    finished = make_engine(root, sub, events=events).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert finished.stats.sub_calls == 1 and finished.stats.depth == 1
+    started = [e for e in events if isinstance(e, ev.NodeStarted)]
+    assert [s.kind for s in started] == ["root", "llm"]
+    assert started[1].parent_id == started[0].node_id
+    assert "vault code is ORCHID" in sub.calls[0][-1].content
+
+
+def test_sub_call_without_corpus_text_is_no_evidence() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.enqueue(["123456"])
+    root.enqueue([code("print(llm_query('What is the access code?'))"), code("FINAL('123456')"), code("search('code')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root, sub).run("What is the access code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "in no output you have seen" in last_user(root.calls[2])
+
+
+def test_long_sub_prompt_is_cut_with_visible_marker() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub", n_ctx=600)
+    sub.enqueue(["fine"])
+    root.enqueue([code("print(llm_query('word ' * 2000))"), code("FINAL('fine')")])
+    make_engine(root, sub).run("Summarize")
+    prompt = sub.calls[0][-1].content
+    assert re.search(r"\[\.\.\. cut \d+ tokens to fit\]", prompt)
+    assert sub.count_chat_tokens(sub.calls[0]) <= 600 - 256
+
+
+def test_llm_batch_uses_chat_batch_when_available() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    seen: list = []
+
+    def chat_batch(conversations, params, cancel=None):
+        seen.append(len(conversations))
+        return [sub.chat(c, params) for c in conversations]
+
+    sub.chat_batch = chat_batch  # type: ignore[attr-defined]
+    sub.enqueue(["one", "two", "three"])
+    root.enqueue([code("r = llm_batch(['a: ' + f.text for f in files] + ['c'])\nprint(r)"), code("FINAL(r[0])")])
+    events: list = []
+    finished = make_engine(root, sub, events=events).run("Q?")
+    assert seen == [3]
+    assert finished.answer == "one" and finished.stats.sub_calls == 3
+    assert sum(isinstance(e, ev.NodeFinished) for e in events) == 4
+
+
+def test_rlm_query_at_max_depth_becomes_plain_call() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.enqueue(["blue"])
+    root.enqueue([code("print(rlm_query('What colour?', 'The sky is blue.'))"), code("FINAL('blue')")])
+    events: list = []
+    finished = make_engine(root, sub, events=events, max_depth=1).run("What colour?")
+    assert finished.answer == "blue"
+    assert [e.kind for e in events if isinstance(e, ev.NodeStarted)] == ["root", "llm"]
+    assert "The sky is blue." in sub.calls[0][-1].content
+
+
+def test_rlm_query_below_max_depth_starts_a_child_rlm() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.enqueue([code("print(files)"), code("FINAL('blue')")])
+    root.enqueue([code("c = rlm_query('What colour?', 'The sky is blue.')\nprint(c)"), code("FINAL(c)")])
+    events: list = []
+    finished = make_engine(root, sub, events=events, max_depth=2).run("What colour?")
+    assert finished.answer == "blue"
+    started = [e for e in events if isinstance(e, ev.NodeStarted)]
+    assert [(s.kind, s.depth) for s in started] == [("root", 0), ("rlm", 1)]
+    assert len(FakeSession.instances) == 2
+    assert FakeSession.instances[1].config.context_text == "The sky is blue."
+    assert all(s.closed for s in FakeSession.instances)
+
+
+def test_crashed_worker_is_reported_and_replaced() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("search('code')"), code("FINAL('ORCHID-7731')")])
+    events: list = []
+    engine = make_engine(root, events=events)
+    original = FakeSession.start
+
+    def start(self):
+        original(self)
+        if len(FakeSession.instances) == 1:
+            self.crash_next = True
+
+    FakeSession.start = start
+    try:
+        finished = engine.run("What is the vault code?")
+    finally:
+        FakeSession.start = original
+    assert finished.status == "ok" and finished.answer == "ORCHID-7731"
+    assert len(FakeSession.instances) == 2
+    cell = next(e for e in events if isinstance(e, ev.CellFinished))
+    assert "crashed" in (cell.error or "")
+    assert "REPL restarted" in last_user(root.calls[1])
+
+
+def test_events_form_a_tree_with_matching_finishes() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.default = "x"
+    root.enqueue([code("print(llm_batch([f.text for f in files]))"), code("FINAL('x')")])
+    events: list = []
+    make_engine(root, sub, events=events).run("Q?")
+    started = {e.node_id for e in events if isinstance(e, ev.NodeStarted)}
+    finished = {e.node_id for e in events if isinstance(e, ev.NodeFinished)}
+    assert started == finished and len(started) == 3
+
+
+def test_history_is_compacted_to_fit_the_window() -> None:
+    root = ScriptedBackend(n_ctx=1500)
+    big = "print('filler ' * 300)"
+    root.enqueue([code(big + f"  # {i}") for i in range(6)] + [code("FINAL('done')")])
+    make_engine(root, max_iterations=10).run("Q?")
+    for call in root.calls:
+        assert root.count_chat_tokens(call) <= 1500 - 384
+    assert any("removed to fit the window" in m.content for m in root.calls[-1])
+
+
+def test_unknown_method_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        make_engine(ScriptedBackend()).run("Q?", method="magic")
+
+
+def test_message_order_alternates_after_examples() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    make_engine(root).run("What is the vault code?")
+    roles = [m.role for m in root.calls[1]]
+    assert roles[0] == "system"
+    assert all(a != b for a, b in zip(roles[1:], roles[2:], strict=False))
+    assert isinstance(root.calls[1][-1], Message)

@@ -1,0 +1,108 @@
+"""Budgets and Stop: a run that runs out still returns the best answer it has, marked with
+the budget that ran out; Stop kills the REPL at once and ends the run as cancelled."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rlm_desktop.llm.backend import CancelToken
+from rlm_desktop.rlm import events as ev
+from rlm_desktop.rlm.repl.types import CellResult
+from tests.fakes import ScriptedBackend
+from tests.rlm.test_engine import FakeSession, code, make_engine
+
+
+def test_iterations_exhausted_returns_last_answer_attempt() -> None:
+    root = ScriptedBackend()
+    # the guess is refused (no output seen yet), then the model keeps searching
+    root.enqueue([code("FINAL('maybe 7')")] + [code(f"search('vault {i}')") for i in range(5)])
+    finished = make_engine(root, max_iterations=4).run("What is the vault code?")
+    assert finished.status == "budget_exhausted" and finished.budget == "iterations"
+    assert finished.answer == "maybe 7"
+    assert len(root.calls) == 4
+
+
+def test_iterations_exhausted_without_attempt_forces_a_final_turn() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code(f"search('vault {i}')") for i in range(3)] + ["FINAL('ORCHID-7731')"])
+    events: list = []
+    finished = make_engine(root, events=events, max_iterations=3).run("What is the vault code?")
+    assert finished.status == "budget_exhausted" and finished.budget == "iterations"
+    assert finished.answer == "ORCHID-7731"
+    assert "Answer now" in root.calls[-1][-1].content
+    assert finished.citations  # the evidence the searches touched
+
+
+def test_sub_call_budget_stops_the_run() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.default = "x"
+    root.enqueue([code("print(llm_batch(['a', 'b', 'c']))"), "FINAL(partial)"])
+    finished = make_engine(root, sub, max_sub_calls=2).run("Q?")
+    assert finished.status == "budget_exhausted" and finished.budget == "sub_calls"
+    assert finished.answer == "partial"
+    assert sub.calls == []  # the batch was refused whole, nothing half-done
+
+
+def test_token_budget() -> None:
+    root = ScriptedBackend()
+    root.default = code("print('word ' * 50)  # again")
+    root.enqueue([code("print('word ' * 50)")])
+    finished = make_engine(root, max_total_tokens=800).run("Q?")
+    assert finished.status == "budget_exhausted" and finished.budget == "tokens"
+    assert finished.stats.prompt_tokens + finished.stats.completion_tokens >= 800
+
+
+def test_wall_clock_budget() -> None:
+    root = ScriptedBackend()
+    root.delay_s = 0.05
+    root.default = lambda messages: code(f"search('x{len(messages)}')")
+    finished = make_engine(root, timeout_s=0.3).run("Q?")
+    assert finished.status == "budget_exhausted" and finished.budget == "time"
+    assert finished.stats.wall_s < 2
+
+
+def test_stop_kills_the_running_cell_at_once() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("spin()")])
+    token = CancelToken()
+    engine = make_engine(root)
+    engine.cancel = token
+    original = FakeSession.run_cell
+
+    def blocking(self, src):
+        deadline = time.monotonic() + 10
+        while not self.killed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return CellResult("", "killed", None, False, killed=True, kill_reason="stopped")
+
+    FakeSession.run_cell = blocking
+    timer = threading.Timer(0.2, token.cancel)
+    timer.start()
+    started = time.monotonic()
+    try:
+        finished = engine.run("Q?")
+    finally:
+        FakeSession.run_cell = original
+        timer.cancel()
+    assert finished.status == "cancelled"
+    assert time.monotonic() - started < 2
+    assert FakeSession.instances[0].killed and FakeSession.instances[0].closed
+
+
+def test_stop_during_generation() -> None:
+    token = CancelToken()
+
+    def cancel_then_answer(messages):
+        token.cancel()
+        return code("search('x')")
+
+    root = ScriptedBackend()
+    root.enqueue([cancel_then_answer])
+    events: list = []
+    engine = make_engine(root, events=events)
+    engine.cancel = token
+    finished = engine.run("Q?")
+    assert finished.status == "cancelled"
+    node_done = [e for e in events if isinstance(e, ev.NodeFinished)]
+    assert node_done and node_done[0].status == "cancelled"
