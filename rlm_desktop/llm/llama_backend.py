@@ -1,0 +1,216 @@
+"""The llama.cpp implementation of ``Backend``.
+
+One ``LlamaCppBackend`` is one KV cache (a context) on a ``LoadedModel``'s weights. The
+root and the sub-calls get separate backends, so sub-calls never evict the root's cached
+prefix, even when both use the same file (the weights are then loaded once and shared).
+Every call queues on the model's lane lock: llama.cpp objects are not thread-safe."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from rlm_desktop.errors import ModelError
+from rlm_desktop.llm.backend import (
+    BackendInfo,
+    CancelToken,
+    Completion,
+    GenerationParams,
+    Message,
+    StopFn,
+    TokenCallback,
+)
+from rlm_desktop.llm.batch import DecodeStats, SequenceContext, SequenceRequest, SequenceResult
+from rlm_desktop.llm.lane import LoadedModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARAMS = GenerationParams()
+
+
+class LlamaCppBackend:
+    """Chat completion on one context of a loaded GGUF model.
+
+    ``n_seq_max`` > 1 lets ``chat_batch`` decode that many prompts together (the KV cache of
+    ``n_ctx`` cells is shared among them). ``owns_model``: close the weights with the backend
+    (a standalone backend), or leave them to whoever shares them (``BackendPool``)."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int = 2,
+        n_seq_max: int = 1,
+        name: str | None = None,
+        owns_model: bool = False,
+        prompt_chunk: int = 128,
+    ) -> None:
+        if n_ctx > model.n_ctx_train:
+            log.warning("%s was trained for %d tokens of context; using that instead of %d", model.path.name, model.n_ctx_train, n_ctx)
+            n_ctx = model.n_ctx_train
+        self.name = name or model.path.stem
+        self.model = model
+        self._n_threads = n_threads
+        self._owns_model = owns_model
+        with model.lock:
+            self._context = SequenceContext(
+                model, n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, prompt_chunk=prompt_chunk
+            )
+        self._closed = False
+
+    @property
+    def n_ctx(self) -> int:
+        return self._context.n_ctx
+
+    @property
+    def n_seq_max(self) -> int:
+        return self._context.n_seq_max
+
+    @property
+    def last_stats(self) -> DecodeStats | None:
+        """Timing of the last ``chat``/``chat_batch`` group (prompt vs decode phase)."""
+        return self._context.last_stats
+
+    @property
+    def cached_tokens(self) -> int:
+        """Tokens of the last prompt and answer still in this backend's KV cache."""
+        return len(self._context.cached)
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text, special=False))
+
+    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.prompt_tokens(messages))
+
+    def prompt_tokens(self, messages: Sequence[Message], prefix: str = "") -> tuple[int, ...]:
+        """Exactly the tokens ``chat`` evaluates for these messages."""
+        if not messages:
+            raise ModelError("a chat needs at least one message")
+        return self.model.render_chat([(m.role, m.content) for m in messages], prefix).tokens
+
+    def render_prompt(self, messages: Sequence[Message], prefix: str = "") -> str:
+        """The prompt text the chat template makes (for cache keys and debugging)."""
+        return self.model.render_chat([(m.role, m.content) for m in messages], prefix).text
+
+    # -- generation -------------------------------------------------------------------------
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams = DEFAULT_PARAMS,
+        *,
+        on_token: TokenCallback | None = None,
+        stop_fn: StopFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Completion:
+        started = time.monotonic()
+        request = self._request(messages, params, on_token=on_token, stop_fn=stop_fn)
+        with self.model.lock:
+            self._check_open()
+            if cancel is not None and cancel.cancelled:
+                return Completion("", len(request.tokens), 0, "cancelled", 0.0, evaluated_prompt_tokens=0)
+            (result,) = self._context.run([request], cancel)
+        return _completion(result, time.monotonic() - started)
+
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: GenerationParams = DEFAULT_PARAMS,
+        cancel: CancelToken | None = None,
+    ) -> list[Completion]:
+        """Answer independent conversations, decoding up to ``n_seq_max`` of them together.
+        Prompts are grouped in order while their KV cells fit the context; one that fits only
+        alone runs alone. Each ``Completion.elapsed_s`` is its group's wall time."""
+        requests = [self._request(m, params) for m in conversations]
+        results: list[Completion] = []
+        for group in self._groups(requests):
+            started = time.monotonic()
+            with self.model.lock:
+                self._check_open()
+                if cancel is not None and cancel.cancelled:
+                    done = [SequenceResult("", len(r.tokens), 0, 0, "cancelled") for r in group]
+                else:
+                    done = self._context.run(group, cancel)
+            elapsed = time.monotonic() - started
+            results += [_completion(r, elapsed) for r in done]
+        return results
+
+    def _groups(self, requests: list[SequenceRequest]) -> list[list[SequenceRequest]]:
+        groups: list[list[SequenceRequest]] = []
+        current: list[SequenceRequest] = []
+        for request in requests:
+            candidate = current + [request]
+            if current and (len(candidate) > self.n_seq_max or self._context.cells_needed(candidate) > self.n_ctx):
+                groups.append(current)
+                candidate = [request]
+            current = candidate
+        if current:
+            groups.append(current)
+        return groups
+
+    def _request(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        *,
+        on_token: TokenCallback | None = None,
+        stop_fn: StopFn | None = None,
+    ) -> SequenceRequest:
+        if params.max_tokens < 1:
+            raise ModelError(f"max_tokens must be at least 1, not {params.max_tokens}")
+        tokens = self.prompt_tokens(messages, params.prefix)
+        if len(tokens) + params.max_tokens > self.n_ctx:
+            raise ModelError(
+                f"the prompt has {len(tokens)} tokens and {params.max_tokens} more are reserved for the "
+                f"answer, but {self.name}'s context holds {self.n_ctx}: shorten the prompt by at least "
+                f"{len(tokens) + params.max_tokens - self.n_ctx} tokens"
+            )
+        return SequenceRequest(
+            tokens=tokens,
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            stop=tuple(params.stop),
+            stop_fn=stop_fn,
+            on_token=on_token,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def info(self) -> BackendInfo:
+        offloaded = min(self.model.n_gpu_layers, self.model.n_layer + 1) if self.model.gpu_offload else 0
+        return BackendInfo(
+            model_path=str(self.model.path),
+            n_ctx=self.n_ctx,
+            n_threads=self._n_threads,
+            n_gpu_layers=offloaded,
+            device="GPU" if self.model.gpu_offload else "CPU",
+            extra={"model": self.model.description, "parallel_sequences": str(self.n_seq_max)},
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ModelError(f"the backend for {self.name} is closed")
+
+    def close(self) -> None:
+        with self.model.lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._context.close()
+        if self._owns_model:
+            self.model.close()
+
+
+def _completion(result: SequenceResult, elapsed: float) -> Completion:
+    return Completion(
+        text=result.text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        finish_reason=result.finish_reason,
+        elapsed_s=elapsed,
+        evaluated_prompt_tokens=result.evaluated_prompt_tokens,
+    )

@@ -1,0 +1,123 @@
+"""Turning a model name or path plus ``Settings`` into a ready ``Backend``.
+
+``BackendPool`` is the object the CLI or the GUI creates once and passes down: it loads
+each GGUF file once and hands every caller asking for the same (model, role) the same
+backend. Roles get separate KV caches: the root's cached prefix must survive sub-calls,
+and a child RLM's turns ("child") must not evict either. Sub-call backends decode up to
+``PARALLEL_SEQUENCES`` prompts together for ``llm_batch``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from rlm_desktop import paths
+from rlm_desktop.errors import ModelError
+from rlm_desktop.llm.lane import LoadedModel
+from rlm_desktop.llm.llama_backend import LlamaCppBackend
+from rlm_desktop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PARALLEL_SEQUENCES = 8
+ROLES = ("root", "sub", "child")
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A catalog name, a registered local model, or a path to a .gguf file."""
+    try:
+        from rlm_desktop.llm.catalog import resolve_model
+    except ImportError:  # the catalog not built yet: models dir convention
+        resolve_model = None
+    if resolve_model is not None:
+        return Path(resolve_model(name_or_path))
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix == ".gguf" or candidate.exists():
+        return candidate
+    return paths.models_dir() / f"{name_or_path}.gguf"
+
+
+def _sequences_for(role: str) -> int:
+    if role not in ROLES:
+        raise ValueError(f"unknown backend role {role!r}; expected one of {', '.join(ROLES)}")
+    return PARALLEL_SEQUENCES if role == "sub" else 1
+
+
+def load_backend(name_or_path: str | Path, settings: Settings, role: str = "root") -> LlamaCppBackend:
+    """A standalone backend that owns its weights (closing it frees them)."""
+    path = resolve_model_path(name_or_path)
+    model = LoadedModel(path, n_gpu_layers=settings.n_gpu_layers)
+    try:
+        return LlamaCppBackend(
+            model,
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            n_seq_max=_sequences_for(role),
+            name=f"{path.stem}:{role}",
+            owns_model=True,
+        )
+    except BaseException:
+        model.close()
+        raise
+
+
+class BackendPool:
+    """Loads each model file once; one backend per (file, role), shared by all callers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[Path, LoadedModel] = {}
+        self._backends: dict[tuple[Path, str], LlamaCppBackend] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self, name_or_path: str | Path, role: str = "root") -> LlamaCppBackend:
+        n_seq = _sequences_for(role)
+        path = resolve_model_path(name_or_path).resolve()
+        with self._lock:
+            if self._closed:
+                raise ModelError("the model pool is closed")
+            backend = self._backends.get((path, role))
+            if backend is not None:
+                return backend
+            model = self._models.get(path)
+            if model is None:
+                log.info("loading %s", path)
+                model = LoadedModel(path, n_gpu_layers=self.settings.n_gpu_layers)
+                self._models[path] = model
+            backend = LlamaCppBackend(
+                model,
+                n_ctx=self.settings.n_ctx,
+                n_threads=self.settings.n_threads,
+                n_seq_max=n_seq,
+                name=f"{path.stem}:{role}",
+            )
+            self._backends[(path, role)] = backend
+            return backend
+
+    def root(self) -> LlamaCppBackend:
+        return self.get(self.settings.root_model, "root")
+
+    def sub(self) -> LlamaCppBackend:
+        return self.get(self.settings.sub_model, "sub")
+
+    def loaded(self) -> list[LlamaCppBackend]:
+        with self._lock:
+            return list(self._backends.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            backends, self._backends = self._backends, {}
+            models, self._models = self._models, {}
+        for backend in backends.values():
+            backend.close()
+        for model in models.values():
+            model.close()
+
+    def __enter__(self) -> BackendPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
