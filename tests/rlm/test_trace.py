@@ -1,0 +1,80 @@
+"""The runs DB: a run recorded live comes back as the same tree, and exports show it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from rlm_desktop import paths
+from rlm_desktop.errors import RlmDesktopError
+from rlm_desktop.rlm import trace
+from tests.fakes import ScriptedBackend
+from tests.rlm.test_engine import code, make_engine
+
+
+def record_run():
+    root, sub = ScriptedBackend("root-model"), ScriptedBackend("sub-model")
+    sub.enqueue(["ORCHID-7731"])
+    root.enqueue([
+        "Thinking without code.",
+        code("search('vault')"),
+        code("a = llm_query('Code in: ' + files[0].text)\nprint(a)"),
+        code("FINAL(a)"),
+    ])
+    recorder = trace.TraceRecorder()
+    engine = make_engine(root, sub)
+    engine.sink = recorder
+    finished = engine.run("What is the vault code?")
+    recorder.close()
+    return finished
+
+
+def test_recorded_run_loads_back_as_a_tree() -> None:
+    finished = record_run()
+    tree = trace.load_run(finished.run_id)
+    assert tree.question == "What is the vault code?"
+    assert tree.status == "ok" and tree.answer == "ORCHID-7731"
+    assert tree.root_model == "root-model" and tree.sub_model == "sub-model"
+    assert tree.stats == finished.stats
+    assert [c.path for c in tree.citations] == [c.path for c in finished.citations]
+    root = tree.root
+    assert root is not None and root.kind == "root" and root.status == "ok"
+    assert [t.turn for t in root.turns] == [1, 2, 3, 4]
+    assert root.turns[0].code is None and "Write one" in root.turns[0].notices[0]
+    assert root.turns[1].code.strip() == "search('vault')" and "ORCHID-7731" in root.turns[1].output
+    assert [c.kind for c in root.children] == ["llm"]
+    assert root.children[0].answer == "ORCHID-7731"
+    assert root.prompt_tokens > 0
+
+
+def test_runs_list_and_prefix_lookup() -> None:
+    first = record_run()
+    second = record_run()
+    runs = trace.list_runs()
+    assert {r.id for r in runs} == {first.run_id, second.run_id}
+    assert trace.load_run(first.run_id[:8]).id == first.run_id
+    with pytest.raises(RlmDesktopError):
+        trace.load_run("nope")
+
+
+def test_exports() -> None:
+    finished = record_run()
+    data = json.loads(trace.export_json(finished.run_id))
+    assert data["answer"] == "ORCHID-7731"
+    assert data["root"]["children"][0]["kind"] == "llm"
+    md = trace.export_markdown(finished.run_id)
+    assert md.startswith("# What is the vault code?")
+    assert "ORCHID-7731" in md and "```python\nsearch('vault')" in md
+    assert "/docs/a.txt:2" in md
+
+
+def test_schema_version_is_recorded_and_newer_db_refused() -> None:
+    trace.open_db().conn.close()
+    conn = sqlite3.connect(paths.runs_db())
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == trace.SCHEMA_VERSION
+    conn.execute(f"PRAGMA user_version = {trace.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RlmDesktopError):
+        trace.open_db()
