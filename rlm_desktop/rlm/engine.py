@@ -101,9 +101,12 @@ class Engine:
         *,
         library_db: Path | None = None,
         session_factory: SessionFactory | None = None,
+        child_backend: Backend | None = None,
     ) -> None:
         self.root_backend = root_backend
         self.sub_backend = sub_backend
+        # a child RLM's turns: the sub model, on its own KV cache when the pool gives one
+        self.child_backend = child_backend or sub_backend
         self.library = library
         self.settings = settings
         self.sink = sink
@@ -485,7 +488,7 @@ class Engine:
             node.evidence.add_sub_answer(answer, had_corpus_text=bool(text.strip()))
             return answer
         roots = tuple(request.context_paths) or node.roots
-        child = self._rlm_node(question, node.node_id, "rlm", node.depth + 1, roots, request.context_text, self.sub_backend)
+        child = self._rlm_node(question, node.node_id, "rlm", node.depth + 1, roots, request.context_text, self.child_backend)
         if child.status == "cancelled":
             raise Cancelled("stopped")
         node.evidence.add_sub_answer(child.answer, had_corpus_text=child.saw_output)
@@ -521,6 +524,9 @@ class Engine:
                 completions = list(batch(conversations, params, cancel=self.cancel))
                 for c in completions:
                     self.budget.add_tokens(c.prompt_tokens, c.completion_tokens)
+                if self.cancel.cancelled or any(c.finish_reason == "cancelled" for c in completions):
+                    completions = []
+                    raise Cancelled("stopped")
             else:
                 for node_id, conversation in zip(ids, conversations, strict=True):
                     completions.append(self.chat(self.sub_backend, node_id, conversation, params))
