@@ -129,3 +129,4 @@ class ScanReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     elapsed_s: float = 0.0
     cancelled: bool = False
+    renamed: int = 0  # moved files recognised by content hash (text kept, not re-extracted)

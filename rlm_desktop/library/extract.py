@@ -1,0 +1,329 @@
+"""Turn one file into text the index can store, and say where each piece came from.
+
+``extract_file`` runs in worker processes, so it takes and returns only picklable
+values and never raises for a bad file: the reason goes into ``Extracted.error``.
+Text is cut into chunks of whole lines; each chunk carries its first line (and page,
+for PDFs), so a search hit or a grep match can cite ``path:line`` or ``path#page=N``
+without re-reading the file. Joining a file's chunk texts with ``"\\n"`` gives back its
+full extracted text (pages of a PDF are joined with ``PAGE_BREAK``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+CHUNK_LINES = 50
+CHUNK_CHARS = 4096
+PAGE_BREAK = "\n\f\n"  # between PDF pages in ``Library.text`` / ``Library.read``
+SNIFF_BYTES = 8192
+
+CODE_EXT = frozenset(
+    """py pyi pyx pxd js mjs cjs ts tsx jsx c h cc cpp cxx hpp hh hxx java go rs rb php cs swift kt kts
+    scala sh bash zsh fish ps1 bat cmd sql r m mm lua pl pm hs ml mli ex exs erl hrl clj cljs dart vue
+    svelte css scss sass less toml yaml yml ini cfg conf xml xsd xsl gradle cmake mk make el lisp scm
+    jl f f90 for asm s v vhd proto thrift graphql gql tf hcl nix zig nim d groovy awk sed diff patch
+    properties env lock pth""".split()
+)
+CODE_NAMES = frozenset({"makefile", "dockerfile", "gnumakefile", "cmakelists.txt", "rakefile", "gemfile", "vagrantfile", "procfile", "jenkinsfile"})
+TEXT_EXT = frozenset("txt text rst log tex bib org adoc asciidoc nfo me readme cfg1 srt vtt rtf2 license".split())
+KIND_BY_EXT = {
+    **{e: "code" for e in CODE_EXT},
+    **{e: "text" for e in TEXT_EXT},
+    "md": "markdown", "markdown": "markdown", "mdx": "markdown",
+    "html": "html", "htm": "html", "xhtml": "html",
+    "pdf": "pdf",
+    "docx": "docx",
+    "csv": "csv", "tsv": "csv",
+    "json": "json", "jsonl": "json", "ndjson": "json", "geojson": "json",
+    "ipynb": "notebook",
+}
+# Known binary or unsupported formats: skipped without opening them.
+BINARY_EXT = frozenset(
+    """png jpg jpeg gif bmp tif tiff ico icns webp heic psd ai eps svgz raw cr2 nef
+    zip gz tgz bz2 xz lz lzma zst 7z rar tar jar war ear whl egg apk ipa dmg iso img deb rpm msi cab
+    so dll dylib exe bin o a lib obj pyc pyo pyd class wasm elc beam dat pack idx
+    mp3 mp4 m4a m4v aac ogg oga ogv opus flac wav aiff mov avi mkv webm wmv flv mid midi
+    ttf otf woff woff2 eot
+    sqlite sqlite3 db mdb accdb parquet feather arrow npy npz pkl pickle h5 hdf5 nc mat sav
+    doc xls xlsx ppt pptx odt ods odp pages numbers key epub mobi djvu xps
+    gguf ggml pt pth2 onnx safetensors ckpt pb tflite mo gmo""".split()
+)
+
+
+def classify(name: str) -> str:
+    """The kind a file name suggests: one of the ``FileRecord.kind`` values, ``"binary"``
+    for formats we never read, or ``"text"`` for an unknown extension (sniffed later)."""
+    lower = name.lower()
+    if lower in CODE_NAMES:
+        return "code"
+    dot = lower.rfind(".")
+    if dot <= 0:
+        return "text"
+    ext = lower[dot + 1 :]
+    if ext in BINARY_EXT:
+        return "binary"
+    return KIND_BY_EXT.get(ext, "text")
+
+
+Chunk = tuple[int, int, int | None, str]  # (first line, number of lines, page, text)
+
+
+@dataclass
+class Extracted:
+    """The outcome of reading one file. ``status`` is ok | skipped | error | vanished."""
+
+    kind: str
+    status: str
+    error: str = ""
+    content_hash: str = ""
+    chunks: list[Chunk] = field(default_factory=list)
+    chars: int = 0
+    lines: int = 0
+    pages: int = 0
+    extract_s: float = 0.0
+
+
+class SkipFile(Exception):
+    """The file is fine but not something we index (binary, unsupported)."""
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def hash_file(path: str, limit: int) -> str:
+    """Hash a file's bytes (used to recognise renamed files); '' if unreadable or too big."""
+    try:
+        if os.stat(path).st_size > limit:
+            return ""
+        with open(path, "rb") as fh:
+            return content_hash(fh.read())
+    except OSError:
+        return ""
+
+
+# --- chunking -------------------------------------------------------------------------
+
+
+def chunk_lines(text: str, page: int | None = None) -> list[Chunk]:
+    """Cut text into chunks of at most CHUNK_LINES lines and about CHUNK_CHARS chars,
+    always at line boundaries, so "\\n".join of the chunk texts is the text again."""
+    lines = text.split("\n")
+    chunks: list[Chunk] = []
+    i, n = 0, len(lines)
+    while i < n:
+        group = lines[i : i + CHUNK_LINES]
+        size = sum(map(len, group)) + len(group)
+        if size > CHUNK_CHARS and len(group) > 1:
+            # Too long for one chunk: take lines until the char budget is used.
+            take, total = 0, 0
+            for line in group:
+                total += len(line) + 1
+                take += 1
+                if total >= CHUNK_CHARS:
+                    break
+            group = group[:take]
+        chunks.append((i + 1, len(group), page, "\n".join(group)))
+        i += len(group)
+    return chunks
+
+
+def count_lines(text: str) -> int:
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+# --- decoding -------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_bytes(data: bytes) -> str:
+    """Bytes of a text file to str in whatever encoding it is in. UTF-8 is tried first
+    (cheap and by far the most common); then charset-normalizer guesses. Raises
+    ``SkipFile`` for binary data. Never raises on invalid bytes: they become U+FFFD."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    if b"\x00" in data[:SNIFF_BYTES]:
+        raise SkipFile("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data[: 1 << 20])
+    best = results.best()
+    if best is not None:
+        # On short samples several legacy code pages fit equally well; Windows-1252 is by
+        # far the most common of them, so it wins a tie.
+        tied = [m for m in results if m.chaos == best.chaos and m.coherence == best.coherence]
+        best = next((m for m in tied if m.encoding == "cp1252"), best)
+    if best is None or best.encoding is None:
+        if _looks_binary(data[:SNIFF_BYTES]):
+            raise SkipFile("binary file (no text encoding fits)")
+        return data.decode("utf-8", errors="replace")
+    return data.decode(best.encoding, errors="replace")
+
+
+def _looks_binary(sample: bytes) -> bool:
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return control > len(sample) * 0.1
+
+
+def normalize_newlines(text: str) -> str:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+# --- one function per format -----------------------------------------------------------
+
+
+def _plain(data: bytes) -> str:
+    return normalize_newlines(decode_bytes(data))
+
+
+def _html(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_bytes(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    text = normalize_newlines(soup.get_text("\n"))
+    lines = [line.strip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+def _notebook(data: bytes) -> str:
+    try:
+        nb = json.loads(decode_bytes(data))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a valid notebook (bad JSON: {exc.msg} at line {exc.lineno})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("not a valid notebook (no cells)")
+    parts: list[str] = []
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(s) for s in source)
+        parts.append(f"# [{cell.get('cell_type', 'cell')} cell {number}]\n{normalize_newlines(str(source)).rstrip()}")
+    return "\n\n".join(parts)
+
+
+def _docx(data: bytes) -> str:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises many types for a bad package
+        raise ValueError(f"not a valid DOCX file ({type(exc).__name__}: {exc})") from None
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.append("\t".join(cell.text for cell in row.cells))
+    return normalize_newlines("\n".join(parts))
+
+
+def _pdf_pages(data: bytes) -> list[str]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception:
+                ok = 0
+            if not ok:
+                raise ValueError("encrypted PDF: it needs a password, so its text cannot be read")
+        pages = []
+        for number, page in enumerate(reader.pages, 1):
+            try:
+                pages.append(normalize_newlines(page.extract_text() or ""))
+            except Exception as exc:  # one broken page must not lose the others
+                log.warning("page %d of a PDF could not be read: %s", number, exc)
+                pages.append("")
+        return pages
+    except ValueError:
+        raise
+    except (PdfReadError, Exception) as exc:
+        raise ValueError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from None
+
+
+def extract_bytes(data: bytes, kind: str) -> tuple[list[Chunk], int, int]:
+    """(chunks, lines, pages) for file content of the given kind. Raises SkipFile or
+    ValueError with a reason a person can read."""
+    if kind == "pdf":
+        pages = _pdf_pages(data)
+        chunks: list[Chunk] = []
+        for number, page_text in enumerate(pages, 1):
+            chunks.extend(chunk_lines(page_text, number))
+        return chunks, sum(count_lines(p) for p in pages), len(pages)
+    if kind == "docx":
+        text = _docx(data)
+    elif kind == "html":
+        text = _html(data)
+    elif kind == "notebook":
+        text = _notebook(data)
+    else:
+        text = _plain(data)
+    return (chunk_lines(text) if text else []), count_lines(text), 0
+
+
+def extract_file(path: str, kind: str, max_bytes: int) -> Extracted:
+    """Read and extract one file. Never raises for a bad or vanished file."""
+    started = time.perf_counter()
+    try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            return Extracted(kind, "skipped", f"larger than the {max_bytes / 1e6:.0f} MB size limit")
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        return Extracted(kind, "vanished", "the file disappeared before it could be read")
+    except PermissionError:
+        return Extracted(kind, "error", "permission denied")
+    except IsADirectoryError:
+        return Extracted(kind, "vanished", "turned into a folder before it could be read")
+    except OSError as exc:
+        return Extracted(kind, "error", f"cannot read the file: {exc.strerror or exc}")
+    if len(data) > max_bytes:
+        return Extracted(kind, "skipped", f"larger than the {max_bytes / 1e6:.0f} MB size limit")
+    digest = content_hash(data)
+    try:
+        chunks, lines, pages = extract_bytes(data, kind)
+    except SkipFile as exc:
+        return Extracted(kind, "skipped", str(exc), digest)
+    except ValueError as exc:
+        return Extracted(kind, "error", str(exc), digest)
+    except Exception as exc:  # a library bug on odd input must not stop a scan
+        log.warning("extracting %s failed", path, exc_info=True)
+        return Extracted(kind, "error", f"could not extract text ({type(exc).__name__}: {exc})", digest)
+    chars = sum(len(c[3]) for c in chunks) + max(0, len(chunks) - 1)
+    return Extracted(kind, "ok", "", digest, chunks, chars, lines, pages, time.perf_counter() - started)

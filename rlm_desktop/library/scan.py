@@ -1,0 +1,314 @@
+"""Bringing the index in line with the disk.
+
+A scan plans first (walk, compare size and mtime with the stored rows, find renames by
+content hash), then extracts the new and changed files in worker processes while this
+thread, the only writer, stores the results. Each file's row, text and FTS entries are
+written in one transaction and transactions are committed in batches, so a scan killed
+at any point leaves a consistent index and the next scan simply does the rest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rlm_desktop.errors import LibraryError
+from rlm_desktop.library.extract import Extracted, classify, extract_file, hash_file
+from rlm_desktop.library.store import db_path_str, normalize, scope_sql
+from rlm_desktop.library.types import ScanProgress, ScanReport
+from rlm_desktop.library.walk import Entry, WalkResult, walk
+
+if TYPE_CHECKING:
+    from rlm_desktop.library.store import Library
+
+log = logging.getLogger(__name__)
+
+COMMIT_FILES = 500
+COMMIT_BYTES = 16_000_000
+COMMIT_SECONDS = 2.0
+INLINE_MAX_FILES = 48  # below this, or below INLINE_MAX_BYTES, worker processes cost more than they save
+INLINE_MAX_BYTES = 4_000_000
+PROGRESS_EVERY_S = 0.1
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class _Job:
+    fs_path: str
+    path: str
+    root: str
+    size: int
+    mtime: float
+    kind: str
+    existed: bool
+
+
+@dataclass
+class _Tally:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    renamed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Scanner:
+    def __init__(self, lib: Library, progress: Callable[[ScanProgress], None] | None = None, cancel: threading.Event | None = None, inline: bool | None = None) -> None:
+        self.lib = lib
+        self.conn = lib.conn
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.inline = inline  # None: decide by the amount of work
+        self.tally = _Tally()
+        self._last_progress = 0.0
+
+    # --- planning ---------------------------------------------------------------------
+
+    def _targets(self, paths: Iterable[str | os.PathLike[str]] | None) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(root, start, ignore globs) for each part of the library to look at."""
+        folders = {f.path: f for f in self.lib.folders()}
+        if paths is None:
+            return [(f.path, f.path, f.ignore) for f in folders.values()]
+        targets = []
+        for raw in paths:
+            fs = normalize(raw)
+            root = self.lib.root_of(db_path_str(fs))
+            if root is None:
+                raise LibraryError(f"{fs} is not inside an indexed folder; add the folder first")
+            targets.append((root, fs, folders[root].ignore))
+        return targets
+
+    def _plan(self, root: str, start: str, ignore: tuple[str, ...], nested: list[str]) -> list[_Job]:
+        """Walk ``start`` and compare with the index: count unchanged files, remove rows of
+        files that are gone, move renamed ones, and return the files to extract."""
+        start_key = db_path_str(start)
+        whole_root = start_key == root
+        if not os.path.exists(start):
+            if whole_root:
+                self.lib.set_folder_status(root, "missing")
+                self.tally.failed.append((root, "folder not found (removed or on a drive that is not connected); its files stay in the index until it is back"))
+                return []
+            self._remove_under(root, start_key)  # a sub-folder or file that went away
+            return []
+        if whole_root:
+            self.lib.set_folder_status(root, "scanning")
+        where, params = scope_sql([start_key])
+        stored = {
+            row[0]: row[1:]
+            for row in self.conn.execute(f"SELECT f.path, f.id, f.size, f.mtime, f.status, f.content_hash FROM files f WHERE f.root = ? AND {where}", [root, *params])
+        }
+        where_e, params_e = scope_sql([start_key], "path")
+        self.conn.execute(f"DELETE FROM scan_errors WHERE root = ? AND {where_e}", [root, *params_e])
+        walked = WalkResult()
+        if os.path.isdir(start):
+            entries: Iterator[Entry] = walk(root, start, (*self.lib.ignore, *ignore), nested, walked)
+        else:
+            try:
+                st = os.stat(start)
+                entries = iter([Entry(start, st.st_size, st.st_mtime)])
+            except OSError:
+                entries = iter([])
+        jobs: list[_Job] = []
+        for entry in entries:
+            path = db_path_str(entry.fs_path)
+            row = stored.pop(path, None)
+            if row is not None and row[1] == entry.size and row[2] == entry.mtime and row[3] != "error":
+                self.tally.unchanged += 1
+                continue
+            jobs.append(_Job(entry.fs_path, path, root, entry.size, entry.mtime, classify(os.path.basename(path)), row is not None))
+        for path, reason in walked.errors:
+            self.lib.record_scan_error(root, db_path_str(path), reason)
+            self.tally.failed.append((db_path_str(path), reason))
+        for path in walked.vanished_dirs:
+            self.tally.failed.append((db_path_str(path), "folder disappeared during the scan"))
+        # Rows under folders we could not list stay: the files may well still be there.
+        keep = [db_path_str(d).rstrip("/") + "/" for d in walked.unlisted_dirs]
+        gone = {p: row for p, row in stored.items() if not any(p.startswith(k) for k in keep)}
+        if gone:
+            jobs = self._renames(jobs, gone)
+            self._drop(row[0] for row in gone.values())
+            self.tally.removed += len(gone)
+        return jobs
+
+    def _renames(self, jobs: list[_Job], gone: dict[str, tuple]) -> list[_Job]:
+        """New paths whose bytes equal a vanished file's are that file moved: keep its text."""
+        by_size: dict[int, list[str]] = {}
+        for path, (_id, size, _mtime, status, digest) in gone.items():
+            if status == "ok" and digest:
+                by_size.setdefault(size, []).append(path)
+        if not by_size:
+            return jobs
+        rest = []
+        for job in jobs:
+            candidates = by_size.get(job.size) if not job.existed else None
+            if candidates:
+                digest = hash_file(job.fs_path, self.lib.max_file_bytes)
+                match = next((p for p in candidates if gone[p][4] == digest), None) if digest else None
+                if match is not None:
+                    candidates.remove(match)
+                    file_id = gone.pop(match)[0]
+                    with self.lib.transaction():
+                        self.lib.move_file(file_id, job.path, job.root, job.mtime)
+                    self.tally.renamed += 1
+                    continue
+            rest.append(job)
+        return rest
+
+    def _drop(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        for at in range(0, len(ids), COMMIT_FILES):
+            with self.lib.transaction():
+                self.lib.drop_files(ids[at : at + COMMIT_FILES])
+
+    def _remove_under(self, root: str, start: str) -> None:
+        where, params = scope_sql([start])
+        ids = [row[0] for row in self.conn.execute(f"SELECT f.id FROM files f WHERE f.root = ? AND {where}", [root, *params])]
+        self._drop(ids)
+        self.tally.removed += len(ids)
+
+    # --- running ----------------------------------------------------------------------
+
+    def run(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ScanReport:
+        started = time.monotonic()
+        targets = self._targets(paths)
+        all_roots = [f.path for f in self.lib.folders()]
+        jobs: list[_Job] = []
+        for root, start, ignore in targets:
+            nested = [r for r in all_roots if r != root and r.startswith(root.rstrip("/") + "/")]
+            jobs += self._plan(root, start, ignore, nested)
+        done_before = self.tally.unchanged + self.tally.renamed
+        total = done_before + len(jobs)
+        cancelled = False
+        try:
+            cancelled = self._extract_all(jobs, done_before, total)
+        finally:
+            for root in {t[0] for t in targets}:
+                if os.path.isdir(root):
+                    self.lib.set_folder_status(root, "ok", scanned=not cancelled)
+        t = self.tally
+        report = ScanReport(t.added, t.updated, t.removed, t.unchanged, t.skipped, t.failed, time.monotonic() - started, cancelled, t.renamed)
+        log.info("scan: %s", report)
+        return report
+
+    def _results(self, jobs: list[_Job]) -> Iterator[tuple[_Job, Extracted]]:
+        limit = self.lib.max_file_bytes
+        direct = []
+        work = []
+        for job in jobs:
+            if job.kind == "binary":
+                direct.append((job, Extracted("binary", "skipped", "binary or unsupported file type")))
+            elif job.size > limit:
+                direct.append((job, Extracted(job.kind, "skipped", f"larger than the {limit / 1e6:.0f} MB size limit")))
+            else:
+                work.append(job)
+        yield from direct
+        inline = self.inline
+        if inline is None:
+            inline = len(work) <= INLINE_MAX_FILES or sum(j.size for j in work) <= INLINE_MAX_BYTES
+        if inline:
+            for job in work:
+                if self.cancel.is_set():
+                    return
+                yield job, extract_file(job.fs_path, job.kind, limit)
+            return
+        yield from self._pooled(work, limit)
+
+    def _pooled(self, work: list[_Job], limit: int) -> Iterator[tuple[_Job, Extracted]]:
+        workers = self.lib.workers or default_workers()
+        pending = iter(work)
+        context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        while True:  # a new pool after a worker crash
+            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            inflight: dict[cf.Future[Extracted], _Job] = {}
+            broken = False
+            try:
+                while True:
+                    while len(inflight) < workers * 4 and not self.cancel.is_set():
+                        job = next(pending, None)
+                        if job is None:
+                            break
+                        inflight[pool.submit(extract_file, job.fs_path, job.kind, limit)] = job
+                    if not inflight or self.cancel.is_set():
+                        return
+                    done, _ = cf.wait(inflight, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        job = inflight.pop(future)
+                        try:
+                            yield job, future.result()
+                        except cf.process.BrokenProcessPool:
+                            broken = True
+                            yield job, Extracted(job.kind, "error", "the text extractor crashed on this file (or on one read at the same time)")
+                    if broken:
+                        for job in inflight.values():
+                            yield job, Extracted(job.kind, "error", "the text extractor crashed on this file (or on one read at the same time)")
+                        break
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if not broken:
+                return
+
+    def _extract_all(self, jobs: list[_Job], done: int, total: int) -> bool:
+        """Store extraction results as they come. Returns True if cancelled."""
+        nbytes = errors = 0
+        tx_files = tx_bytes = 0
+        tx_started = time.monotonic()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._report(done, total, nbytes, "", errors, force=True)
+            for job, ex in self._results(jobs):
+                if ex.status == "vanished":
+                    self.tally.failed.append((job.path, ex.error))
+                    if job.existed:
+                        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (job.path,)).fetchone()
+                        if row:
+                            self.lib.drop_files([row[0]])
+                            self.tally.removed += 1
+                else:
+                    self.lib.put_file(job.path, job.root, job.size, job.mtime, ex)
+                    if ex.status == "error":
+                        self.tally.failed.append((job.path, ex.error))
+                        errors += 1
+                    elif ex.status == "skipped":
+                        self.tally.skipped += 1
+                    elif job.existed:
+                        self.tally.updated += 1
+                    else:
+                        self.tally.added += 1
+                done += 1
+                nbytes += job.size
+                tx_files += 1
+                tx_bytes += ex.chars
+                if tx_files >= COMMIT_FILES or tx_bytes >= COMMIT_BYTES or time.monotonic() - tx_started > COMMIT_SECONDS:
+                    self.conn.execute("COMMIT")
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    tx_files = tx_bytes = 0
+                    tx_started = time.monotonic()
+                self._report(done, total, nbytes, job.path, errors)
+                if self.cancel.is_set():
+                    break
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self._report(done, total, nbytes, "", errors, force=True)
+        return self.cancel.is_set()
+
+    def _report(self, done: int, total: int, nbytes: int, current: str, errors: int, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_progress >= PROGRESS_EVERY_S:
+            self._last_progress = now
+            self.progress(ScanProgress(done, total, nbytes, current, errors))

@@ -1,0 +1,138 @@
+"""The read API the engine and the sandbox use: search, grep, read, stats, read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlm_desktop.errors import LibraryError
+from rlm_desktop.library.store import MIGRATIONS, Library
+from tests.library.conftest import make_pdf
+
+
+@pytest.fixture
+def indexed(lib: Library, folder: Path) -> Library:
+    (folder / "notes.md").write_text("# Trip\n\nWe met Alice in Lisbon.\nThe vault code is 7741.\n")
+    (folder / "config.py").write_text("\n".join(f"x{i} = {i}" for i in range(1, 200)) + "\nDEFAULT_TIMEOUT = 30  # seconds\n")
+    (folder / "other.txt").write_text("Nothing about timeouts here, only the weather in Porto.\n")
+    make_pdf(folder / "report.pdf", [["Annual report"], ["Revenue grew", "Lisbon office opened"]])
+    lib.add_folder(folder)
+    report = lib.scan()
+    assert report.added == 4 and not report.failed
+    return lib
+
+
+def test_search_ranks_and_cites_the_line(indexed: Library, folder: Path) -> None:
+    result = indexed.search("default timeout")
+    assert result.total_files == 1
+    hit = result.hits[0]
+    assert hit.path == str(folder / "config.py") and hit.line == 200
+    assert "[DEFAULT]" in hit.snippet and "[TIMEOUT]" in hit.snippet
+    assert str(hit.location) == f"{folder / 'config.py'}:200"
+
+
+def test_search_cites_pdf_pages(indexed: Library, folder: Path) -> None:
+    result = indexed.search("Lisbon office")
+    hit = result.hits[0]
+    assert hit.path == str(folder / "report.pdf") and hit.page == 2 and hit.line == 2
+    assert indexed.search("Lisbon").total_files == 2
+
+
+def test_messy_queries_never_raise(indexed: Library) -> None:
+    for q in ['"unbalanced', "AND OR NOT", "NEAR(", "timeout*)", "col:value", "(((", "", "   ", "--", "'; DROP TABLE files"]:
+        result = indexed.search(q)
+        assert result.total_files >= 0
+    # Words absent from the corpus fall back to OR, so the present word still finds files.
+    assert indexed.search("vault zanzibarquux").total_files == 1
+    # Question words are dropped, and stemming matches "timeouts".
+    assert {h.path.rsplit("/", 1)[1] for h in indexed.search("what are the timeouts?").hits} >= {"other.txt"}
+
+
+def test_search_scope_limits_to_roots(indexed: Library, folder: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "x.txt").write_text("Lisbon again\n")
+    indexed.add_folder(other)
+    indexed.scan()
+    assert indexed.search("Lisbon").total_files == 3
+    scoped = indexed.search("Lisbon", roots=[str(other)])
+    assert scoped.total_files == 1 and scoped.hits[0].path == str(other / "x.txt")
+
+
+def test_grep_gives_path_line_and_stops_at_limit(indexed: Library, folder: Path) -> None:
+    matches = list(indexed.grep(r"^x1\d = "))
+    assert [m.line for m in matches] == list(range(10, 20))
+    assert matches[0].text == "x10 = 10" and matches[0].path == str(folder / "config.py")
+    assert len(list(indexed.grep(r"x\d+", limit=7))) == 7
+    pdf = list(indexed.grep("Revenue"))
+    assert pdf[0].page == 2 and pdf[0].line == 1
+
+
+def test_grep_invalid_regex_is_a_clear_error(indexed: Library) -> None:
+    with pytest.raises(LibraryError, match="invalid regular expression"):
+        indexed.grep("(unclosed")
+
+
+def test_read_line_and_page_ranges(indexed: Library, folder: Path) -> None:
+    config = str(folder / "config.py")
+    assert indexed.read(config, 49, 52) == "x49 = 49\nx50 = 50\nx51 = 51\nx52 = 52"
+    assert indexed.read(config, 199, 10_000) == "x199 = 199\nDEFAULT_TIMEOUT = 30  # seconds\n"
+    assert indexed.read(config, 5, 4) == ""
+    assert indexed.text(config) == (folder / "config.py").read_text()
+    assert indexed.read(str(folder / "report.pdf"), 2, 2) == "Revenue grew\nLisbon office opened"
+    assert "Annual report" in indexed.text(str(folder / "report.pdf"))
+    with pytest.raises(LibraryError, match="not in the library"):
+        indexed.read(str(folder / "nope.txt"))
+
+
+def test_stats_and_files(indexed: Library, folder: Path) -> None:
+    stats = indexed.stats()
+    assert stats.files == 4 and stats.kinds == {"code": 1, "markdown": 1, "pdf": 1, "text": 1}
+    assert stats.tokens == sum(f.tokens for f in indexed.files()) and stats.chars > 1000
+    record = indexed.file(str(folder / "config.py"))
+    assert record.lines == 200 and record.kind == "code" and record.tokens == (record.chars + 3) // 4
+    assert indexed.file(str(folder / "report.pdf")).pages == 2
+
+
+def test_read_only_connection_from_another_process(indexed: Library, tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom rlm_desktop.library.store import Library\n"
+        "lib = Library.open(sys.argv[1], read_only=True)\n"
+        "print(lib.search('vault code').hits[0].line)\n"
+        "try:\n    lib.conn.execute('DELETE FROM files')\nexcept Exception as e:\n    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(indexed.db_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["4", "refused"]
+    assert indexed.stats().files == 4
+
+
+def test_read_only_refuses_writes(indexed: Library) -> None:
+    ro = Library.open(indexed.db_path, read_only=True)
+    with pytest.raises(LibraryError, match="read-only"):
+        ro.add_folder("/tmp")
+    ro.close()
+
+
+def test_migrations_are_recorded_and_not_rerun(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    Library.open(db).close()
+    lib = Library.open(db)
+    assert lib.schema_version() == [name for name, _ in MIGRATIONS]
+    lib.close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO schema_version VALUES ('9999_future', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="newer version"):
+        Library.open(db)
+
+
+def test_remove_folder_drops_its_rows(indexed: Library, folder: Path) -> None:
+    indexed.remove_folder(folder)
+    assert indexed.stats().files == 0 and indexed.search("Lisbon").total_files == 0
+    assert indexed.conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
+    assert indexed.folders() == []
