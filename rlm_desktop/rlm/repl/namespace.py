@@ -1,0 +1,302 @@
+"""The names model code sees in the REPL (inside the worker) and the per-cell record of
+what it touched: sources for citations, corpus text for grounding, the answer."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rlm_desktop.rlm.repl.corpus import (
+    TEXT_PATH,
+    Corpus,
+    File,
+    GrepResults,
+    Hit,
+    Match,
+    SearchResults,
+    number_lines,
+    resolve_path,
+    strip_prefixes,
+)
+
+MIN_FRAGMENT = 12  # corpus lines shorter than this are not used as grounding evidence
+_KEY = 80
+_MAX_KEYS = 200_000
+_MAX_SOURCES = 300
+_SCAN_RECENT = 3_000
+ASK_EACH_MAX_CHARS = 12_000
+
+API_NAMES = (
+    "context", "files", "search", "grep", "read", "llm_query", "llm_batch", "ask_each",
+    "rlm_query", "SHOW_VARS", "FINAL", "FINAL_VAR",
+)
+
+
+class LlmError(RuntimeError):
+    """A sub-call failed (budget used up, model error); the message says why."""
+
+
+class CorpusMemory:
+    """Remembers (bounded) the lines of corpus text handed to user code in this session,
+    to tell whether an output or a sub-call prompt carries text from the files."""
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, text: str) -> None:
+        for line in text.split("\n"):
+            key = strip_prefixes(line)[:_KEY]
+            if len(key) >= MIN_FRAGMENT:
+                self._keys[key] = None
+                self._keys.move_to_end(key)
+        while len(self._keys) > _MAX_KEYS:
+            self._keys.popitem(last=False)
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def found_in(self, text: str) -> bool:
+        if not self._keys or not text:
+            return False
+        for line in text.split("\n"):
+            if strip_prefixes(line)[:_KEY] in self._keys:
+                return True
+        if len(text) <= 256_000:  # text quoted mid-line: look for recent fragments in it
+            for i, key in enumerate(reversed(self._keys)):
+                if i >= _SCAN_RECENT:
+                    break
+                if key in text:
+                    return True
+        return False
+
+
+class CellRecord:
+    """What one cell did: sources read, whether corpus text was handed out, the answer."""
+
+    def __init__(self) -> None:
+        self.sources: dict[tuple[str, int | None, int | None, str], None] = {}
+        self.answer: str | None = None
+        self.answer_ready = False
+        self.answer_set = False
+
+    def source_list(self) -> list[dict[str, Any]]:
+        return [{"path": p, "line": ln, "page": pg, "how": how} for (p, ln, pg, how) in self.sources]
+
+
+class Repl:
+    """Holds the namespace and builds the API functions. ``request_llm(kind, prompts,
+    context_text, context_paths, has_corpus_text) -> list[str]`` asks the engine."""
+
+    def __init__(
+        self,
+        corpus: Corpus | None,
+        context_text: str | None,
+        request_llm: Callable[[str, list[str], str | None, list[str], bool], list[str]],
+        safe_import: Callable[..., Any],
+    ) -> None:
+        self.memory = CorpusMemory()
+        self.cell = CellRecord()
+        self._request_llm = request_llm
+        self.corpus = corpus
+        safe_builtins = dict(builtins.__dict__)
+        safe_builtins["__import__"] = safe_import
+        for name in ("exit", "quit", "help", "breakpoint", "input", "copyright", "credits", "license"):
+            safe_builtins.pop(name, None)
+        self.namespace: dict[str, Any] = {"__builtins__": safe_builtins, "__name__": "__main__"}
+        if context_text is not None:
+            self.memory.add(context_text)
+            self.namespace["context"] = context_text
+        else:
+            self.namespace["context"] = corpus
+        self.namespace["files"] = corpus
+        self.namespace.update(
+            search=self.search, grep=self.grep, read=self.read, llm_query=self.llm_query,
+            llm_batch=self.llm_batch, ask_each=self.ask_each, rlm_query=self.rlm_query,
+            SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
+        )
+        self._api_ids = {id(v) for k, v in self.namespace.items() if k in API_NAMES}
+
+    # -------------------------------------------------------------- recording (Recorder)
+
+    def source(self, path: str, line: int | None, page: int | None, how: str) -> None:
+        if len(self.cell.sources) < _MAX_SOURCES:
+            self.cell.sources[(path, line, page, how)] = None
+
+    def corpus_text(self, text: str) -> None:
+        self.memory.add(text)
+
+    def _paths(self) -> list[str]:
+        if self.corpus is None:
+            raise LookupError("no files in this run: the text is in `context`")
+        return self.corpus.paths
+
+    # -------------------------------------------------------------- the API
+
+    def search(self, query: str, k: int = 10) -> SearchResults:
+        """Full-text search (BM25): the best ``k`` files with a snippet and line each."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        hits, total = self.corpus._backend.search(str(query), int(k))
+        for h in hits:
+            self.source(h.path, h.line, h.page, "search")
+            self.corpus_text(h.snippet)
+        return SearchResults(str(query), hits, total)
+
+    def grep(self, pattern: str, limit: int = 50, flags: int = re.IGNORECASE) -> GrepResults:
+        """Regex over every line of every file (case-insensitive unless flags=0)."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        matches, total, total_files, exact = self.corpus._backend.grep(str(pattern), int(limit), int(flags))
+        for m in matches:
+            self.source(m.path, m.line, m.page, "grep")
+            self.corpus_text(m.text)
+        return GrepResults(str(pattern), matches, total, total_files, exact)
+
+    def read(self, path: Any, start: int | None = None, end: int | None = None) -> str:
+        """A file's text with line numbers; ``start``/``end`` are 1-based, inclusive
+        (pages for a PDF). ``path`` may be a unique end of a path, or a File/hit."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        full = resolve_path(path, self._paths())
+        text = self.corpus._backend.read(full, start, end)
+        self.corpus_text(text)
+        kind = self.corpus.file(full).kind
+        if kind == "pdf":
+            self.source(full, None, start, "read")
+            return text
+        first = max(1, start or 1)
+        self.source(full, first, None, "read")
+        return number_lines(text, first)
+
+    def llm_query(self, prompt: Any) -> str:
+        """Ask the sub-model one question; give it the text it needs in the prompt."""
+        prompt = str(prompt)
+        return self._ask("query", [prompt], None, [], self.memory.found_in(prompt))[0]
+
+    def llm_batch(self, prompts: Sequence[Any]) -> list[str]:
+        """Ask the sub-model many independent questions at once (faster than a loop)."""
+        if isinstance(prompts, str):
+            raise TypeError("llm_batch takes a list of prompts; for one prompt use llm_query")
+        texts = [str(p) for p in prompts]
+        if not texts:
+            return []
+        grounded = any(self.memory.found_in(t) for t in texts)
+        return self._ask("batch", texts, None, [], grounded)
+
+    def ask_each(self, question: str, items: Sequence[Any], max_chars: int = ASK_EACH_MAX_CHARS) -> list[tuple[str, str]]:
+        """Ask ``question`` about each file (File, path or hit) or text in ``items``, one
+        sub-model call per item, batched. Returns [(path, answer), ...]."""
+        if isinstance(items, (str, File)):
+            items = [items]
+        labels: list[str] = []
+        prompts: list[str] = []
+        known = self.corpus.paths if self.corpus is not None else []
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            text: str
+            if isinstance(item, (File, Hit, Match)) or (isinstance(item, str) and known and _is_path(item, known)):
+                full = resolve_path(item, known)
+                if full in seen:
+                    continue
+                seen.add(full)
+                text = self.corpus.file(full).text  # type: ignore[union-attr]
+                label = full
+            else:
+                text = str(item)
+                label = TEXT_PATH if self.corpus is None else f"text #{i + 1}"
+            cut = ""
+            if len(text) > max_chars:
+                cut = f"\n[... cut: showing the first {max_chars:,} of {len(text):,} characters]"
+                text = text[:max_chars]
+            labels.append(label)
+            prompts.append(f"{question}\n\nText from {label}:\n---\n{text}{cut}\n---\nAnswer briefly.")
+        if not prompts:
+            return []
+        answers = self._ask("batch", prompts, None, [], True)
+        return list(zip(labels, answers, strict=True))
+
+    def rlm_query(self, question: str, text_or_paths: Any) -> str:
+        """Give a sub-question and some text (or files) to a child RLM with its own REPL."""
+        paths: list[str] = []
+        text: str | None = None
+        known = self.corpus.paths if self.corpus is not None else []
+        items = text_or_paths if isinstance(text_or_paths, (list, tuple, Corpus, SearchResults, GrepResults)) else [text_or_paths]
+        if all(isinstance(x, (File, Hit, Match)) or (isinstance(x, str) and known and _is_path(x, known)) for x in items) and items:
+            paths = list(dict.fromkeys(resolve_path(x, known) for x in items))
+        else:
+            text = "\n".join(str(x) for x in items)
+        grounded = bool(paths) or (text is not None and self.memory.found_in(text))
+        return self._ask("rlm", [str(question)], text, paths, grounded)[0]
+
+    def _ask(self, kind: str, prompts: list[str], text: str | None, paths: list[str], grounded: bool) -> list[str]:
+        answers = self._request_llm(kind, prompts, text, paths, grounded)
+        return answers
+
+    def show_vars(self) -> None:
+        """Print the variables defined so far (name, type, size)."""
+        rows = []
+        for name in self.user_variables():
+            value = self.namespace[name]
+            size = f", len {len(value)}" if hasattr(value, "__len__") and not isinstance(value, type) else ""
+            rows.append(f"  {name}: {type(value).__name__}{size}")
+        print("variables:\n" + "\n".join(rows) if rows else "no variables yet")
+
+    def final(self, value: Any) -> Any:
+        """Set the final answer (include the file and line it came from)."""
+        self._set_answer(value)
+        return None
+
+    def final_var(self, name: Any) -> None:
+        """Set the final answer to the value of the variable called ``name``."""
+        if not isinstance(name, str):
+            self._set_answer(name)
+            return
+        key = name.strip().strip("'\"")
+        if key not in self.namespace:
+            defined = ", ".join(self.user_variables()) or "none"
+            raise NameError(f"FINAL_VAR: no variable named {key!r} (defined: {defined})")
+        self._set_answer(self.namespace[key])
+
+    def _set_answer(self, value: Any) -> None:
+        ready = True
+        if isinstance(value, dict) and "content" in value:
+            ready = bool(value.get("ready", True))
+            value = value["content"]
+        self.cell.answer = value if isinstance(value, str) else repr(value) if not isinstance(value, (int, float)) else str(value)
+        self.cell.answer_ready = ready
+        self.cell.answer_set = True
+
+    def check_answer_variable(self, before: Any, assigned: bool) -> None:
+        """``answer = ...`` in a cell counts like FINAL (unless FINAL was called).
+        ``assigned``: the cell's code assigns ``answer`` at top level (identity alone
+        misses a re-assigned interned string)."""
+        value = self.namespace.get("answer", _MISSING)
+        if value is _MISSING or self.cell.answer_set or (value is before and not assigned):
+            return
+        self._set_answer(value)
+
+    def user_variables(self) -> list[str]:
+        out = []
+        for name, value in self.namespace.items():
+            if name.startswith("_") or name in API_NAMES or id(value) in self._api_ids:
+                continue
+            if type(value).__name__ == "module":
+                continue
+            out.append(name)
+        return out
+
+
+_MISSING = object()
+
+
+def _is_path(text: str, known: Sequence[str]) -> bool:
+    if "\n" in text or len(text) > 4096:
+        return False
+    try:
+        resolve_path(text, known)
+        return True
+    except LookupError:
+        return False

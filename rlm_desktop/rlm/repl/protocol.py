@@ -1,0 +1,186 @@
+"""The wire protocol between the session (engine side) and the sandboxed worker.
+
+Each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON: an
+object with a ``type`` field. Both sides check every message against a schema before
+acting on it; an unknown type, a missing or mistyped field, or a length over the limit
+is a ``ProtocolError``. Nothing received is ever evaluated: code travels only from the
+session to the worker, as a string field.
+
+session -> worker:  init, cell, llm_reply
+worker -> session:  ready, llm, done, fatal
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+from rlm_desktop.errors import SandboxError
+
+# What the worker may send is untrusted: keep it bounded so a hostile cell cannot make
+# the engine allocate without limit. The session side may send a large pasted text.
+MAX_FROM_WORKER = 32 * 1024 * 1024
+MAX_TO_WORKER = 512 * 1024 * 1024
+
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(SandboxError):
+    """A message was malformed, oversized or of an unknown type."""
+
+
+class ChannelClosed(SandboxError):
+    """The other end closed the pipe (the process died or was killed)."""
+
+
+_STR = str
+_OPT_STR = (str, type(None))
+_INT = int
+_OPT_INT = (int, type(None))
+_FLOAT = (int, float)
+_BOOL = bool
+
+# field name -> accepted type(s); ``list[str]``-like fields are checked by _LIST_OF.
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    # session -> worker
+    "init": {
+        "scratch_dir": _STR,
+        "library_db": _OPT_STR,
+        "roots": list,
+        "context_text": _OPT_STR,
+        "memory_mb": _INT,
+        "cpu_s": _INT,
+        "output_chars": _INT,
+        "allowed_imports": list,
+    },
+    "cell": {"code": _STR, "cell_id": _INT},
+    "llm_reply": {"answers": list, "error": _OPT_STR},
+    # worker -> session
+    "ready": {"summary": _STR},
+    "llm": {
+        "kind": _STR,
+        "prompts": list,
+        "context_text": _OPT_STR,
+        "context_paths": list,
+        "has_corpus_text": _BOOL,
+    },
+    "done": {
+        "cell_id": _INT,
+        "output": _STR,
+        "error": _OPT_STR,
+        "answer": _OPT_STR,
+        "answer_ready": _BOOL,
+        "sources": list,
+        "elapsed_s": _FLOAT,
+        "variables": list,
+        "corpus_seen": _BOOL,
+    },
+    "fatal": {"error": _STR},
+}
+
+_LIST_OF: dict[tuple[str, str], Any] = {
+    ("init", "roots"): str,
+    ("init", "allowed_imports"): str,
+    ("llm_reply", "answers"): str,
+    ("llm", "prompts"): str,
+    ("llm", "context_paths"): str,
+    ("done", "variables"): str,
+    ("done", "sources"): dict,
+}
+
+_SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
+SOURCE_HOWS = ("search", "grep", "read", "context")
+LLM_KINDS = ("query", "batch", "rlm")
+
+TO_WORKER = frozenset({"init", "cell", "llm_reply"})
+FROM_WORKER = frozenset({"ready", "llm", "done", "fatal"})
+
+
+def validate(message: Any, allowed: frozenset[str]) -> dict[str, Any]:
+    """Check ``message`` against its schema; return it or raise ProtocolError."""
+    if not isinstance(message, dict):
+        raise ProtocolError("message is not a JSON object")
+    kind = message.get("type")
+    if kind not in allowed:
+        raise ProtocolError(f"unexpected message type {kind!r}")
+    schema = _SCHEMAS[kind]
+    extra = set(message) - set(schema) - {"type"}
+    if extra:
+        raise ProtocolError(f"{kind}: unknown fields {sorted(extra)}")
+    for name, types in schema.items():
+        if name not in message:
+            raise ProtocolError(f"{kind}: missing field {name!r}")
+        value = message[name]
+        # bool is an int subclass: an int field must not accept True/False and vice versa
+        if types is _INT and isinstance(value, bool):
+            raise ProtocolError(f"{kind}.{name}: expected int")
+        if not isinstance(value, types):
+            raise ProtocolError(f"{kind}.{name}: expected {types}, got {type(value).__name__}")
+        item_type = _LIST_OF.get((kind, name))
+        if item_type is not None and not all(isinstance(v, item_type) for v in value):
+            raise ProtocolError(f"{kind}.{name}: items must be {item_type.__name__}")
+    if kind == "llm" and message["kind"] not in LLM_KINDS:
+        raise ProtocolError(f"llm.kind must be one of {LLM_KINDS}")
+    if kind == "done":
+        for src in message["sources"]:
+            if set(src) != set(_SOURCE_FIELDS):
+                raise ProtocolError("done.sources: wrong fields")
+            for name, types in _SOURCE_FIELDS.items():
+                if not isinstance(src[name], types) or isinstance(src[name], bool):
+                    raise ProtocolError(f"done.sources.{name}: wrong type")
+            if src["how"] not in SOURCE_HOWS:
+                raise ProtocolError("done.sources.how: unknown value")
+    return message
+
+
+def encode(message: dict[str, Any], limit: int) -> bytes:
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    if len(body) > limit:
+        raise ProtocolError(f"{message.get('type')} message too large ({len(body)} bytes, limit {limit})")
+    return _HEADER.pack(len(body)) + body
+
+
+def decode(body: bytes, allowed: frozenset[str]) -> dict[str, Any]:
+    try:
+        message = json.loads(body.decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"message is not valid JSON: {exc}") from None
+    return validate(message, allowed)
+
+
+def write_message(fd: int, message: dict[str, Any], limit: int) -> None:
+    data = memoryview(encode(message, limit))
+    while data:
+        try:
+            sent = os.write(fd, data)
+        except (BrokenPipeError, OSError) as exc:
+            raise ChannelClosed(f"pipe closed: {exc}") from None
+        data = data[sent:]
+
+
+def read_exact(fd: int, size: int) -> bytes:
+    """Blocking read of exactly ``size`` bytes; ChannelClosed on EOF."""
+    chunks = bytearray()
+    while len(chunks) < size:
+        try:
+            chunk = os.read(fd, min(size - len(chunks), 1 << 20))
+        except OSError as exc:
+            raise ChannelClosed(f"pipe closed: {exc}") from None
+        if not chunk:
+            raise ChannelClosed("pipe closed")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def read_header(fd: int, limit: int) -> int:
+    (size,) = _HEADER.unpack(read_exact(fd, _HEADER.size))
+    if size > limit:
+        raise ProtocolError(f"message too large ({size} bytes, limit {limit})")
+    return size
+
+
+def read_message(fd: int, allowed: frozenset[str], limit: int) -> dict[str, Any]:
+    size = read_header(fd, limit)
+    return decode(read_exact(fd, size), allowed)

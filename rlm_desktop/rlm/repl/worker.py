@@ -1,0 +1,170 @@
+"""The sandboxed REPL worker process. Started by ``session.py`` as
+``python -I -c <bootstrap>``; never imported by the engine.
+
+Start-up order matters: read ``init`` from the pipe, open the library read-only (with an
+SQLite authorizer), build the namespace, import every module the REPL may use, then lock
+down (``lockdown.lock_down``) and only then accept cells. After lock-down no file outside
+the scratch dir can be opened and no module can be loaded, by the worker itself either.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from rlm_desktop.rlm.repl import protocol
+from rlm_desktop.rlm.repl.corpus import Corpus, LibraryBackend, TextBackend
+from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
+from rlm_desktop.rlm.repl.namespace import LlmError, Repl
+from rlm_desktop.rlm.repl.runner import CellRunner
+
+_ALLOWED_PRAGMAS = frozenset({
+    "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "user_version",
+    "schema_version", "data_version", "page_size", "page_count", "encoding", "compile_options",
+})
+_DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+_WRITE_ACTIONS = frozenset(
+    getattr(sqlite3, name)
+    for name in dir(sqlite3)
+    if name.startswith(("SQLITE_CREATE_", "SQLITE_DROP_"))
+    or name in ("SQLITE_INSERT", "SQLITE_UPDATE", "SQLITE_DELETE", "SQLITE_ALTER_TABLE", "SQLITE_REINDEX",
+                "SQLITE_ANALYZE", "SQLITE_ATTACH", "SQLITE_DETACH")
+)
+
+
+def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
+    """Read-only SQL: no writes, no ATTACH, no extension loading, only harmless pragmas."""
+    if action in _WRITE_ACTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA:
+        return sqlite3.SQLITE_OK if arg1 in _ALLOWED_PRAGMAS and arg2 is None else sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() in _DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _connections(obj: Any, depth: int = 2) -> list[sqlite3.Connection]:
+    """The sqlite connections a Library object holds (the store's attribute names are its
+    own business; we only need to guard whatever connection it uses)."""
+    if isinstance(obj, sqlite3.Connection):
+        return [obj]
+    if depth == 0:
+        return []
+    found: list[sqlite3.Connection] = []
+    values = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    for value in values:
+        if isinstance(value, (sqlite3.Connection,)) or hasattr(value, "__dict__"):
+            found += _connections(value, depth - 1)
+    return found
+
+
+def open_library(db_path: str) -> Any:
+    from rlm_desktop.library.store import Library  # the store lands separately; import late
+
+    library = Library.open(Path(db_path), read_only=True)
+    conns = _connections(library)
+    if not conns:
+        raise RuntimeError("sandbox: could not find the library's SQLite connection to guard it")
+    for conn in conns:
+        conn.set_authorizer(authorizer)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    return library
+
+
+class Channel:
+    """The worker's end of the pipe. The protocol fds are moved off 0/1 so that nothing
+    printed at the C level (or by a cell writing to fd 1) can corrupt the stream."""
+
+    def __init__(self) -> None:
+        self.rfd = os.dup(0)
+        self.wfd = os.dup(1)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        sys.stdin = sys.stdout = None  # type: ignore[assignment]
+
+    def send(self, message: dict[str, Any]) -> None:
+        protocol.write_message(self.wfd, message, protocol.MAX_FROM_WORKER)
+
+    def receive(self, allowed: frozenset[str]) -> dict[str, Any]:
+        return protocol.read_message(self.rfd, allowed, protocol.MAX_TO_WORKER)
+
+    def request_llm(self, kind: str, prompts: list[str], text: str | None, paths: list[str], grounded: bool) -> list[str]:
+        self.send({
+            "type": "llm", "kind": kind, "prompts": prompts, "context_text": text,
+            "context_paths": paths, "has_corpus_text": grounded,
+        })
+        reply = self.receive(frozenset({"llm_reply"}))
+        if reply["error"]:
+            raise LlmError(reply["error"])
+        answers = reply["answers"]
+        expected = 1 if kind == "rlm" else len(prompts)
+        if len(answers) != expected:
+            raise LlmError(f"the engine returned {len(answers)} answers for {expected} prompts")
+        return answers
+
+
+def _setup(channel: Channel, init: dict[str, Any]) -> CellRunner:
+    scratch = Path(init["scratch_dir"])
+    scratch.mkdir(parents=True, exist_ok=True)
+    corpus: Corpus | None = None
+    repl_placeholder: list[Repl] = []
+
+    class _Forward:  # the Corpus records through the Repl, built just below
+        def source(self, *args: Any) -> None:
+            repl_placeholder[0].source(*args)
+
+        def corpus_text(self, text: str) -> None:
+            repl_placeholder[0].corpus_text(text)
+
+    if init["library_db"] is not None:
+        corpus = Corpus(LibraryBackend(open_library(init["library_db"]), init["roots"]), _Forward())
+    elif init["context_text"] is not None:
+        corpus = Corpus(TextBackend(init["context_text"]), _Forward())
+    repl = Repl(corpus, init["context_text"] if init["library_db"] is None else None, channel.request_llm,
+                make_import(init["allowed_imports"]))
+    repl_placeholder.append(repl)
+    preload(init["allowed_imports"])
+    runner = CellRunner(repl, init["output_chars"])
+    lock_down(scratch, init["memory_mb"], init["cpu_s"])
+    return runner
+
+
+def main() -> None:
+    channel = Channel()
+    init = channel.receive(frozenset({"init"}))
+    try:
+        runner = _setup(channel, init)
+    except Exception as exc:  # noqa: BLE001 - report any start-up failure to the session
+        channel.send({"type": "fatal", "error": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+    corpus = runner.repl.corpus
+    summary = corpus.summary() if corpus is not None else "no corpus"
+    channel.send({"type": "ready", "summary": summary})
+    while True:
+        try:
+            message = channel.receive(frozenset({"cell"}))
+        except protocol.ChannelClosed:
+            os._exit(0)
+        outcome = runner.run(message["code"], message["cell_id"])
+        record = outcome.record
+        channel.send({
+            "type": "done",
+            "cell_id": message["cell_id"],
+            "output": outcome.output,
+            "error": outcome.error,
+            "answer": record.answer,
+            "answer_ready": record.answer_ready,
+            "sources": record.source_list(),
+            "elapsed_s": outcome.elapsed_s,
+            "variables": outcome.variables,
+            "corpus_seen": outcome.corpus_seen,
+        })
+
+
+if __name__ == "__main__":
+    main()
