@@ -39,7 +39,7 @@ _PRELOAD_EXTRA = (
 
 # Capabilities whose presence in the worker's memory would bypass the hook (they have no
 # audit event of their own). They must never be loaded; ``lock_down`` checks.
-_NEVER_LOADED = ("_posixsubprocess", "_ctypes", "_socket", "_multiprocessing", "_cffi_backend", "mmap")
+_NEVER_LOADED = ("_posixsubprocess", "_ctypes", "_socket", "_multiprocessing", "_cffi_backend", "mmap", "numpy")
 
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
 NOBODY = 65534

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ _WRITE_ACTIONS = frozenset(
 
 def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
     """Read-only SQL: no writes, no ATTACH, no extension loading, only harmless pragmas."""
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+        return sqlite3.SQLITE_OK  # FTS5 asks this while it connects; mode=ro stops real writes
     if action in _WRITE_ACTIONS:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_PRAGMA:
@@ -61,8 +64,25 @@ def _connections(obj: Any, depth: int = 2) -> list[sqlite3.Connection]:
     return found
 
 
+class _ReadOnlyDatabase:
+    """Stands in for ``sqlite_utils.Database`` inside the worker. The store imports
+    sqlite_utils at module level, which pulls in numpy and ctypes: native code with
+    memory-level primitives we do not want in the sandbox. The read API only needs
+    ``table_names()``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
 def open_library(db_path: str) -> Any:
-    from rlm_desktop.library.store import Library  # the store lands separately; import late
+    if "sqlite_utils" not in sys.modules:
+        shim = types.ModuleType("sqlite_utils")
+        shim.Database = _ReadOnlyDatabase  # type: ignore[attr-defined]
+        sys.modules["sqlite_utils"] = shim
+    from rlm_desktop.library.store import Library
 
     library = Library.open(Path(db_path), read_only=True)
     conns = _connections(library)
