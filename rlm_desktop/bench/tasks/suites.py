@@ -1,0 +1,70 @@
+"""Which tasks make up ``bench quality`` and ``bench dev``, full and ``--quick``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rlm_desktop.bench.essays import Essay
+from rlm_desktop.bench.tasks.base import Task
+from rlm_desktop.bench.tasks.code import LARGE_MODULES, SMALL_MODULES, code_tasks
+from rlm_desktop.bench.tasks.facts import facts_tasks
+from rlm_desktop.bench.tasks.figures import figures_tasks
+from rlm_desktop.bench.tasks.needle import needle_task
+from rlm_desktop.bench.tasks.notes import notes_tasks
+
+QUALITY_FAMILIES = ("needle", "aggregation", "code_qa")
+DEV_FAMILIES = ("lookup", "multi_step", "count_list", "numeric", "code", "absent")
+
+NEEDLE_SIZES = (8_000, 32_000, 128_000, 512_000, 1_000_000)
+NEEDLE_LARGE = 10_000_000
+# the two corpus sizes of the dev set: one inside the 8K window, one far past it
+DEV_SMALL_TOKENS = 5_000
+DEV_LARGE_TOKENS = 128_000
+
+
+def quality_tasks(essays: Sequence[Essay], *, quick: bool = False, large: bool = False, seed: int = 0, repeats: int = 3) -> list[Task]:
+    """Needle at every size (``repeats`` seeds each), aggregation over 120 notes, code QA
+    over ~30 standard-library modules. ``quick`` keeps a few-minute subset."""
+    if quick:
+        tasks = [needle_task(essays, size, seed) for size in (8_000, 128_000)]
+        tasks += notes_tasks(essays, 40, seed, "aggregation", n_questions=4)[:2]
+        tasks += code_tasks(SMALL_MODULES, seed, "code_qa", n_questions=4)[:2]
+        return tasks
+    sizes = NEEDLE_SIZES + ((NEEDLE_LARGE,) if large else ())
+    tasks = [needle_task(essays, size, seed + r) for size in sizes for r in range(repeats)]
+    tasks += notes_tasks(essays, 120, seed, "aggregation", n_questions=10)
+    tasks += code_tasks(LARGE_MODULES, seed, "code_qa", n_questions=10)
+    return tasks
+
+
+def dev_tasks(essays: Sequence[Essay], *, families: Iterable[str] | None = None, quick: bool = False, seed: int = 0) -> list[Task]:
+    """At least ten questions per family at each of the two sizes (``quick``: the first
+    three of each)."""
+    wanted = set(families or DEV_FAMILIES)
+    unknown = wanted - set(DEV_FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown dev family {sorted(unknown)}; choose from {', '.join(DEV_FAMILIES)}")
+    tasks: list[Task] = []
+    if wanted & {"lookup", "multi_step", "absent"}:
+        for size in (DEV_SMALL_TOKENS, DEV_LARGE_TOKENS):
+            tasks += facts_tasks(essays, size, seed)
+    if "count_list" in wanted:
+        tasks += notes_tasks(essays, 12, seed, "count_list", body_chars=300)
+        tasks += notes_tasks(essays, 200, seed, "count_list", body_chars=1200)
+    if "numeric" in wanted:
+        tasks += figures_tasks(essays, 8, seed, body_chars=600)
+        tasks += figures_tasks(essays, 60, seed, body_chars=2400)
+    if "code" in wanted:
+        tasks += code_tasks(SMALL_MODULES, seed, "code")
+        tasks += code_tasks(LARGE_MODULES, seed, "code")
+    tasks = [t for t in tasks if t.family in wanted]
+    if quick:
+        kept: list[Task] = []
+        per: dict[tuple[str, str], int] = {}
+        for t in tasks:
+            key = (t.family, t.corpus.id)
+            if per.get(key, 0) < 3:
+                kept.append(t)
+                per[key] = per.get(key, 0) + 1
+        tasks = kept
+    return tasks

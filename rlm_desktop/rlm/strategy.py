@@ -1,0 +1,279 @@
+"""Choose how to attack a question before the loop starts (issue 10).
+
+The 1.5B root copies the shape of the last worked example it saw (DESIGN.md): with a
+lookup example it answers counts from the first page of search hits; with a counting
+example it treats a needle as a count. So the engine shows it the examples of one
+strategy only, picked here: cheap rules first where they are reliable, then one short
+model call for the rest. When the chosen strategy comes back empty (nothing found, an
+error, a budget hit), ``fallback`` names the next one to try.
+
+    strategy = choose_strategy(question, backend)      # backend: any Backend, or None
+    messages = [system, *strategy.example_messages, user_question]
+    ...
+    if needs_fallback(finished.answer, finished.status):
+        strategy = fallback(strategy, tried={...})
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from rlm_desktop.llm.backend import Backend, GenerationParams, Message
+
+log = logging.getLogger(__name__)
+
+StrategyName = Literal["lookup", "multi_step", "whole_folder_code", "whole_folder_map", "code_question"]
+NAMES: tuple[StrategyName, ...] = ("lookup", "multi_step", "whole_folder_code", "whole_folder_map", "code_question")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: StrategyName
+    hints: str  # one or two sentences for the end of the system prompt
+    example_messages: tuple[Message, ...]  # worked examples as earlier chat turns
+    fallbacks: tuple[StrategyName, ...]
+    source: str = "default"  # rule | model | default | fallback
+
+    @property
+    def examples(self) -> str:
+        """The same worked examples as plain text, for a system prompt."""
+        return "Examples:\n\n" + "\n\n".join(m.content for m in self.example_messages)
+
+
+# --- worked examples -------------------------------------------------------------------------
+# Generic content on purpose: nothing here mirrors a benchmark task (issue 6: no task hints).
+
+
+def _turns(question: str, *steps: str) -> tuple[Message, ...]:
+    """``steps`` alternate: code, output, code, output, ..., final code."""
+    messages = [Message("user", f"Question: {question}")]
+    for i, step in enumerate(steps):
+        messages.append(Message("assistant" if i % 2 == 0 else "user", step))
+    return tuple(messages)
+
+
+_NOT_FOUND = _turns(
+    "What is the warranty period of the Zenith blender?",
+    "```python\nsearch('Zenith blender warranty')\n```",
+    "Output:\nshowing 0 of 0 matching files",
+    "```python\ngrep(r'(?i)zenith')\n```",
+    "Output:\n0 matches",
+    "```python\nFINAL('Not found: no file mentions the Zenith blender (searched for \"Zenith blender warranty\" and grep \"zenith\" over all files).')\n```",
+)
+
+_LOOKUP = _turns(
+    "When does the lease of the Harbor Street shop end?",
+    "```python\nsearch('Harbor Street lease end')\n```",
+    "Output:\nshowing 3 of 3 matching files\nleases/harbor.txt:12: The Harbor Street lease ends on 30 June 2027.\nnotes/shops.txt:4: Harbor Street shop: 3 staff.\nnotes/todo.txt:9: call landlord",
+    "```python\nFINAL('30 June 2027 (leases/harbor.txt:12)')\n```",
+)
+
+_MULTI = _turns(
+    "What is the phone extension of the manager of the Oslo office?",
+    "```python\nsearch('manager Oslo office')\n```",
+    "Output:\nshowing 1 of 1 matching files\nstaff/offices.txt:8: The Oslo office is managed by Lina Berg.",
+    "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg extension')\n```",
+    "Output:\nshowing 1 of 2 matching files\ndirectory/phones.txt:22: Lina Berg can be reached on extension 4471.",
+    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:8), whose extension is 4471 (directory/phones.txt:22)')\n```",
+)
+
+_COUNT = _turns(
+    "How many files mention the supplier Nordwind, and which?",
+    "```python\nhits = [f.path for f in files if 'nordwind' in f.text.lower()]\nprint(len(hits), 'of', len(files), 'files:', hits)\n```",
+    "Output:\n4 of 52 files: ['orders/a.txt', 'orders/d.txt', 'mail/x.txt', 'mail/y.txt']",
+    "```python\nFINAL('4 files: orders/a.txt, orders/d.txt, mail/x.txt, mail/y.txt')\n```",
+)
+
+_MOST = _turns(
+    "Which customer appears in the most files?",
+    "```python\ngrep(r'(?i)customer')\n```",
+    "Output:\nshowing 5 of 61 matches\norders/a.txt:2: Customer: Ivo Petrov\norders/b.txt:2: Placed by the customer Ana Silva.\norders/c.txt:3: Customer: Ivo Petrov\n...",
+    "```python\nimport collections, re\ncounts = collections.Counter()\nfor f in files:\n    for name in set(re.findall(r'[Cc]ustomer:? ([A-Z]\\w+ [A-Z]\\w+)', f.text)):\n        counts[name] += 1\nprint(counts.most_common(5))\n```",
+    "Output:\n[('Ivo Petrov', 14), ('Ana Silva', 9), ('Tom Reed', 6)]",
+    "```python\nFINAL('Ivo Petrov (14 files)')\n```",
+)
+
+_MAP = _turns(
+    "What is the total of all the invoices?",
+    "```python\nimport re\nsel, prompts = [], []\nfor f in files:\n    parts = [s for s in re.split(r'(?<=[.!?])\\s+', f.text) if 'invoice' in s.lower() or 'total' in s.lower()]\n    if parts:\n        sel.append(f.path)\n        prompts.append(' '.join(parts)[:800] + '\\n\\nWhat is the invoice total here? Reply with the number only, in digits.')\nanswers = llm_batch(prompts)\nvalues = []\nfor path, a in zip(sel, answers):\n    m = re.search(r'\\d[\\d,]*(\\.\\d+)?', a)\n    if m:\n        values.append((path, float(m.group().replace(',', ''))))\nprint(len(values), 'values from', len(files), 'files:', values[:8])\nprint('sum', sum(v for _, v in values))\n```",
+    "Output:\n38 values from 38 files: [('inv/01.txt', 1250.0), ('inv/02.txt', 310.0), ...]\nsum 48210.0",
+    "```python\nFINAL('48210 (the sum over 38 invoices, one per file)')\n```",
+)
+
+_CODE = _turns(
+    "What is the default value of the parameter `timeout` of the function `connect`?",
+    "```python\ngrep(r'def connect\\(')\n```",
+    "Output:\n1 match\nnet/client.py:41: def connect(host, port=80, timeout=10.0, retries=3):",
+    "```python\nFINAL('10.0 (net/client.py:41)')\n```",
+)
+
+_CALLERS = _turns(
+    "Which functions call `_load_table`?",
+    "```python\nimport re\nfor f in files:\n    current = None\n    for i, line in enumerate(f.text.splitlines(), 1):\n        m = re.match(r'\\s*def (\\w+)', line)\n        if m:\n            current = m.group(1)\n        elif '_load_table(' in line:\n            print(f.path, i, current)\n```",
+    "Output:\ndb/schema.py 88 open_db\ndb/schema.py 140 refresh",
+    "```python\nFINAL('open_db and refresh (db/schema.py:88, db/schema.py:140)')\n```",
+)
+
+_HINTS: dict[StrategyName, str] = {
+    "lookup": "The answer is one fact in one place: search for the key words, read around the best hit, answer with file:line. If two or three different searches find nothing, answer that it is not found and say what you searched.",
+    "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. Do not stop after the first fact.",
+    "whole_folder_code": "The answer needs every file: loop over files in code and count or collect; never answer from one page of search hits. Print the count and the paths.",
+    "whole_folder_map": "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
+    "code_question": "The files are source code: grep for 'def name(' or the name, read the lines, answer from the folder's code only. Do not import modules; the folder is the only source.",
+}
+
+# examples in order; the last is the one the model copies most
+_EXAMPLES: dict[StrategyName, tuple[tuple[Message, ...], ...]] = {
+    "lookup": (_NOT_FOUND, _LOOKUP),
+    "multi_step": (_LOOKUP, _MULTI),
+    "whole_folder_code": (_MOST, _COUNT),
+    "whole_folder_map": (_COUNT, _MAP),
+    "code_question": (_CALLERS, _CODE),
+}
+
+FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
+    "lookup": ("multi_step", "whole_folder_code"),
+    "multi_step": ("lookup", "whole_folder_code"),
+    "whole_folder_code": ("whole_folder_map", "lookup"),
+    "whole_folder_map": ("whole_folder_code", "lookup"),
+    "code_question": ("lookup", "whole_folder_code"),
+}
+
+
+def strategy_named(name: StrategyName, source: str = "default") -> Strategy:
+    if name not in _HINTS:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(NAMES)}")
+    examples = tuple(m for ex in _EXAMPLES[name] for m in ex)
+    return Strategy(name, _HINTS[name], examples, FALLBACKS[name], source)
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+_CODE_RULE = re.compile(
+    r"\bfunctions?\b|\bmethods?\b|\bclass(es)?\b|\bparameters?\b|\barguments?\b|\bdefault value\b|\bsignature\b"
+    r"|\bdecorat|\breturn (type|value)\b|\braises?\b|\bimports?\b|\bdefines?\b|\bcall(s|ers|ed)?\b.*`|`\w+\(\)`|\.py\b",
+    re.IGNORECASE,
+)
+_COUNT_RULE = re.compile(
+    r"\bhow many (different |distinct |separate )?(files|notes|documents|reports|emails|letters|pages|records|entries|tickets|messages|people|persons|authors|offices|names)\b"
+    r"|\bwhich (files|notes|documents|reports|emails|records|entries)\b|\blist (all|every|the files|each)\b|\ball (the )?(files|notes|documents|reports) (that|which|where|with|mention)"
+    r"|\b(most|least) (often|frequent|common)\b|\bthe most (files|notes|documents|reports|entries|records|tickets)\b|\bappears? in the most\b"
+    r"|\bin how many\b|\bcount (the|all|of)\b|\bnumber of (files|notes|documents|reports|entries|records)\b|\bfiled the most\b|\bwrote the most\b",
+    re.IGNORECASE,
+)
+_MAP_RULE = re.compile(
+    r"\b(total|sum|combined|altogether|in total|add(ed)? up|average|mean)\b"
+    r"|\b(largest|smallest|highest|lowest|biggest|maximum|minimum) (number|amount|figure|value|total|price|sales|count)\b"
+    r"|\b(sold|earned|spent|produced|employ|employs|scored) the (most|fewest|least)\b|\bthe (most|fewest|least) (units|sales|revenue|staff|money)\b"
+    r"|\bhow many \w+ (did|do|does) (all|each|every)\b|\bacross all\b",
+    re.IGNORECASE,
+)
+_ROLE_OF = re.compile(
+    r"\bthe (\w+ ){0,2}(owner|leader|manager|head|author|founder|creator|holder|chair|director|sender|buyer|seller|tenant|landlord|supervisor|mentor|partner|approver)s? (of|who|whose|that)\b"
+    r"|\bthe (person|company|team|employee|man|woman) (who|that|whose)\b",
+    re.IGNORECASE,
+)
+_PERSONAL_ATTRIBUTE = re.compile(
+    r"\b(room|office|desk|badge|phone|extension|e-?mail|address|salary|birthday|born|live|lives|age|number|id)\b",
+    re.IGNORECASE,
+)
+
+
+def classify_by_rules(question: str) -> StrategyName | None:
+    """The strategy when a cue is unambiguous, else ``None`` (ask the model)."""
+    q = question.strip()
+    if _CODE_RULE.search(q):
+        return "code_question"
+    if _ROLE_OF.search(q) and _PERSONAL_ATTRIBUTE.search(q):
+        return "multi_step"
+    count = bool(_COUNT_RULE.search(q))
+    fig = bool(_MAP_RULE.search(q))
+    if count and not fig:
+        return "whole_folder_code"
+    if fig and not count:
+        return "whole_folder_map"
+    if fig and count:
+        # "how many people do all branches employ in total": a figure to add up
+        return "whole_folder_map" if re.search(r"\b(total|sum|combined|altogether|average)\b", q, re.IGNORECASE) else "whole_folder_code"
+    return None
+
+
+# --- the model call --------------------------------------------------------------------------
+
+_LABELS: dict[str, StrategyName] = {
+    "lookup": "lookup",
+    "chain": "multi_step",
+    "count": "whole_folder_code",
+    "figures": "whole_folder_map",
+    "code": "code_question",
+}
+
+CLASSIFY_SYSTEM = """Classify a question about a folder of files. Reply with one word:
+lookup: one fact stated in one place (what, who, when, where is X)
+chain: a first fact gives a name, a second fact about that name answers (the X of the Y of Z)
+count: count, list or compare files by a property (how many files, which files, most common)
+figures: a number in every file to add up or compare (total, sum, largest, average)
+code: about source code (functions, parameters, classes, modules)"""
+
+_SHOTS = (
+    ("What is the boiling point given for the alloy in the lab report?", "lookup"),
+    ("What is the email address of the person who approved the Delta budget?", "chain"),
+    ("How many reports mention a delay?", "count"),
+    ("What is the combined revenue of all stores?", "figures"),
+    ("Which module defines parse_header?", "code"),
+)
+
+
+def classify_with_model(question: str, backend: Backend) -> StrategyName | None:
+    """One short greedy call; ``None`` when the reply names no known label."""
+    messages = [Message("system", CLASSIFY_SYSTEM)]
+    for q, label in _SHOTS:
+        messages += [Message("user", q), Message("assistant", label)]
+    messages.append(Message("user", question))
+    completion = backend.chat(messages, GenerationParams(max_tokens=4, temperature=0.0, stop=("\n",)))
+    word = re.findall(r"[a-z_]+", completion.text.lower())
+    for w in word:
+        if w in _LABELS:
+            return _LABELS[w]
+        if w in NAMES:
+            return w  # type: ignore[return-value]
+    log.info("strategy classifier said %r for %r", completion.text, question)
+    return None
+
+
+def choose_strategy(question: str, backend: Backend | None = None) -> Strategy:
+    """Rules first; the model for what they leave open; lookup when both are silent."""
+    name = classify_by_rules(question)
+    if name is not None:
+        return strategy_named(name, "rule")
+    if backend is not None:
+        try:
+            name = classify_with_model(question, backend)
+        except Exception:  # the router must never stop a run: fall to the default
+            log.exception("strategy classifier failed")
+            name = None
+        if name is not None:
+            return strategy_named(name, "model")
+    return strategy_named("lookup", "default")
+
+
+_EMPTY_ANSWER = re.compile(r"^\s*$|\bnot found\b|\bno (mention|information|match|result)|\bcould ?n[o']t (find|determine)|\bunable to\b", re.IGNORECASE)
+
+
+def needs_fallback(answer: str, status: str) -> bool:
+    """A run that errored, ran out of budget, or answered "not found" deserves another
+    strategy (an absent answer then comes back "not found" twice, which is right)."""
+    return status in ("error", "budget_exhausted") or bool(_EMPTY_ANSWER.search(answer or ""))
+
+
+def fallback(current: Strategy, tried: Iterable[str] = ()) -> Strategy | None:
+    """The next strategy to try after ``current`` came back empty, or ``None``."""
+    done = set(tried) | {current.name}
+    for name in current.fallbacks:
+        if name not in done:
+            return strategy_named(name, "fallback")
+    return None
