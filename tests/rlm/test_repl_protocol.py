@@ -1,0 +1,65 @@
+"""The pipe protocol: anything malformed from the worker is an error, never acted on."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from rlm_desktop.rlm.repl import protocol
+from rlm_desktop.rlm.repl.protocol import FROM_WORKER, ProtocolError
+
+
+def _done(**changes: object) -> dict[str, object]:
+    message: dict[str, object] = {
+        "type": "done", "cell_id": 1, "output": "", "error": None, "answer": None, "answer_ready": False,
+        "sources": [{"path": "/a", "line": 3, "page": None, "how": "grep"}], "elapsed_s": 0.1,
+        "variables": ["x"], "corpus_seen": False,
+    }
+    message.update(changes)
+    return message
+
+
+def test_a_valid_message_round_trips_through_a_pipe() -> None:
+    r, w = os.pipe()
+    try:
+        protocol.write_message(w, _done(output="héllo"), protocol.MAX_FROM_WORKER)
+        assert protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)["output"] == "héllo"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "exec", "code": "import os"},  # unknown type
+        {"type": "cell", "code": "1", "cell_id": 1},  # a session->worker type, from the worker
+        _done(cell_id="1"),
+        _done(cell_id=True),
+        _done(answer_ready="yes"),
+        _done(extra=1),
+        _done(variables=[1]),
+        _done(sources=[{"path": "/a", "line": 1, "page": None, "how": "guess"}]),
+        {"type": "llm", "kind": "shell", "prompts": ["x"], "context_text": None, "context_paths": [], "has_corpus_text": False},
+        [1, 2],
+    ],
+)
+def test_invalid_messages_are_rejected(message: object) -> None:
+    with pytest.raises(ProtocolError):
+        protocol.validate(message, FROM_WORKER)
+
+
+def test_oversized_and_garbage_frames_are_rejected() -> None:
+    r, w = os.pipe()
+    try:
+        os.write(w, struct.pack(">I", protocol.MAX_FROM_WORKER + 1))
+        with pytest.raises(ProtocolError, match="too large"):
+            protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)
+        os.write(w, struct.pack(">I", 5) + b"{not ")
+        with pytest.raises(ProtocolError, match="not valid JSON"):
+            protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)
+    finally:
+        os.close(r)
+        os.close(w)
