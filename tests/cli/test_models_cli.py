@@ -139,3 +139,29 @@ def test_verify_the_real_installed_test_model(
 ) -> None:
     assert main(["models", "verify", TEST_MODEL]) == 0
     assert f"{TEST_MODEL}: OK, size and sha256" in capsys.readouterr().out
+
+
+def test_progress_bars_follow_the_stages() -> None:
+    import io
+
+    from rlm_desktop.cli.progress import StageProgress
+    from rlm_desktop.llm.install import InstallProgress
+
+    out = io.StringIO()
+    with StageProgress("fake", file=out, disable=False) as bar:
+        for event in [
+            InstallProgress("check", 0, 0, "checking fake"),
+            InstallProgress("download", 0, 2048, "part 1/2"),
+            InstallProgress("assemble", 1024, 2048, "part 1/2"),
+            InstallProgress("download", 1024, 2048, "part 2/2"),
+            InstallProgress("assemble", 2048, 2048, "part 2/2"),
+            InstallProgress("verify", 0, 2048, "sha256"),
+            InstallProgress("verify", 2048, 2048, "sha256"),
+            InstallProgress("done", 2048, 2048, "installed"),
+        ]:
+            bar(event)
+    text = out.getvalue()
+    assert "fake: assemble: 100%" in text and "2.00k/2.00k" in text
+    assert "fake: verify: 100%" in text
+    assert "checking fake" not in text
+    assert bar.last is not None and bar.last.stage == "done"
