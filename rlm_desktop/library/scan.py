@@ -23,7 +23,7 @@ from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.extract import Extracted, classify, extract_file, hash_file
 from rlm_desktop.library.store import db_path_str, normalize, scope_sql
 from rlm_desktop.library.types import ScanProgress, ScanReport
-from rlm_desktop.library.walk import Entry, WalkResult, walk
+from rlm_desktop.library.walk import WalkResult, walk
 
 if TYPE_CHECKING:
     from rlm_desktop.library.store import Library
@@ -112,14 +112,7 @@ class Scanner:
         where_e, params_e = scope_sql([start_key], "path")
         self.conn.execute(f"DELETE FROM scan_errors WHERE root = ? AND {where_e}", [root, *params_e])
         walked = WalkResult()
-        if os.path.isdir(start):
-            entries: Iterator[Entry] = walk(root, start, (*self.lib.ignore, *ignore), nested, walked)
-        else:
-            try:
-                st = os.stat(start)
-                entries = iter([Entry(start, st.st_size, st.st_mtime)])
-            except OSError:
-                entries = iter([])
+        entries = walk(root, start, (*self.lib.ignore, *ignore), nested, walked)
         jobs: list[_Job] = []
         for entry in entries:
             path = db_path_str(entry.fs_path)

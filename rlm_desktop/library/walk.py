@@ -76,8 +76,8 @@ def is_default_ignored(name: str, path: str, is_dir: bool) -> bool:
 
 
 def walk(root: str, start: str, user_globs: Iterable[str], skip_dirs: Iterable[str], result: WalkResult) -> Iterator[Entry]:
-    """Files under ``start`` (a folder inside ``root``, or ``root`` itself) that are not
-    ignored. Problems go into ``result``; the walk itself never raises for them."""
+    """Files under ``start`` (``root`` itself, a folder inside it, or one file) that are
+    not ignored. Problems go into ``result``; the walk itself never raises for them."""
     skip = {os.path.normpath(d) for d in skip_dirs}
     specs: list[tuple[str, pathspec.PathSpec]] = []
     user = _spec(user_globs)
@@ -85,19 +85,29 @@ def walk(root: str, start: str, user_globs: Iterable[str], skip_dirs: Iterable[s
         specs.append((root, user))
     # The .gitignore files of the folders from the root down to the start apply too, and
     # a start inside an ignored folder yields nothing.
+    start_is_dir = os.path.isdir(start) and not os.path.islink(start)
     here = root
-    for part in [] if start == root else os.path.relpath(start, root).split(os.sep):
+    parts = [] if start == root else os.path.relpath(start, root).split(os.sep)
+    for number, part in enumerate(parts, 1):
         spec = _read_gitignore(here)
         if spec is not None:
             specs.append((here, spec))
         here = os.path.join(here, part)
-        if is_default_ignored(part, here, True) or _ignored(specs, here, True):
+        as_dir = number < len(parts) or start_is_dir
+        if is_default_ignored(part, here, as_dir) or _ignored(specs, here, as_dir) or here in skip:
             return
+    if not start_is_dir:
+        try:
+            st = os.stat(start)
+        except OSError:
+            return
+        if _is_regular(st.st_mode):
+            yield Entry(start, st.st_size, st.st_mtime)
+        return
     spec = _read_gitignore(start)
     if spec is not None:
         specs.append((start, spec))
-    real_parents: list[str] = []
-    yield from _walk_dir(start, specs, skip, result, real_parents, first=True)
+    yield from _walk_dir(start, specs, skip, result, [], first=True)
 
 
 def _walk_dir(directory: str, specs: list[tuple[str, pathspec.PathSpec]], skip: set[str], result: WalkResult, real_parents: list[str], first: bool = False) -> Iterator[Entry]:
