@@ -1,0 +1,117 @@
+"""Results to a Markdown table and matplotlib plots (accuracy, time and tokens processed
+against input tokens, one line per method)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from rlm_desktop.bench.runner import Row
+
+
+def _groups(rows: Sequence[Row], by: tuple[str, ...]) -> dict[tuple, list[Row]]:
+    out: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        out[tuple(getattr(r, k) for k in by)].append(r)
+    return out
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def summary_table(rows: Sequence[Row], by: tuple[str, ...] = ("family", "size", "method")) -> str:
+    """One line per group: accuracy, runs, median time, tokens and sub-calls."""
+    head = [*by, "accuracy", "runs", "median s", "median tokens", "median sub-calls", "errors"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups = _groups(rows, by)
+
+    def order(key: tuple) -> tuple:
+        mids = [min(r.input_tokens for r in groups[key])]
+        return (key[0], *mids, *key[1:])
+
+    for key in sorted(groups, key=order):
+        g = groups[key]
+        correct = sum(r.correct for r in g)
+        errors = sum(r.status in ("error", "cancelled") for r in g)
+        cells = [
+            *map(str, key),
+            f"{100 * correct / len(g):.0f}% ({correct}/{len(g)})",
+            str(len(g)),
+            f"{_median([r.wall_s for r in g]):.1f}",
+            f"{_median([r.tokens for r in g]):,.0f}",
+            f"{_median([r.sub_calls for r in g]):.0f}",
+            str(errors),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def failures(rows: Sequence[Row], limit: int = 8) -> str:
+    """Wrong answers with the question, the expected and the given answer, for the docs."""
+    out = []
+    for r in [r for r in rows if not r.correct][:limit]:
+        out.append(f"- `{r.task_id}` ({r.method}): {r.question} expected `{r.expected}`, got `{r.answer[:160]!s}` ({r.status}; {r.detail})")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def plot(rows: Sequence[Row], out_dir: Path, prefix: str = "quality") -> list[Path]:
+    """Write ``<prefix>-accuracy.png`` (one panel per family) and ``<prefix>-cost.png``
+    (time and tokens processed). Returns the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    families = sorted({r.family for r in rows})
+    methods = sorted({r.method for r in rows})
+    written: list[Path] = []
+
+    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.4), squeeze=False)
+    for ax, family in zip(axes[0], families, strict=False):
+        for method in methods:
+            pts = _points(rows, family, method, lambda g: 100 * sum(r.correct for r in g) / len(g))
+            if pts:
+                ax.plot(*zip(*pts, strict=False), marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_ylim(-5, 105)
+        ax.set_title(family)
+        ax.set_xlabel("input tokens")
+        ax.set_ylabel("accuracy %")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = out_dir / f"{prefix}-accuracy.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), squeeze=False)
+    for ax, (label, fn) in zip(axes[0], (("median wall time (s)", lambda g: _median([r.wall_s for r in g])), ("median tokens processed", lambda g: _median([r.tokens for r in g]))), strict=False):
+        for method in methods:
+            pts = _points(rows, None, method, fn)
+            if pts:
+                ax.plot(*zip(*pts, strict=False), marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("input tokens")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = out_dir / f"{prefix}-cost.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def _points(rows: Sequence[Row], family: str | None, method: str, fn) -> list[tuple[float, float]]:
+    by_size: dict[int, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.method == method and (family is None or r.family == family):
+            by_size[r.input_tokens].append(r)
+    return [(size, max(fn(g), 1e-3)) for size, g in sorted(by_size.items())]

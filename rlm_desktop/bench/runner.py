@@ -1,0 +1,224 @@
+"""Runs benchmark tasks through the same ``Engine`` the CLI and the GUI use, one method at a
+time (``rlm``, ``rag``, ``direct``), scores each answer and appends a row to a JSON results
+file after every run, so a killed benchmark resumes where it stopped.
+
+    runner = Runner(results_path, engine_factory, workdir)
+    rows = runner.run(tasks, methods=("rlm", "rag", "direct"))
+
+``engine_factory(library, sink)`` returns an object with ``run(question, roots=..., method=...)
+-> RunFinished``; ``default_engine_factory`` builds the real engine over one model pool."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rlm_desktop.bench.scoring import score
+from rlm_desktop.bench.tasks.base import Corpus, Task
+from rlm_desktop.rlm.events import CellFinished, Event, EventSink, Notice, RunFinished, TurnFinished
+from rlm_desktop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+METHODS = ("rlm", "rag", "direct")
+TRACE_CHARS = 500  # per step kept in the results, enough to show a failure in the docs
+
+
+class EngineLike(Protocol):
+    def run(self, question: str, roots: Sequence[str] = (), context_text: str | None = None, method: str = "rlm") -> RunFinished: ...
+
+
+EngineFactory = Callable[[Any, EventSink], EngineLike]
+
+
+@dataclass
+class Row:
+    """One (task, method) run as stored in the results file."""
+
+    task_id: str
+    family: str
+    size: str
+    input_tokens: int
+    method: str
+    variant: str
+    question: str
+    expected: Any
+    answer: str
+    correct: bool
+    detail: str
+    status: str
+    wall_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    sub_calls: int
+    iterations: int
+    error: str | None = None
+    trace: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.task_id, self.method, self.variant)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def load_rows(path: Path) -> list[Row]:
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Row(**r) for r in data.get("results", [])]
+
+
+def save_rows(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
+    """Write atomically: a kill mid-write never leaves a broken results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in rows]}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _TraceRecorder:
+    """Keeps a short, readable trace of a run: each turn, cell output and notice, cut."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, str]] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TurnFinished):
+            self.steps.append({"node": event.node_id, "turn": event.response[:TRACE_CHARS]})
+        elif isinstance(event, CellFinished):
+            text = event.output if not event.error else f"{event.output}\n{event.error}"
+            self.steps.append({"node": event.node_id, "output": text[:TRACE_CHARS]})
+        elif isinstance(event, Notice):
+            self.steps.append({"node": event.node_id, "notice": event.text[:TRACE_CHARS]})
+
+
+def _library_for(corpus: Corpus, workdir: Path, settings: Settings):
+    """Write the corpus and index it in its own library database."""
+    from rlm_desktop.library.store import Library
+
+    base = workdir / corpus.id
+    folder = corpus.write(base)
+    lib = Library.open(base / "library.db", max_file_mb=settings.max_file_mb)
+    lib.add_folder(folder)
+    report = lib.scan()
+    if report.failed:
+        log.warning("%d files of %s failed to index: %s", len(report.failed), corpus.id, report.failed[:3])
+    return lib, folder
+
+
+class Runner:
+    def __init__(
+        self,
+        results_path: Path,
+        engine_factory: EngineFactory,
+        workdir: Path,
+        *,
+        settings: Settings | None = None,
+        variant: str = "default",
+        meta: dict[str, Any] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.results_path = Path(results_path)
+        self.engine_factory = engine_factory
+        self.workdir = Path(workdir)
+        self.settings = settings or Settings()
+        self.variant = variant
+        self.meta = meta or {}
+        self.progress = progress
+        self.rows = load_rows(self.results_path)
+
+    def done(self) -> set[tuple[str, str, str]]:
+        return {r.key for r in self.rows}
+
+    def run(self, tasks: Sequence[Task], methods: Iterable[str] = METHODS) -> list[Row]:
+        """Run every (task, method) not yet in the results file; returns all rows of this
+        variant for these tasks (old and new)."""
+        methods = tuple(methods)
+        done = self.done()
+        todo = [(t, m) for t in tasks for m in methods if (t.id, m, self.variant) not in done]
+        bar = _progress_bar(len(todo), self.progress)
+        by_corpus: dict[str, list[tuple[Task, str]]] = {}
+        for task, method in todo:
+            by_corpus.setdefault(task.corpus.id, []).append((task, method))
+        try:
+            for pairs in by_corpus.values():
+                lib, folder = _library_for(pairs[0][0].corpus, self.workdir, self.settings)
+                try:
+                    for task, method in pairs:
+                        bar.set_postfix_str(f"{task.id} {method}")
+                        row = self.run_one(task, method, lib, folder)
+                        self.rows.append(row)
+                        save_rows(self.results_path, self.rows, self.meta)
+                        bar.update(1)
+                        log.info("%s %s: %s (%.1f s) %r", task.id, method, "ok" if row.correct else "WRONG", row.wall_s, row.answer[:80])
+                finally:
+                    lib.close()
+        finally:
+            bar.close()
+        wanted = {(t.id, m) for t in tasks for m in methods}
+        return [r for r in self.rows if (r.task_id, r.method) in wanted and r.variant == self.variant]
+
+    def run_one(self, task: Task, method: str, library, folder: Path) -> Row:
+        recorder = _TraceRecorder()
+        start = time.monotonic()
+        try:
+            engine = self.engine_factory(library, recorder)
+            finished = engine.run(task.question, roots=(str(folder),), method=method)
+        except Exception as exc:  # a crash is a result too: recorded, not hidden
+            log.exception("%s %s crashed", task.id, method)
+            return self._row(task, method, "", "error", time.monotonic() - start, None, f"{type(exc).__name__}: {exc}", recorder)
+        return self._row(task, method, finished.answer, finished.status, time.monotonic() - start, finished, finished.error, recorder)
+
+    def _row(self, task: Task, method: str, answer: str, status: str, wall: float, finished: RunFinished | None, error: str | None, recorder: _TraceRecorder) -> Row:
+        verdict = score(task, answer)
+        stats = finished.stats if finished is not None else None
+        return Row(
+            task_id=task.id,
+            family=task.family,
+            size=task.size,
+            input_tokens=task.input_tokens,
+            method=method,
+            variant=self.variant,
+            question=task.question,
+            expected=list(task.expected) if isinstance(task.expected, tuple) else task.expected,
+            answer=answer,
+            correct=verdict.correct,
+            detail=verdict.detail,
+            status=status,
+            wall_s=round(wall, 2),
+            prompt_tokens=stats.prompt_tokens if stats else 0,
+            completion_tokens=stats.completion_tokens if stats else 0,
+            sub_calls=stats.sub_calls if stats else 0,
+            iterations=stats.iterations if stats else 0,
+            error=error,
+            trace=recorder.steps,
+        )
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="run", disable=not enabled, dynamic_ncols=True)
+
+
+def default_engine_factory(settings: Settings) -> tuple[EngineFactory, Callable[[], None]]:
+    """The real engine over one model pool (each model loaded once for the whole bench).
+    Returns the factory and a function that frees the models."""
+    from rlm_desktop.llm.loader import BackendPool
+    from rlm_desktop.rlm.engine import Engine
+
+    pool = BackendPool(settings)
+
+    def factory(library, sink: EventSink) -> EngineLike:
+        return Engine(pool.root(), pool.sub(), library, settings, sink=sink)
+
+    return factory, pool.close
