@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import sqlite_utils
-
 from rlm_desktop.errors import LibraryError
 from rlm_desktop.library import query as fts_query
 from rlm_desktop.library.extract import PAGE_BREAK, Extracted
@@ -150,13 +148,20 @@ class Library:
 
     def __init__(self, conn: sqlite3.Connection, db_path: Path, read_only: bool, max_file_mb: float, ignore: tuple[str, ...], workers: int | None) -> None:
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.db_path = db_path
         self.read_only = read_only
         self.max_file_bytes = int(max_file_mb * 1_000_000)
         self.ignore = tuple(ignore)  # user globs applied to every folder
         self.workers = workers
         self._thread = threading.get_ident()
+
+    @property
+    def db(self):  # noqa: ANN201 - sqlite_utils is imported only when asked for
+        """A ``sqlite_utils.Database`` over this connection, for ad-hoc queries and export.
+        Imported lazily: sqlite_utils pulls in native modules the sandbox must not load."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     # --- opening ----------------------------------------------------------------------
 
@@ -197,7 +202,7 @@ class Library:
             raise LibraryError(f"cannot open the library {path}: {exc}") from exc
 
     def _applied(self) -> set[str]:
-        if "schema_version" not in self.db.table_names():
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone():
             return set()
         return {row[0] for row in self.conn.execute("SELECT name FROM schema_version")}
 
