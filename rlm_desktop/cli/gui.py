@@ -1,0 +1,46 @@
+"""``rlm-desktop gui [--fallback-sample]``: start the desktop app, or, on a machine with no
+display, say so and (with ``--fallback-sample``) answer the bundled sample question
+through the CLI instead."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rlm_desktop import paths
+
+
+def has_display(environ: dict[str, str] | None = None, platform: str | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    if not (platform or sys.platform).startswith("linux"):
+        return True  # macOS and Windows always have a window server for a logged-in user
+    if env.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def sample_question() -> str:
+    return (paths.samples_dir() / "QUESTION.txt").read_text(encoding="utf-8").strip()
+
+
+def run(args: argparse.Namespace) -> int:
+    if not has_display():
+        if not args.fallback_sample:
+            print("No display found (DISPLAY and WAYLAND_DISPLAY are unset). Run it on a desktop, "
+                  "or use `rlm-desktop ask`.", file=sys.stderr)
+            return 1
+        print("No display found; running the sample question through the CLI instead", file=sys.stderr)
+        from rlm_desktop import cli
+
+        return cli.main(["ask", "--folder", str(paths.samples_dir()), sample_question()])
+    from rlm_desktop.gui.app import main
+
+    return main([sys.argv[0]])
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("gui", help="start the desktop app")
+    parser.add_argument("--fallback-sample", action="store_true",
+                        help="with no display, answer the bundled sample question in the terminal instead")
+    parser.set_defaults(func=run)

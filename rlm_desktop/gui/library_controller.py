@@ -1,0 +1,156 @@
+"""Keeps the GUI's view of the library: the folder list, scans in a worker, failures.
+
+The panel only draws what this reports; this owns the SQLite handle of the GUI thread
+and starts one scan at a time (folders added during a scan queue up behind it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from rlm_desktop.errors import LibraryError
+from rlm_desktop.gui.services import Services
+from rlm_desktop.gui.workers import Task
+from rlm_desktop.library.types import FolderRecord, ScanProgress, ScanReport
+
+log = logging.getLogger(__name__)
+
+
+class LibraryController(QObject):
+    foldersChanged = Signal(list)  # list[FolderRecord]
+    scanStarted = Signal()
+    scanProgress = Signal(object)  # ScanProgress
+    scanFinished = Signal(object)  # ScanReport
+    failuresChanged = Signal(list)  # list[tuple[path, reason]]
+    folderMissing = Signal(str)
+    error = Signal(object)  # an exception a dialog should explain
+
+    def __init__(self, services: Services, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._library: Any = None
+        self._task: Task | None = None
+        self._pending: list[str] = []
+        self._failures: dict[str, str] = {}
+        self._known_missing: set[str] = set()
+        self.folders: list[FolderRecord] = []
+
+    @property
+    def library(self) -> Any:
+        """The GUI thread's own library handle (quick reads: folder list, viewer text)."""
+        if self._library is None:
+            self._library = self._services.open_library()
+        return self._library
+
+    @property
+    def scanning(self) -> bool:
+        return self._task is not None
+
+    def refresh(self) -> list[FolderRecord]:
+        try:
+            self.folders = list(self.library.folders())
+        except LibraryError as exc:
+            self.error.emit(exc)
+            return self.folders
+        self.foldersChanged.emit(self.folders)
+        for folder in self.folders:
+            if folder.status == "missing" and folder.path not in self._known_missing:
+                self._known_missing.add(folder.path)
+                self.folderMissing.emit(folder.path)
+        return self.folders
+
+    def add_paths(self, paths: Sequence[str]) -> list[str]:
+        """Add folders (a file adds the folder it is in) and index them; returns the roots."""
+        added = []
+        for raw in paths:
+            path = Path(raw).expanduser().resolve()
+            folder = path if path.is_dir() else path.parent
+            try:
+                record = self.library.add_folder(str(folder))
+            except LibraryError as exc:
+                self.error.emit(exc)
+                continue
+            added.append(record.path)
+        if added:
+            self.refresh()
+            self.rescan(added)
+        return added
+
+    def remove(self, path: str) -> None:
+        try:
+            self.library.remove_folder(path)
+        except LibraryError as exc:
+            self.error.emit(exc)
+        self._known_missing.discard(path)
+        self._failures = {p: r for p, r in self._failures.items() if not p.startswith(path.rstrip("/") + "/")}
+        self.failuresChanged.emit(sorted(self._failures.items()))
+        self.refresh()
+
+    def rescan(self, paths: Sequence[str] | None = None) -> None:
+        """Scan the given folders (all when None); queue them if a scan is running."""
+        targets = list(paths) if paths else [f.path for f in self.folders]
+        if not targets:
+            return
+        if self._task is not None:
+            self._pending.extend(p for p in targets if p not in self._pending)
+            return
+        self._start(targets)
+
+    def cancel_scan(self) -> None:
+        self._pending.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _start(self, targets: list[str]) -> None:
+        services = self._services
+
+        def scan(emit: Any, cancel: Any) -> ScanReport:
+            library = services.open_library()
+            try:
+                return library.scan(targets, progress=emit, cancel=cancel)
+            finally:
+                library.close()
+
+        task = Task(scan, "scan", self)
+        task.event.connect(self._on_progress)
+        task.succeeded.connect(self._on_done)
+        task.failed.connect(self._on_failed)
+        task.finished.connect(self._on_task_end)
+        self._task = task
+        self.scanStarted.emit()
+        task.start()
+
+    def _on_progress(self, progress: ScanProgress) -> None:
+        self.scanProgress.emit(progress)
+
+    def _on_done(self, report: ScanReport) -> None:
+        for path, reason in report.failed:
+            self._failures[path] = reason
+        self.failuresChanged.emit(sorted(self._failures.items()))
+        self.scanFinished.emit(report)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        log.error("scan failed", exc_info=exc)
+        self.error.emit(exc)
+
+    def _on_task_end(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.deleteLater()
+        self.refresh()
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._start(pending)
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        """Stop a scan and close the handle (window closing)."""
+        if self._task is not None:
+            self.cancel_scan()
+            self._task.wait(wait_ms)
+        if self._library is not None:
+            self._library.close()
+            self._library = None

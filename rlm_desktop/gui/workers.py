@@ -1,0 +1,111 @@
+"""The one way the GUI runs core work off the GUI thread.
+
+A ``Task`` runs ``fn(emit, cancel)`` on its own ``QThread``. ``fn`` is plain core code: it
+reports progress or engine events by calling ``emit(item)`` and checks ``cancel`` (a
+``threading.Event``) when it can stop. Every item comes back on the GUI thread as the
+``event`` signal, in order; the result as ``succeeded``, an exception as ``failed``.
+
+Items are queued and the GUI thread is woken with one signal per batch, not one per item,
+so a burst of thousands of events costs one wake-up and the event loop keeps its timers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Any], None]
+TaskFn = Callable[[Emit, threading.Event], Any]
+
+
+class _Thread(QThread):
+    def __init__(self, task: Task) -> None:
+        super().__init__()
+        self._task = task
+
+    def run(self) -> None:  # runs on the worker thread
+        self._task._run_in_thread()
+
+
+class Task(QObject):
+    event = Signal(object)  # one item fn emitted (GUI thread, in order)
+    succeeded = Signal(object)  # fn's return value
+    failed = Signal(object)  # the exception fn raised
+    finished = Signal()  # always last
+    _wake = Signal()  # worker -> GUI: the queue has items
+
+    def __init__(self, fn: TaskFn, name: str = "task", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._fn = fn
+        self.cancel_event = threading.Event()
+        self._queue: deque[tuple[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._woken = False
+        self._done = False
+        self._thread = _Thread(self)
+        self._wake.connect(self._drain)
+
+    # --- GUI thread -------------------------------------------------------------------
+    def start(self) -> Task:
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask fn to stop; it returns at its next check of the cancel event."""
+        self.cancel_event.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._done
+
+    def wait(self, ms: int = 10_000) -> bool:
+        """Block until the thread ends (only for shutdown); deliver what it left queued."""
+        ended = self._thread.wait(ms)
+        if ended:
+            self._drain()
+        return ended
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            items = list(self._queue)
+            self._queue.clear()
+            self._woken = False
+        for kind, item in items:
+            if kind != "event":
+                self._thread.wait()  # fn has returned; the thread is only exiting
+            if kind == "event":
+                self.event.emit(item)
+            elif kind == "ok":
+                self._done = True
+                self.succeeded.emit(item)
+                self.finished.emit()
+            elif kind == "error":
+                self._done = True
+                self.failed.emit(item)
+                self.finished.emit()
+
+    # --- worker thread ----------------------------------------------------------------
+    def _put(self, kind: str, item: Any) -> None:
+        with self._lock:
+            self._queue.append((kind, item))
+            wake = not self._woken
+            self._woken = True
+        if wake:
+            self._wake.emit()
+
+    def _run_in_thread(self) -> None:
+        try:
+            result = self._fn(lambda item: self._put("event", item), self.cancel_event)
+        except BaseException as exc:  # noqa: BLE001 - reported to the GUI, which logs it
+            log.debug("task %s failed", self.name, exc_info=True)
+            self._put("error", exc)
+        else:
+            self._put("ok", result)
