@@ -131,6 +131,14 @@ def test_imports_outside_the_allow_list_explain_where_the_files_are(text_session
     assert text_session.run_cell("import re, collections\nre.findall(r'\\d+', 'a1b22')").output == "['1', '22']\n"
 
 
+def test_the_scratch_dir_is_writable(text_session: ReplSession, tmp_path: Path) -> None:
+    result = text_session.run_cell(
+        "with open('./draft.txt', 'w') as fh:\n    fh.write('partial sums')\nopen('draft.txt').read()"
+    )
+    assert result.output == "partial sums\n", result.error
+    assert (tmp_path / "scratch" / "draft.txt").read_text() == "partial sums"
+
+
 def test_final_sets_the_answer(text_session: ReplSession) -> None:
     result = text_session.run_cell("FINAL('the code is 4711')")
     assert (result.answer, result.answer_ready) == ("the code is 4711", True)

@@ -41,6 +41,7 @@ _PRELOAD_EXTRA = (
 # audit event of their own). They must never be loaded; ``lock_down`` checks.
 _NEVER_LOADED = ("_posixsubprocess", "_ctypes", "_socket", "_multiprocessing", "_cffi_backend", "mmap", "numpy")
 
+_AT_FDCWD = -100
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
 NOBODY = 65534
 
@@ -116,22 +117,39 @@ def drop_root(scratch_dir: Path) -> bool:
 
 
 def _within(path: Any, root: str) -> bool:
-    """True when ``path`` names something inside ``root`` after resolving symlinks, and it
-    is not a device, socket or pipe (root could have made one with the unaudited mknod)."""
+    """True when ``path`` names something inside the scratch dir ``root`` (the worker's
+    cwd, which cannot change): no ``..`` out of it, no symlink on the way (one planted
+    there could point anywhere), and not a device, socket or pipe. Checked relative to
+    the cwd, because after dropping root the worker may not be allowed to look at the
+    directories above it."""
     if isinstance(path, int) or path is None:
         return False
     try:
         text = os.fsdecode(os.fspath(path))
     except TypeError:
         return False
-    full = os.path.realpath(os.path.join(root, text))
-    if full != root and not full.startswith(root + os.sep):
+    if os.path.isabs(text):
+        if text != root and not text.startswith(root + os.sep):
+            return False
+        text = text[len(root) + 1 :] or "."
+    rel = os.path.normpath(text)
+    if rel == ".":
+        return True
+    if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
         return False
-    try:
-        mode = os.lstat(full).st_mode
-    except OSError:
-        return True  # does not exist yet: creating a regular file in scratch is fine
-    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+    parts = rel.split(os.sep)
+    for i in range(1, len(parts) + 1):
+        try:
+            mode = os.lstat(os.sep.join(parts[:i])).st_mode
+        except OSError:
+            return True  # does not exist (yet): creating a regular file in scratch is fine
+        if stat.S_ISLNK(mode):
+            return False
+        if i == len(parts):
+            return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+        if not stat.S_ISDIR(mode):
+            return False
+    return True
 
 
 # audit event -> (indexes of path arguments, indexes of dir_fd arguments)
@@ -146,7 +164,6 @@ _PATH_EVENTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "os.utime": ((0,), (3,)),
     "os.listdir": ((0,), ()),
     "os.scandir": ((0,), ()),
-    "os.chdir": ((0,), ()),
     "shutil.copyfile": ((0, 1), ()),
     "shutil.copymode": ((0, 1), ()),
     "shutil.copystat": ((0, 1), ()),
@@ -182,6 +199,7 @@ _DENY_PREFIXES: dict[str, str] = {
     "pickle.": "pickle is blocked",
     "resource.": "changing resource limits is blocked",
     "os.chown": "changing file owners is blocked",
+    "os.chdir": "changing the directory is blocked (paths are relative to the scratch dir)",
     "os.link": "links are blocked",
     "os.symlink": "links are blocked",
     "os.setxattr": "extended attributes are blocked",
@@ -205,7 +223,7 @@ _FRAME_ATTRS = frozenset({"gi_frame", "cr_frame", "ag_frame", "f_back"})
 def make_audit_hook(scratch_dir: str) -> Callable[[str, tuple[Any, ...]], None]:
     """The policy, as a closure that holds no reference user code could change: the hook
     itself is reachable only through ``gc`` (blocked)."""
-    root = os.path.realpath(scratch_dir)
+    root = os.path.realpath(scratch_dir)  # resolved while the worker may still look above it
     path_events = dict(_PATH_EVENTS)
     deny = tuple(_DENY_PREFIXES.items())
 
@@ -216,7 +234,7 @@ def make_audit_hook(scratch_dir: str) -> Callable[[str, tuple[Any, ...]], None]:
         if spec is not None:
             path_idx, dirfd_idx = spec
             for i in dirfd_idx:
-                if i < len(args) and args[i] is not None:
+                if i < len(args) and args[i] not in (None, -1, _AT_FDCWD):
                     raise SandboxViolation(f"sandbox: {event} relative to a directory descriptor is blocked")
             for i in path_idx:
                 if i < len(args) and not _within(args[i], root):
