@@ -35,7 +35,7 @@ class LibraryController(QObject):
         self._library: Any = None
         self._task: Task | None = None
         self._pending: list[str] = []
-        self._failures: dict[str, str] = {}
+        self._failures: list[tuple[str, str]] = []
         self._known_missing: set[str] = set()
         self.folders: list[FolderRecord] = []
 
@@ -57,6 +57,7 @@ class LibraryController(QObject):
             self.error.emit(exc)
             return self.folders
         self.foldersChanged.emit(self.folders)
+        self._show_failures()
         for folder in self.folders:
             if folder.status == "missing" and folder.path not in self._known_missing:
                 self._known_missing.add(folder.path)
@@ -86,8 +87,6 @@ class LibraryController(QObject):
         except LibraryError as exc:
             self.error.emit(exc)
         self._known_missing.discard(path)
-        self._failures = {p: r for p, r in self._failures.items() if not p.startswith(path.rstrip("/") + "/")}
-        self.failuresChanged.emit(sorted(self._failures.items()))
         self.refresh()
 
     def rescan(self, paths: Sequence[str] | None = None) -> None:
@@ -127,10 +126,17 @@ class LibraryController(QObject):
     def _on_progress(self, progress: ScanProgress) -> None:
         self.scanProgress.emit(progress)
 
+    def _show_failures(self) -> None:
+        try:
+            failures = list(self.library.errors())
+        except LibraryError:
+            log.warning("could not list the files that failed", exc_info=True)
+            return
+        if failures != self._failures:
+            self._failures = failures
+            self.failuresChanged.emit(failures)
+
     def _on_done(self, report: ScanReport) -> None:
-        for path, reason in report.failed:
-            self._failures[path] = reason
-        self.failuresChanged.emit(sorted(self._failures.items()))
         self.scanFinished.emit(report)
 
     def _on_failed(self, exc: BaseException) -> None:

@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self.store = store
         self.settings: Settings = load_settings(store)
+        services.use_settings(self.settings)
         self.tree_model = RunTreeModel(self)
         self.library = LibraryController(services, self)
         self.runs = RunController(services, lambda: self.settings, self.tree_model, self)
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
             return None
         self.settings = dialog.settings()
         save_settings(self.store, self.settings)
+        self.services.use_settings(self.settings)
         return self.settings
 
     def open_models(self, install: list[str] | None = None) -> ModelManager:

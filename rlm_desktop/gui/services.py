@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rlm_desktop import paths
-from rlm_desktop.errors import ModelError
+from rlm_desktop.errors import Cancelled, ModelError
 from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm.events import Event, EventSink, RunFinished
 from rlm_desktop.settings import Settings
@@ -76,6 +76,9 @@ class EventCancelToken(CancelToken):
 
 
 class Services(Protocol):
+    def use_settings(self, settings: Settings) -> None:
+        """The settings the library and the models are opened with from now on."""
+
     def open_library(self) -> Any:
         """A ``store.Library`` for the calling thread (SQLite connections stay in one thread)."""
 
@@ -103,26 +106,69 @@ class Services(Protocol):
     def close(self) -> None: ...
 
 
+def replay_events(tree: Any) -> list[Event]:
+    """A stored run (``trace.RunTree``) as the events that built it live, so the history
+    view and the live view share one tree model. The runs DB does not record during which
+    turn a sub-call started; it is placed by time (each turn's generation + cell span)."""
+    from rlm_desktop.rlm import events as ev
+
+    out: list[Event] = [ev.RunStarted(tree.id, tree.question, tree.method, tree.root_model, tree.sub_model,
+                                      tree.started_at)]
+
+    def node_events(node: Any, depth: int) -> None:
+        out.append(ev.NodeStarted(tree.id, node.id, node.parent_id, node.kind, node.model, node.prompt,
+                                  node.depth, node.started_at))
+        children = sorted(node.children, key=lambda c: c.started_at)
+        at = node.started_at
+        for turn in node.turns:
+            at += turn.elapsed_s + (turn.cell_elapsed_s or 0.0)
+            out.append(ev.TurnFinished(tree.id, node.id, turn.turn, turn.response, turn.prompt_tokens,
+                                       turn.completion_tokens, turn.elapsed_s))
+            is_last = turn is node.turns[-1]
+            while children and (is_last or children[0].started_at <= at):
+                node_events(children.pop(0), depth + 1)
+            if turn.code is not None:
+                out.append(ev.CellFinished(tree.id, node.id, turn.turn, turn.code, turn.output or "", turn.error,
+                                           turn.cell_elapsed_s or 0.0))
+            out.extend(ev.Notice(tree.id, node.id, turn.turn, text) for text in turn.notices)
+        for child in children:
+            node_events(child, depth + 1)
+        if node.status != "running":
+            out.append(ev.NodeFinished(tree.id, node.id, node.status, node.answer, node.prompt_tokens,
+                                       node.completion_tokens, node.elapsed_s or 0.0, node.error))
+
+    if tree.root is not None:
+        node_events(tree.root, 0)
+    out.append(ev.RunFinished(tree.id, tree.status, tree.answer, tuple(tree.citations), tree.stats, tree.budget,
+                              tree.error))
+    return out
+
+
 class CoreServices:
     """The real core. Loaded models are kept between runs (loading costs seconds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
         self._pool: Any = None
-        self._pool_key: tuple[int, int, int] | None = None
+        self._pool_key: tuple[Any, ...] | None = None
         self._pool_lock = threading.Lock()
+
+    def use_settings(self, settings: Settings) -> None:
+        self.settings = settings
 
     # --- library ----------------------------------------------------------------------
     def open_library(self) -> Any:
         from rlm_desktop.library.store import Library
 
-        return Library.open(paths.library_db())
+        settings = self.settings
+        return Library.open(paths.library_db(), max_file_mb=settings.max_file_mb, ignore=settings.ignore_globs)
 
     # --- runs -------------------------------------------------------------------------
-    def _backends(self, settings: Settings, sink: Callable[[Any], None]) -> tuple[Any, Any]:
-        """Loaded backends for these settings; a change of model settings reloads."""
+    def _pool_for(self, settings: Settings) -> Any:
+        """The loaded models for these settings; a change of model settings reloads."""
         from rlm_desktop.llm.loader import BackendPool
 
-        key = (settings.n_ctx, settings.n_threads, settings.n_gpu_layers)
+        key = (settings.root_model, settings.sub_model, settings.n_ctx, settings.n_threads, settings.n_gpu_layers)
         with self._pool_lock:
             if self._pool is not None and self._pool_key != key:
                 self._pool.close()
@@ -130,43 +176,51 @@ class CoreServices:
             if self._pool is None:
                 self._pool = BackendPool(settings)
                 self._pool_key = key
-            pool = self._pool
-        sink(StatusNote(f"Loading {settings.root_model}…"))
-        root = pool.get(settings.root_model, "root")
-        sink(StatusNote(f"Loading {settings.sub_model}…"))
-        return root, pool.get(settings.sub_model, "sub")
+            return self._pool
 
     def ask(self, question: str, roots: Sequence[str], settings: Settings, sink: EventSink,
             cancel: threading.Event) -> RunFinished:
         from rlm_desktop.rlm.engine import Engine
+        from rlm_desktop.rlm.trace import TraceRecorder
 
-        root, sub = self._backends(settings, sink)  # type: ignore[arg-type]
+        pool = self._pool_for(settings)
+        note: Callable[[Any], None] = sink  # type: ignore[assignment]
+        note(StatusNote(f"Loading {settings.root_model}…"))
+        root = pool.root()
+        note(StatusNote(f"Loading {settings.sub_model}…"))
+        sub = pool.sub()
+        child = pool.get(settings.sub_model, "child") if settings.max_depth > 1 else None
+        if cancel.is_set():
+            raise Cancelled("stopped before the run started")
+        recorder = TraceRecorder()
         library = self.open_library()
+
+        def record_and_show(event: Event) -> None:
+            recorder(event)
+            sink(event)
+
         try:
-            engine = Engine(root, sub, library, settings, sink, EventCancelToken(cancel))
+            engine = Engine(root, sub, library, settings, sink=record_and_show, cancel=EventCancelToken(cancel),
+                            child_backend=child)
             return engine.run(question, roots=tuple(roots), method="rlm")
         finally:
             library.close()
+            recorder.close()
 
     def runs(self) -> list[RunSummary]:
         from rlm_desktop.rlm import trace
 
-        out = []
-        for run in trace.list_runs():
-            out.append(RunSummary(run.run_id, run.question, run.started_at, run.status))
-        return out
+        return [RunSummary(r.id, r.question, r.started_at, r.status) for r in trace.list_runs(limit=500)]
 
     def run_events(self, run_id: str) -> list[Event]:
         from rlm_desktop.rlm import trace
 
-        return list(trace.replay_events(trace.load_run(run_id)))
+        return replay_events(trace.load_run(run_id))
 
     def export_run(self, run_id: str, fmt: str) -> str:
         from rlm_desktop.rlm import trace
 
-        run = trace.load_run(run_id)
-        return trace.export_json(run) if fmt == "json" else trace.export_markdown(run)
-
+        return trace.export_json(run_id) if fmt == "json" else trace.export_markdown(run_id)
     # --- models -----------------------------------------------------------------------
     def models(self) -> list[ModelRow]:
         from rlm_desktop.llm import catalog

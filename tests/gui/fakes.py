@@ -25,6 +25,7 @@ class FakeLibrary:
         self._files: dict[str, FileRecord] = {}
         self._lock = threading.Lock()
         self.scan_gate: threading.Event | None = None  # when set, scan waits for it per file
+        self._failed: set[tuple[str, str]] = set()
 
     def add_folder(self, path: str, ignore: Sequence[str] = ()) -> FolderRecord:
         path = str(Path(path).resolve())
@@ -67,6 +68,7 @@ class FakeLibrary:
             if progress is not None:
                 progress(ScanProgress(done, len(todo), 0, str(file), len(failed)))
         with self._lock:
+            self._failed.update(failed)
             for root in roots:
                 files = [f for f in self._files.values() if f.root == root]
                 self._folders[root] = FolderRecord(root, (), self._folders[root].added_at, time.time(), "ok",
@@ -77,6 +79,10 @@ class FakeLibrary:
     def files(self, root: str | None = None, roots: Sequence[str] | None = None) -> list[FileRecord]:
         with self._lock:
             return list(self._files.values())
+
+    def errors(self, roots: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted(self._failed)
 
     def text(self, path: str) -> str:
         if path not in self._files:
@@ -137,6 +143,9 @@ class FakeServices:
         self.citations: tuple[ev.Citation, ...] = ()
         self.closed = False
         self.run_entered = threading.Event()
+
+    def use_settings(self, settings: Settings) -> None:
+        self.settings = settings
 
     def open_library(self) -> FakeLibrary:
         return self.library

@@ -199,3 +199,12 @@ def test_layout_is_remembered(qtbot, services, store):
     second.show()
     assert second.size() == first.size()
     assert second.splitter.sizes() == sizes
+
+
+def test_files_that_fail_are_listed_with_the_reason(qtbot, window, notes):
+    (notes / "blob.bin").write_bytes(b"\xff\xfe\x00\x81" * 10)
+    add_and_index(qtbot, window, notes)
+    panel = window.library_panel
+    assert not panel.failures.isHidden()
+    assert panel.failures.count() == 1
+    assert panel.failures.item(0).text() == f"{(notes / 'blob.bin').resolve()}: not text"
