@@ -233,7 +233,7 @@ def install(
         except _NoSpace:
             raise
         except InstallError as exc:
-            log.warning("installing %s from %s failed: %s", entry.name, source.describe(), exc)
+            log.info("installing %s from %s failed: %s", entry.name, source.describe(), exc)
             failures.append((source, exc))
             continue
         size = target.stat().st_size
@@ -435,7 +435,7 @@ def _finish(entry: ModelEntry, tmp: Path, target: Path, report: _Reporter, sourc
             "The downloaded file was deleted; the source may be damaged or changed."
         )
     if not entry.pinned:
-        log.warning("the catalog does not pin a checksum for %s; computed sha256 %s", entry.name, sha)
+        log.info("the catalog does not pin a checksum for %s; computed sha256 %s", entry.name, sha)
     os.replace(tmp, target)
     _write_sidecar(target, sha)
 
