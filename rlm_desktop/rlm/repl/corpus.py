@@ -176,6 +176,7 @@ class Corpus(Sequence[File]):
         self._recorder = recorder
         self._metas = list(backend.files() if metas is None else metas)
         self._files: dict[int, File] = {}
+        self._index: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self._metas)
@@ -199,6 +200,13 @@ class Corpus(Sequence[File]):
         return [m.path for m in self._metas]
 
     @property
+    def index(self) -> dict[str, int]:
+        """path -> position; also what ``resolve_path`` searches (fast exact look-ups)."""
+        if self._index is None:
+            self._index = {m.path: i for i, m in enumerate(self._metas)}
+        return self._index
+
+    @property
     def total_chars(self) -> int:
         return sum(m.chars for m in self._metas)
 
@@ -206,8 +214,8 @@ class Corpus(Sequence[File]):
     def total_tokens(self) -> int:
         return sum(m.tokens for m in self._metas)
 
-    def file(self, path: str) -> File:
-        return self[self.paths.index(resolve_path(path, self.paths))]
+    def file(self, path: Any) -> File:
+        return self[self.index[resolve_path(path, self.index)]]
 
     def summary(self) -> str:
         kinds: dict[str, int] = {}
@@ -230,7 +238,7 @@ class Corpus(Sequence[File]):
     __str__ = __repr__
 
 
-def resolve_path(path: Any, known: Sequence[str]) -> str:
+def resolve_path(path: Any, known: Sequence[str] | dict[str, int]) -> str:
     """An exact path, or a unique suffix / basename of one. LookupError names the
     candidates when the choice is ambiguous."""
     if isinstance(path, (File, Hit, Match)):

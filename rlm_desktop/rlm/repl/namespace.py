@@ -128,10 +128,10 @@ class Repl:
     def corpus_text(self, text: str) -> None:
         self.memory.add(text)
 
-    def _paths(self) -> list[str]:
+    def _paths(self) -> dict[str, int]:
         if self.corpus is None:
             raise LookupError("no files in this run: the text is in `context`")
-        return self.corpus.paths
+        return self.corpus.index
 
     # -------------------------------------------------------------- the API
 
@@ -193,7 +193,7 @@ class Repl:
             items = [items]
         labels: list[str] = []
         prompts: list[str] = []
-        known = self.corpus.paths if self.corpus is not None else []
+        known: dict[str, int] = self.corpus.index if self.corpus is not None else {}
         seen: set[str] = set()
         for i, item in enumerate(items):
             text: str
@@ -222,7 +222,7 @@ class Repl:
         """Give a sub-question and some text (or files) to a child RLM with its own REPL."""
         paths: list[str] = []
         text: str | None = None
-        known = self.corpus.paths if self.corpus is not None else []
+        known: dict[str, int] = self.corpus.index if self.corpus is not None else {}
         items = text_or_paths if isinstance(text_or_paths, (list, tuple, Corpus, SearchResults, GrepResults)) else [text_or_paths]
         if all(isinstance(x, (File, Hit, Match)) or (isinstance(x, str) and known and _is_path(x, known)) for x in items) and items:
             paths = list(dict.fromkeys(resolve_path(x, known) for x in items))
@@ -292,7 +292,7 @@ class Repl:
 _MISSING = object()
 
 
-def _is_path(text: str, known: Sequence[str]) -> bool:
+def _is_path(text: str, known: dict[str, int]) -> bool:
     if "\n" in text or len(text) > 4096:
         return False
     try:
