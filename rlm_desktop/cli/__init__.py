@@ -13,22 +13,35 @@ from typing import Sequence
 from rlm_desktop import __version__
 from rlm_desktop.errors import RlmDesktopError
 
-# Modules under rlm_desktop.cli that define register(subparsers). A module that fails to
-# import (a layer still being built) must not take the whole CLI down.
-COMMAND_MODULES = (
-    "models",
-    "library",
-    "ask",
-    "runs",
-    "gui",
-    "selftest",
-    "bench",
-)
+# Command name -> module under rlm_desktop.cli that registers it with register(subparsers).
+# Only the module of the command being run is imported, so `models install --if-missing`
+# (called by every `make test`) does not pay for Qt, sqlite-utils or numpy imports.
+COMMANDS = {
+    "models": "models",
+    "index": "library",
+    "search": "library",
+    "library": "library",
+    "ask": "ask",
+    "runs": "runs",
+    "gui": "gui",
+    "selftest": "selftest",
+    "bench": "bench",
+    "cache": "cache",
+}
 
 log = logging.getLogger("rlm_desktop")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    """The command modules to import: the one that owns the command in ``argv``, or all of
+    them (for help and unknown commands)."""
+    words = [a for a in (argv or []) if not a.startswith("-")]
+    if words and words[0] in COMMANDS:
+        return [COMMANDS[words[0]]]
+    return list(dict.fromkeys(COMMANDS.values()))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlm-desktop",
         description="Offline question answering over your own folders with Recursive Language Models.",
@@ -36,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rlm-desktop {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv):
         try:
             module = importlib.import_module(f"rlm_desktop.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -67,7 +80,9 @@ def setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     if not getattr(args, "func", None):
