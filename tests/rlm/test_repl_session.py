@@ -319,3 +319,11 @@ def test_kill_while_the_engine_answers_a_sub_call(tmp_path: Path, engine: FakeEn
         threading.Timer(0.1, session.kill).start()
         result = session.run_cell("llm_query('slow')")
     assert result.killed and result.kill_reason == "stopped by the user"
+
+
+def test_kill_while_a_fresh_worker_starts_is_a_stop_not_an_error(text_session: ReplSession) -> None:
+    text_session.kill()  # the next cell has to start a new worker
+    threading.Timer(0.05, text_session.kill).start()
+    result = text_session.run_cell("while True:\n    pass")
+    assert result.killed and result.kill_reason == "stopped by the user"
+    assert text_session.run_cell("FINAL('ok')").answer == "ok"

@@ -241,11 +241,16 @@ class ReplSession:
             raise SandboxError("the REPL session is closed")
         with self._run_lock:
             self._stop_requested = False
+            started = time.monotonic()
             if not self.alive:
-                self._spawn()
+                try:
+                    self._spawn()
+                except SandboxError:
+                    if self._stop_requested:  # Stop arrived while the fresh worker started
+                        return self._killed(started, "stopped by the user")
+                    raise
             self._cell_id += 1
             self.stats.cells += 1
-            started = time.monotonic()
             try:
                 return self._run(code, started)
             except protocol.ProtocolError as exc:
