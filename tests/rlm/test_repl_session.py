@@ -261,7 +261,7 @@ def test_rlm_query_passes_paths_to_a_child(lib_session: ReplSession, engine: Fak
 def test_engine_errors_reach_the_cell_as_an_exception(lib_session: ReplSession, engine: FakeEngine) -> None:
     engine.fail_with = BudgetExceeded("sub_calls")
     result = lib_session.run_cell("llm_query('x')")
-    assert "LlmError" in result.error and "sub_calls" in result.error
+    assert "LlmError: the sub_calls budget is used up" in result.error, result.error
     assert not result.killed
 
 

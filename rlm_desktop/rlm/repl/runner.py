@@ -169,6 +169,9 @@ class CellRunner:
         if len(rows) > _MAX_FRAMES:
             rows = [f"  [... {len(rows) - _MAX_FRAMES} earlier frames]"] + rows[-_MAX_FRAMES:]
         last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        qualified = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        if last.startswith(qualified):  # "LibraryError: ..." reads better than our module path
+            last = type(exc).__name__ + last[len(qualified) :]
         if isinstance(exc, RecursionError):
             rows = rows[-2:]
         return "\n".join(["Traceback (most recent call last):", *rows, last]) if rows else last
