@@ -129,6 +129,7 @@ def test_imports_outside_the_allow_list_explain_where_the_files_are(text_session
     assert "not allowed" in result.error
     assert "search()" in result.error
     assert text_session.run_cell("import re, collections\nre.findall(r'\\d+', 'a1b22')").output == "['1', '22']\n"
+    assert text_session.run_cell("import datetime\ndatetime.datetime.strptime('2024-03-05', '%Y-%m-%d').day").output == "5\n"
 
 
 def test_the_scratch_dir_is_writable(text_session: ReplSession, tmp_path: Path) -> None:

@@ -71,9 +71,11 @@ def preload(allowed_imports: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def make_import(allowed_imports: tuple[str, ...] | list[str]) -> Callable[..., Any]:
-    allowed = frozenset(allowed_imports)
+    listing = ", ".join(sorted(allowed_imports))
+    # C code (datetime.strptime, str.encode) imports its helpers through the builtins of
+    # the calling code, i.e. through this function: let those preloaded helpers through.
+    allowed = frozenset(allowed_imports) | {name.partition(".")[0] for name in _PRELOAD_EXTRA}
     real_import = builtins.__import__
-    listing = ", ".join(sorted(allowed))
 
     def restricted_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         top = name.partition(".")[0]
