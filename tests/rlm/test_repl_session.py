@@ -328,3 +328,10 @@ def test_kill_while_a_fresh_worker_starts_is_a_stop_not_an_error(text_session: R
     result = text_session.run_cell("while True:\n    pass")
     assert result.killed and result.kill_reason == "stopped by the user"
     assert text_session.run_cell("FINAL('ok')").answer == "ok"
+
+
+def test_huge_answers_and_many_variables_stay_within_the_pipe_limits(text_session: ReplSession) -> None:
+    result = text_session.run_cell("for i in range(5000):\n    globals()[f'v{i}'] = i\nFINAL('x' * 10**8)")
+    assert result.answer.startswith("xxx") and result.answer.endswith("more characters]")
+    assert len(result.answer) < 300_000 and len(result.variables) == 300
+    assert not result.killed

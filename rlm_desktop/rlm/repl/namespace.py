@@ -28,6 +28,7 @@ _MAX_KEYS = 200_000
 _MAX_SOURCES = 300
 _SCAN_RECENT = 3_000
 ASK_EACH_MAX_CHARS = 12_000
+MAX_ANSWER_CHARS = 200_000
 
 API_NAMES = (
     "context", "files", "search", "grep", "read", "llm_query", "llm_batch", "ask_each",
@@ -265,7 +266,10 @@ class Repl:
         if isinstance(value, dict) and "content" in value:
             ready = bool(value.get("ready", True))
             value = value["content"]
-        self.cell.answer = value if isinstance(value, str) else repr(value) if not isinstance(value, (int, float)) else str(value)
+        text = value if isinstance(value, str) else str(value) if isinstance(value, (int, float)) else repr(value)
+        if len(text) > MAX_ANSWER_CHARS:
+            text = text[:MAX_ANSWER_CHARS] + f"\n[... {len(text) - MAX_ANSWER_CHARS:,} more characters]"
+        self.cell.answer = text
         self.cell.answer_ready = ready
         self.cell.answer_set = True
 

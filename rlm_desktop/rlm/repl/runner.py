@@ -16,6 +16,7 @@ from rlm_desktop.rlm.repl.namespace import _MISSING, CellRecord, Repl
 _CAPTURE_HEAD = 256 * 1024
 _CAPTURE_TAIL = 64 * 1024
 _MAX_FRAMES = 4
+MAX_VARIABLES = 300  # names reported per cell (the pipe carries bounded messages)
 
 
 @dataclass
@@ -127,7 +128,7 @@ class CellRunner:
             record=repl.cell,
             elapsed_s=time.monotonic() - started,
             corpus_seen=repl.memory.found_in(output),
-            variables=repl.user_variables(),
+            variables=repl.user_variables()[:MAX_VARIABLES],
         )
 
     def _execute(self, tree: ast.Module, filename: str, capture: _Capture) -> str | None:

@@ -172,7 +172,7 @@ def main() -> None:
             os._exit(0)
         outcome = runner.run(message["code"], message["cell_id"])
         record = outcome.record
-        channel.send({
+        done = {
             "type": "done",
             "cell_id": message["cell_id"],
             "output": outcome.output,
@@ -183,7 +183,13 @@ def main() -> None:
             "elapsed_s": outcome.elapsed_s,
             "variables": outcome.variables,
             "corpus_seen": outcome.corpus_seen,
-        })
+        }
+        try:
+            channel.send(done)
+        except protocol.ProtocolError as exc:  # too large: say so rather than die
+            done.update(output="", answer=None, answer_ready=False, sources=[], variables=[],
+                        error=f"the cell's result could not be sent: {exc}")
+            channel.send(done)
 
 
 if __name__ == "__main__":
