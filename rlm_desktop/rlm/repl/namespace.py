@@ -11,6 +11,7 @@ from typing import Any
 
 from rlm_desktop.rlm.repl.corpus import (
     TEXT_PATH,
+    Backend,
     Corpus,
     File,
     GrepResults,
@@ -93,7 +94,7 @@ class Repl:
 
     def __init__(
         self,
-        corpus: Corpus | None,
+        backend: Backend | None,
         context_text: str | None,
         request_llm: Callable[[str, list[str], str | None, list[str], bool], list[str]],
         safe_import: Callable[..., Any],
@@ -101,7 +102,8 @@ class Repl:
         self.memory = CorpusMemory()
         self.cell = CellRecord()
         self._request_llm = request_llm
-        self.corpus = corpus
+        self.corpus = Corpus(backend, self) if backend is not None else None
+        corpus = self.corpus
         safe_builtins = dict(builtins.__dict__)
         safe_builtins["__import__"] = safe_import
         for name in ("exit", "quit", "help", "breakpoint", "input", "copyright", "credits", "license"):
@@ -175,7 +177,7 @@ class Repl:
     def llm_query(self, prompt: Any) -> str:
         """Ask the sub-model one question; give it the text it needs in the prompt."""
         prompt = str(prompt)
-        return self._ask("query", [prompt], None, [], self.memory.found_in(prompt))[0]
+        return self._request_llm("query", [prompt], None, [], self.memory.found_in(prompt))[0]
 
     def llm_batch(self, prompts: Sequence[Any]) -> list[str]:
         """Ask the sub-model many independent questions at once (faster than a loop)."""
@@ -185,7 +187,7 @@ class Repl:
         if not texts:
             return []
         grounded = any(self.memory.found_in(t) for t in texts)
-        return self._ask("batch", texts, None, [], grounded)
+        return self._request_llm("batch", texts, None, [], grounded)
 
     def ask_each(self, question: str, items: Sequence[Any], max_chars: int = ASK_EACH_MAX_CHARS) -> list[tuple[str, str]]:
         """Ask ``question`` about each file (File, path or hit) or text in ``items``, one
@@ -216,7 +218,7 @@ class Repl:
             prompts.append(f"{question}\n\nText from {label}:\n---\n{text}{cut}\n---\nAnswer briefly.")
         if not prompts:
             return []
-        answers = self._ask("batch", prompts, None, [], True)
+        answers = self._request_llm("batch", prompts, None, [], True)
         return list(zip(labels, answers, strict=True))
 
     def rlm_query(self, question: str, text_or_paths: Any) -> str:
@@ -230,11 +232,7 @@ class Repl:
         else:
             text = "\n".join(str(x) for x in items)
         grounded = bool(paths) or (text is not None and self.memory.found_in(text))
-        return self._ask("rlm", [str(question)], text, paths, grounded)[0]
-
-    def _ask(self, kind: str, prompts: list[str], text: str | None, paths: list[str], grounded: bool) -> list[str]:
-        answers = self._request_llm(kind, prompts, text, paths, grounded)
-        return answers
+        return self._request_llm("rlm", [str(question)], text, paths, grounded)[0]
 
     def show_vars(self) -> None:
         """Print the variables defined so far (name, type, size)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_desktop.rlm.repl import protocol
-from rlm_desktop.rlm.repl.corpus import Corpus, LibraryBackend, TextBackend
+from rlm_desktop.rlm.repl.corpus import Backend, LibraryBackend, TextBackend
 from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
 from rlm_desktop.rlm.repl.namespace import LlmError, Repl
 from rlm_desktop.rlm.repl.runner import CellRunner
@@ -49,21 +49,6 @@ def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) ->
     return sqlite3.SQLITE_OK
 
 
-def _connections(obj: Any, depth: int = 2) -> list[sqlite3.Connection]:
-    """The sqlite connections a Library object holds (the store's attribute names are its
-    own business; we only need to guard whatever connection it uses)."""
-    if isinstance(obj, sqlite3.Connection):
-        return [obj]
-    if depth == 0:
-        return []
-    found: list[sqlite3.Connection] = []
-    values = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
-    for value in values:
-        if isinstance(value, (sqlite3.Connection,)) or hasattr(value, "__dict__"):
-            found += _connections(value, depth - 1)
-    return found
-
-
 class _ReadOnlyDatabase:
     """Stands in for ``sqlite_utils.Database`` inside the worker. The store imports
     sqlite_utils at module level, which pulls in numpy and ctypes: native code with
@@ -85,12 +70,8 @@ def open_library(db_path: str) -> Any:
     from rlm_desktop.library.store import Library
 
     library = Library.open(Path(db_path), read_only=True)
-    conns = _connections(library)
-    if not conns:
-        raise RuntimeError("sandbox: could not find the library's SQLite connection to guard it")
-    for conn in conns:
-        conn.set_authorizer(authorizer)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    library.conn.set_authorizer(authorizer)
+    library.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     return library
 
 
@@ -131,23 +112,14 @@ class Channel:
 def _setup(channel: Channel, init: dict[str, Any]) -> CellRunner:
     scratch = Path(init["scratch_dir"])
     scratch.mkdir(parents=True, exist_ok=True)
-    corpus: Corpus | None = None
-    repl_placeholder: list[Repl] = []
-
-    class _Forward:  # the Corpus records through the Repl, built just below
-        def source(self, *args: Any) -> None:
-            repl_placeholder[0].source(*args)
-
-        def corpus_text(self, text: str) -> None:
-            repl_placeholder[0].corpus_text(text)
-
+    backend: Backend | None = None
+    text = init["context_text"]
     if init["library_db"] is not None:
-        corpus = Corpus(LibraryBackend(open_library(init["library_db"]), init["roots"]), _Forward())
-    elif init["context_text"] is not None:
-        corpus = Corpus(TextBackend(init["context_text"]), _Forward())
-    repl = Repl(corpus, init["context_text"] if init["library_db"] is None else None, channel.request_llm,
-                make_import(init["allowed_imports"]))
-    repl_placeholder.append(repl)
+        backend = LibraryBackend(open_library(init["library_db"]), init["roots"])
+        text = None
+    elif text is not None:
+        backend = TextBackend(text)
+    repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
     preload(init["allowed_imports"])
     runner = CellRunner(repl, init["output_chars"])
     lock_down(scratch, init["memory_mb"], init["cpu_s"])
