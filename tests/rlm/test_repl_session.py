@@ -335,3 +335,19 @@ def test_huge_answers_and_many_variables_stay_within_the_pipe_limits(text_sessio
     assert result.answer.startswith("xxx") and result.answer.endswith("more characters]")
     assert len(result.answer) < 300_000 and len(result.variables) == 300
     assert not result.killed
+
+
+def test_pdf_pages_are_cited_and_shown(tmp_path: Path, engine: FakeEngine) -> None:
+    from tests.library.conftest import make_pdf
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    make_pdf(folder / "deed.pdf", [["Cover page"], ["Clause 4", "The vault code is 99."]])
+    db = build_library(folder, tmp_path / "library.db")
+    with ReplSession(ReplConfig(scratch_dir=tmp_path / "s", library_db=db), on_llm=engine) as session:
+        grep = session.run_cell("grep('vault code')")
+        page = session.run_cell("read('deed.pdf', 2, 2)")
+    assert "deed.pdf#page=2:2: The vault code is 99." in grep.output
+    assert grep.sources[0].page == 2
+    assert page.output == "[page 2]\nClause 4\nThe vault code is 99.\n"
+    assert page.sources[0].page == 2

@@ -162,7 +162,8 @@ class File:
         return self.chars
 
     def __repr__(self) -> str:
-        return f"File({self.path!r}, kind={self.kind}, lines={self.lines}, chars={self.chars}, tokens~{self.tokens})"
+        pages = f", pages={self.pages}" if self.pages else ""
+        return f"File({self.path!r}, kind={self.kind}{pages}, lines={self.lines}, chars={self.chars}, tokens~{self.tokens})"
 
     __str__ = __repr__
 

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rlm_desktop.library.extract import PAGE_BREAK
 from rlm_desktop.rlm.repl.corpus import (
     TEXT_PATH,
     Backend,
@@ -168,8 +169,10 @@ class Repl:
         self.corpus_text(text)
         kind = self.corpus.file(full).kind
         if kind == "pdf":
-            self.source(full, None, start, "read")
-            return text
+            first_page = max(1, start or 1)
+            self.source(full, None, first_page, "read")
+            pages = text.split(PAGE_BREAK)
+            return "\n".join(f"[page {first_page + i}]\n{page.strip(chr(10))}" for i, page in enumerate(pages))
         first = max(1, start or 1)
         self.source(full, first, None, "read")
         return number_lines(text, first)
