@@ -50,6 +50,10 @@ class Settings:
     max_file_mb: float = 50.0
     # inference
     subcall_cache: bool = True
+    # development only: techniques of issue 10 switched off for an ablation run
+    # (``bench dev --ablate``): strategy, echo, totals, grounding, repeats, imports,
+    # map_helper, check_values, or all
+    ablate: list[str] = field(default_factory=list)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
