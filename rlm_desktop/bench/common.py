@@ -44,8 +44,7 @@ def results_path(args: argparse.Namespace, name: str, quick: bool) -> Path:
 
 
 def run_and_report(
-    tasks: Sequence[Task],
-    methods: Sequence[str],
+    pairs: Sequence[tuple[Task, str]],
     results: Path,
     settings: Settings,
     *,
@@ -66,14 +65,14 @@ def run_and_report(
     try:
         with tempfile.TemporaryDirectory(prefix="rlm-bench-") as work:
             runner = Runner(results, engine_factory, Path(work), settings=settings, variant=variant, meta=meta)
-            rows = runner.run(tasks, methods)
+            rows = runner.run_pairs(pairs)
             all_rows = runner.rows
     finally:
         if close is not None:
             close()
     out_dir = out or results.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = {t.id for t in tasks}
+    wanted = {t.id for t, _ in pairs}
     shown = [r for r in all_rows if r.task_id in wanted]
     table = report.summary_table(shown, by=group_by)
     (out_dir / f"{prefix}-table.md").write_text(table + "\nWrong answers:\n\n" + report.failures(shown, limit=40), encoding="utf-8")

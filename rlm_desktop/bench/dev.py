@@ -37,8 +37,7 @@ def main(args: argparse.Namespace) -> int:
             raise SystemExit("this build's Settings has no 'ablate' switch; the engine cannot turn techniques off")
         variant = "no-" + "+".join(ablate)
     run_and_report(
-        tasks,
-        [args.method],
+        [(t, args.method) for t in tasks],
         results_path(args, "dev", args.quick),
         settings,
         variant=variant,

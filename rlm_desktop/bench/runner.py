@@ -143,17 +143,25 @@ class Runner:
         """Run every (task, method) not yet in the results file; returns all rows of this
         variant for these tasks (old and new)."""
         methods = tuple(methods)
+        return self.run_pairs([(t, m) for t in tasks for m in methods])
+
+    def run_pairs(self, pairs: Sequence[tuple[Task, str]]) -> list[Row]:
+        """Like ``run`` for an explicit plan. Runs are grouped by corpus (indexed once) and,
+        within a corpus, by method, so consecutive RLM runs keep the root model's cached
+        prompt prefix and consecutive ``direct`` runs share the corpus prefix."""
         done = self.done()
-        todo = [(t, m) for t in tasks for m in methods if (t.id, m, self.variant) not in done]
+        todo = [(t, m) for t, m in pairs if (t.id, m, self.variant) not in done]
         bar = _progress_bar(len(todo), self.progress)
         by_corpus: dict[str, list[tuple[Task, str]]] = {}
         for task, method in todo:
             by_corpus.setdefault(task.corpus.id, []).append((task, method))
+        rank = {m: i for i, m in enumerate(METHODS)}
         try:
-            for pairs in by_corpus.values():
-                lib, folder = _library_for(pairs[0][0].corpus, self.workdir, self.settings)
+            for group in by_corpus.values():
+                group.sort(key=lambda p: rank.get(p[1], len(rank)))
+                lib, folder = _library_for(group[0][0].corpus, self.workdir, self.settings)
                 try:
-                    for task, method in pairs:
+                    for task, method in group:
                         bar.set_postfix_str(f"{task.id} {method}")
                         row = self.run_one(task, method, lib, folder)
                         self.rows.append(row)
@@ -164,7 +172,7 @@ class Runner:
                     lib.close()
         finally:
             bar.close()
-        wanted = {(t.id, m) for t in tasks for m in methods}
+        wanted = {(t.id, m) for t, m in pairs}
         return [r for r in self.rows if (r.task_id, r.method) in wanted and r.variant == self.variant]
 
     def run_one(self, task: Task, method: str, library, folder: Path) -> Row:

@@ -195,3 +195,13 @@ def test_quick_quality_is_a_small_subset(essays) -> None:
     quick = quality_tasks(essays, quick=True)
     assert {t.family for t in quick} == {"needle", "aggregation", "code_qa"}
     assert len(quick) <= 8
+
+
+def test_quick_plan_runs_rlm_everywhere_and_each_baseline_once(essays) -> None:
+    from rlm_desktop.bench.tasks import quality_plan
+
+    quick = quality_tasks(essays, quick=True)
+    plan = quality_plan(quick, ("rlm", "rag", "direct"), quick=True)
+    assert [t.id for t, m in plan if m == "rlm"] == [t.id for t in quick]
+    assert [(t.family, m) for t, m in plan if m != "rlm"] == [("needle", "direct"), ("aggregation", "rag")]
+    assert len(quality_plan(quick, ("rlm", "rag", "direct"), quick=False)) == 3 * len(quick)

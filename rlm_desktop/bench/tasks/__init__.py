@@ -4,7 +4,13 @@ the development set). A task names its question, its ground truth (computed by c
 the corpus it runs on; a corpus is written into a folder only when a runner needs it."""
 
 from rlm_desktop.bench.tasks.base import CHARS_PER_TOKEN, Corpus, Task
-from rlm_desktop.bench.tasks.suites import DEV_FAMILIES, QUALITY_FAMILIES, dev_tasks, quality_tasks
+from rlm_desktop.bench.tasks.suites import (
+    DEV_FAMILIES,
+    QUALITY_FAMILIES,
+    dev_tasks,
+    quality_plan,
+    quality_tasks,
+)
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -13,5 +19,6 @@ __all__ = [
     "QUALITY_FAMILIES",
     "Task",
     "dev_tasks",
+    "quality_plan",
     "quality_tasks",
 ]

@@ -1,0 +1,148 @@
+"""``rlm-desktop bench index PATH``: how fast the library indexes, re-scans and searches a
+real folder, against a raw FTS5 insert of the same text measured in the same run.
+
+Figures:
+- index: files/s and MB/s of extracted text for a full scan into a fresh library (walk,
+  extraction in worker processes, chunking, row + chunk + FTS5 writes), wall clock;
+- baseline: MB/s of inserting the same text, one row per file, into a bare FTS5 table
+  (porter unicode61, same pragmas), counting only the time spent inside SQLite;
+- ratio = index MB/s / baseline MB/s (target >= 0.70);
+- no-change re-scan time (target < 2 s for 10k files);
+- search latency p50/p95 over a fixed set of queries (target p95 < 20 ms);
+- peak RSS of this process and of the largest worker (target < 400 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rlm_desktop.library.store import CHUNK_SHIFT, Library
+
+QUERIES = (
+    "default timeout", "parse json", "socket connection refused", "thread pool executor",
+    "unicode decode error", "http request headers", "read file encoding", "regular expression",
+    "datetime timezone", "subprocess pipe", "deprecated warning", "retry backoff",
+    "ssl certificate verify", "abstract base class", "context manager", "import error",
+    "what is the default buffer size?", "how are cookies parsed", "base64 encode", "unittest mock patch",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="indexing, re-scan and search speed on a folder, against raw FTS5 inserts")
+    p.add_argument("path", type=Path, help="folder to index (e.g. the Python standard library)")
+    p.add_argument("--work-dir", type=Path, default=None, help="where the throwaway databases go (default: a temp dir)")
+    p.add_argument("--workers", type=int, default=None, help="extraction processes (default: cores - 1)")
+    p.add_argument("--repeat", type=int, default=5, help="times each search query runs (default 5)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.set_defaults(func=main)
+
+
+def _peak_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def baseline_fts(lib: Library, db_path: Path) -> tuple[float, int]:
+    """Seconds spent inserting every file's text into a bare FTS5 table, and the chars."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -32000")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61')")
+    ids = [row[0] for row in lib.conn.execute("SELECT id FROM files WHERE status = 'ok' ORDER BY id")]
+    spent = 0.0
+    chars = 0
+    conn.execute("BEGIN")
+    batch = 0
+    for file_id in ids:
+        base = file_id << CHUNK_SHIFT
+        text = "\n".join(r[0] for r in lib.conn.execute("SELECT text FROM chunks WHERE id BETWEEN ? AND ? ORDER BY id", (base, base + (1 << CHUNK_SHIFT) - 1)))
+        started = time.perf_counter()
+        conn.execute("INSERT INTO t (text) VALUES (?)", (text,))
+        batch += len(text)
+        if batch > 16_000_000:
+            conn.execute("COMMIT")
+            conn.execute("BEGIN")
+            batch = 0
+        spent += time.perf_counter() - started
+        chars += len(text)
+    started = time.perf_counter()
+    conn.execute("COMMIT")
+    spent += time.perf_counter() - started
+    conn.close()
+    return spent, chars
+
+
+def main(args: argparse.Namespace) -> int:
+    folder = args.path.resolve()
+    if not folder.is_dir():
+        print(f"bench index: {folder} is not a folder")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="rlm-bench-index-", dir=args.work_dir) as work:
+        db = Path(work) / "library.db"
+        lib = Library.open(db, workers=args.workers)
+        lib.add_folder(folder)
+        started = time.perf_counter()
+        report = lib.scan()
+        index_s = time.perf_counter() - started
+        stats = lib.stats()
+        peak_main = _peak_mb(resource.RUSAGE_SELF)
+        peak_worker = _peak_mb(resource.RUSAGE_CHILDREN)
+
+        started = time.perf_counter()
+        rescan = lib.scan()
+        rescan_s = time.perf_counter() - started
+
+        times = []
+        totals = {}
+        for _ in range(args.repeat):
+            for q in QUERIES:
+                t0 = time.perf_counter()
+                result = lib.search(q, k=10)
+                times.append(time.perf_counter() - t0)
+                totals[q] = result.total_files
+        times.sort()
+        p50 = statistics.median(times) * 1000
+        p95 = times[int(0.95 * (len(times) - 1))] * 1000
+
+        base_s, base_chars = baseline_fts(lib, Path(work) / "baseline.db")
+        db_mb = sum(f.stat().st_size for f in Path(work).glob("library.db*")) / 1e6
+        lib.close()
+
+    mb = stats.chars / 1e6
+    index_mbs = mb / index_s
+    base_mbs = base_chars / 1e6 / base_s
+    figures = {
+        "path": str(folder),
+        "files_indexed": stats.files,
+        "files_seen": report.added + report.skipped + len(report.failed) + report.unchanged,
+        "skipped": report.skipped,
+        "failed": len(report.failed),
+        "text_mb": round(mb, 1),
+        "index_s": round(index_s, 2),
+        "files_per_s": round(stats.files / index_s, 1),
+        "index_mb_per_s": round(index_mbs, 2),
+        "baseline_fts5_mb_per_s": round(base_mbs, 2),
+        "ratio_to_baseline": round(index_mbs / base_mbs, 2),
+        "rescan_s": round(rescan_s, 3),
+        "rescan_unchanged": rescan.unchanged,
+        "search_p50_ms": round(p50, 2),
+        "search_p95_ms": round(p95, 2),
+        "peak_rss_main_mb": round(peak_main, 1),
+        "peak_rss_worker_mb": round(peak_worker, 1),
+        "db_mb": round(db_mb, 1),
+        "workers": args.workers or max(1, (os.cpu_count() or 2) - 1),
+    }
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    return 0

@@ -1,0 +1,65 @@
+"""``rlm-desktop bench quality|dev``: the commands a user runs, with the engine faked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rlm_desktop.bench import common, dev, quality
+from rlm_desktop.cli import main
+from rlm_desktop.rlm.events import RunFinished, RunStats
+from tests.bench.conftest import fake_essays
+
+
+class Echo:
+    """Answers every question with the same text; enough to exercise the plumbing."""
+
+    def __init__(self, seen: list) -> None:
+        self.seen = seen
+
+    def run(self, question, roots=(), context_text=None, method="rlm") -> RunFinished:
+        self.seen.append((question, method))
+        return RunFinished("r", "ok", "Not found", stats=RunStats(prompt_tokens=50, completion_tokens=5))
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    seen: list = []
+    monkeypatch.setattr(common, "default_engine_factory", lambda settings: ((lambda lib, sink: Echo(seen)), lambda: None))
+    monkeypatch.setattr(quality, "load_essays", fake_essays)
+    monkeypatch.setattr(dev, "load_essays", fake_essays)
+    return seen
+
+
+def test_bench_quality_quick_writes_results_table_and_plots(fake_engine, tmp_path: Path, capsys) -> None:
+    results = tmp_path / "q.json"
+    assert main(["bench", "quality", "--quick", "--results", str(results)]) == 0
+    rows = json.loads(results.read_text())["results"]
+    assert len(rows) == len(fake_engine) == 8
+    out = capsys.readouterr().out
+    assert "| family | size | method | accuracy" in out
+    assert (tmp_path / "quality-quick-table.md").is_file() and (tmp_path / "quality-quick-accuracy.png").is_file()
+    # resumable: a second run has nothing left to do
+    assert main(["bench", "quality", "--quick", "--results", str(results)]) == 0
+    assert len(fake_engine) == 8
+
+
+def test_bench_dev_family_and_absent_scoring(fake_engine, tmp_path: Path, capsys) -> None:
+    results = tmp_path / "d.json"
+    assert main(["bench", "dev", "--quick", "--family", "absent", "--results", str(results)]) == 0
+    rows = json.loads(results.read_text())["results"]
+    assert {r["family"] for r in rows} == {"absent"} and len(rows) == 6
+    assert all(r["correct"] for r in rows)  # "Not found" is the right reply to an absent question
+    assert "| absent |" in capsys.readouterr().out
+
+
+def test_bench_dev_ablation_is_its_own_variant(fake_engine, tmp_path: Path, capsys) -> None:
+    results = tmp_path / "d.json"
+    main(["bench", "dev", "--quick", "--family", "lookup", "--results", str(results)])
+    main(["bench", "dev", "--quick", "--family", "lookup", "--ablate", "echo", "--results", str(results)])
+    rows = json.loads(results.read_text())["results"]
+    assert sorted({r["variant"] for r in rows}) == ["default", "no-echo"]
+    table = capsys.readouterr().out
+    assert "| lookup | 5K | default |" in table and "| lookup | 5K | no-echo |" in table
