@@ -351,3 +351,12 @@ def test_pdf_pages_are_cited_and_shown(tmp_path: Path, engine: FakeEngine) -> No
     assert grep.sources[0].page == 2
     assert page.output == "[page 2]\nClause 4\nThe vault code is 99.\n"
     assert page.sources[0].page == 2
+
+
+def test_roots_limit_what_the_cell_can_see(tmp_path: Path, engine: FakeEngine, library_db: tuple[Path, Path]) -> None:
+    root, db = library_db
+    config = ReplConfig(scratch_dir=tmp_path / "s", library_db=db, roots=(str(root / "notes"),))
+    with ReplSession(config, on_llm=engine) as session:
+        assert session.run_cell("len(context)").output == "2\n"
+        assert "no file matches 'memo1.txt'" in session.run_cell("read('memo1.txt')").error
+        assert session.run_cell("grep('budget')").output.startswith("grep('budget'): no matches")
