@@ -30,16 +30,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMIT_FILES = 500
-COMMIT_BYTES = 16_000_000
-COMMIT_SECONDS = 2.0
+COMMIT_FILES = 1000
+COMMIT_BYTES = 32_000_000
+COMMIT_SECONDS = 5.0
 INLINE_MAX_FILES = 48  # below this, or below INLINE_MAX_BYTES, worker processes cost more than they save
 INLINE_MAX_BYTES = 4_000_000
 PROGRESS_EVERY_S = 0.1
 
 
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Cores - 1 (the writer needs one), but two on a two-core machine: the writer often
+    waits on SQLite I/O, and one worker stuck on a large PDF should not stall the scan."""
+    return min(4, max(2, (os.cpu_count() or 2) - 1))
+
+
+BATCH_FILES = 32
+BATCH_BYTES = 2_000_000
+
+
+def extract_batch(items: list[tuple[str, str]], limit: int) -> list[Extracted]:
+    """Worker entry point: extract several files in one round trip."""
+    return [extract_file(path, kind, limit) for path, kind in items]
 
 
 @dataclass
@@ -51,6 +62,19 @@ class _Job:
     mtime: float
     kind: str
     existed: bool
+
+
+def _batches(jobs: list[_Job]) -> Iterator[list[_Job]]:
+    batch: list[_Job] = []
+    size = 0
+    for job in jobs:
+        if batch and (len(batch) >= BATCH_FILES or size + job.size > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(job)
+        size += job.size
+    if batch:
+        yield batch
 
 
 @dataclass
@@ -219,33 +243,38 @@ class Scanner:
         yield from self._pooled(work, limit)
 
     def _pooled(self, work: list[_Job], limit: int) -> Iterator[tuple[_Job, Extracted]]:
+        """Extract in worker processes, a batch of small files per task (one round trip
+        per file would cost the writer more than the text does), at most two batches per
+        worker in flight so memory stays bounded whatever the corpus."""
         workers = self.lib.workers or default_workers()
-        pending = iter(work)
+        pending = iter(_batches(work))
         context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        crashed = "the text extractor crashed on this file (or on one read at the same time)"
         while True:  # a new pool after a worker crash
             pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            inflight: dict[cf.Future[Extracted], _Job] = {}
+            inflight: dict[cf.Future[list[Extracted]], list[_Job]] = {}
             broken = False
             try:
                 while True:
-                    while len(inflight) < workers * 4 and not self.cancel.is_set():
-                        job = next(pending, None)
-                        if job is None:
+                    while len(inflight) < workers * 2 and not self.cancel.is_set():
+                        batch = next(pending, None)
+                        if batch is None:
                             break
-                        inflight[pool.submit(extract_file, job.fs_path, job.kind, limit)] = job
+                        inflight[pool.submit(extract_batch, [(j.fs_path, j.kind) for j in batch], limit)] = batch
                     if not inflight or self.cancel.is_set():
                         return
                     done, _ = cf.wait(inflight, timeout=0.5, return_when=cf.FIRST_COMPLETED)
                     for future in done:
-                        job = inflight.pop(future)
+                        batch = inflight.pop(future)
                         try:
-                            yield job, future.result()
+                            results = future.result()
                         except cf.process.BrokenProcessPool:
                             broken = True
-                            yield job, Extracted(job.kind, "error", "the text extractor crashed on this file (or on one read at the same time)")
+                            results = [Extracted(j.kind, "error", crashed) for j in batch]
+                        yield from zip(batch, results, strict=True)
                     if broken:
-                        for job in inflight.values():
-                            yield job, Extracted(job.kind, "error", "the text extractor crashed on this file (or on one read at the same time)")
+                        for batch in inflight.values():
+                            yield from ((j, Extracted(j.kind, "error", crashed)) for j in batch)
                         break
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)

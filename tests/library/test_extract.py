@@ -19,7 +19,7 @@ def text_of(path: Path, kind: str) -> str:
 
 
 def test_chunks_rejoin_to_the_text_and_know_their_first_line() -> None:
-    text = "\n".join(f"line {i}" for i in range(1, 131)) + "\n"
+    text = "\n".join(f"line {i}" for i in range(1, 451)) + "\n"
     chunks = chunk_lines(text)
     assert "\n".join(c[3] for c in chunks) == text
     assert [c[0] for c in chunks] == [1, 1 + CHUNK_LINES, 1 + 2 * CHUNK_LINES]

@@ -136,3 +136,24 @@ def test_remove_folder_drops_its_rows(indexed: Library, folder: Path) -> None:
     assert indexed.stats().files == 0 and indexed.search("Lisbon").total_files == 0
     assert indexed.conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
     assert indexed.folders() == []
+
+
+def test_an_old_library_is_migrated_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    from rlm_desktop.library import store
+
+    (folder / "a.txt").write_text("kept across the upgrade\n")
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS[:1])
+    old = Library.open(tmp_path / "old.db")
+    old.add_folder(folder)
+    old.scan()
+    assert old.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 3
+    old.close()
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    new = Library.open(tmp_path / "old.db")
+    assert new.schema_version() == [name for name, _ in MIGRATIONS]
+    assert new.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
+    (folder / "a.txt").write_text("rewritten after the upgrade\n")
+    new.scan()
+    assert new.search("upgrade").total_files == 1 and new.search("kept").total_files == 0
+    new.conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
+    new.close()
