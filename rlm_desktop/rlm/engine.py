@@ -47,7 +47,7 @@ from rlm_desktop.rlm.events import (
 )
 from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
-from rlm_desktop.rlm.protocol import parse_forced_answer, parse_turn, stop_after_first_block
+from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
 from rlm_desktop.settings import Settings
 
@@ -310,7 +310,7 @@ class Engine:
                     answer, from_code = parsed.final_text or "", False
                 verdict = self._judge(node, turn, messages, answer, from_code, grounding_refused)
                 if verdict is None:
-                    return NodeOutcome("ok", answer, saw_output=saw_output), session
+                    return NodeOutcome("ok", clean_answer(answer), saw_output=saw_output), session
                 grounding_refused = True
                 continue
 
@@ -350,7 +350,7 @@ class Engine:
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
                 if verdict is None:
-                    return NodeOutcome("ok", result.answer, saw_output=True), session
+                    return NodeOutcome("ok", clean_answer(result.answer), saw_output=True), session
                 grounding_refused = True
                 last_code = None  # insisting on the same answer is allowed once refused
                 continue

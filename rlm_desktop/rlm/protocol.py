@@ -76,3 +76,14 @@ def _strip_quotes(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         value = value[1:-1]
     return value.strip()
+
+
+_HIGHLIGHT = re.compile(r"\[([^\[\]\s]{1,40})\]")
+
+
+def clean_answer(answer: str) -> str:
+    """Drop search-snippet decoration a small model copies into its answer: the ``[word]``
+    highlight brackets (when there are several) and the ``…`` cut marks."""
+    if len(_HIGHLIGHT.findall(answer)) >= 2:
+        answer = _HIGHLIGHT.sub(r"\1", answer)
+    return answer.replace("…", " ").strip()

@@ -406,3 +406,10 @@ def test_message_order_alternates_after_examples() -> None:
     assert roles[0] == "system"
     assert all(a != b for a, b in zip(roles[1:], roles[2:], strict=False))
     assert isinstance(root.calls[1][-1], Message)
+
+
+def test_answer_loses_copied_search_highlights() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault code')"), code("FINAL('The [vault] [code] is ORCHID-7731 …')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "The vault code is ORCHID-7731"
