@@ -58,7 +58,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "cell": {"code": _STR, "cell_id": _INT},
     "llm_reply": {"answers": list, "error": _OPT_STR},
     # worker -> session
-    "ready": {"summary": _STR},
+    "ready": {"summary": _STR, "confinement": _STR},
     "llm": {
         "kind": _STR,
         "prompts": list,

@@ -16,6 +16,7 @@ import logging
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -54,13 +55,22 @@ class _Timeout(Exception):
     pass
 
 
-def _bootstrap_code() -> str:
+def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
+    """Stage one confines the process with Landlock (where the kernel has it) and execs
+    stage two, the worker, in a fresh interpreter: see ``landlock.py``."""
     package_parent = str(Path(__file__).resolve().parents[3])
-    return (
+    stage_two = (
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
         "from rlm_desktop.rlm.repl.worker import main\n"
         "main()\n"
+    )
+    db = str(Path(library_db).resolve()) if library_db is not None else ""
+    return (
+        "import sys\n"
+        f"sys.path.insert(0, {package_parent!r})\n"
+        "from rlm_desktop.rlm.repl.landlock import confine_and_exec\n"
+        f"confine_and_exec({str(scratch.resolve())!r}, {db!r}, {package_parent!r}, {stage_two!r})\n"
     )
 
 
@@ -70,6 +80,8 @@ class ReplSession:
         self.on_llm = on_llm
         self.stats = SandboxStats()
         self.summary = ""
+        self.confinement = ""  # what the worker got: audit hook, limits, uid, Landlock ABI
+        self._wal_holder: sqlite3.Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_fd = -1
         self._from_fd = -1
@@ -91,6 +103,9 @@ class ReplSession:
     def close(self) -> None:
         self._closed = True
         self._terminate()
+        if self._wal_holder is not None:
+            self._wal_holder.close()
+            self._wal_holder = None
 
     def kill(self) -> None:
         """Stop: kill the worker at once (safe from any thread). A cell in progress
@@ -113,9 +128,10 @@ class ReplSession:
         scratch = Path(cfg.scratch_dir)
         scratch.mkdir(parents=True, exist_ok=True)
         self._terminate()  # a dead predecessor: reap it and close its pipes
+        self._hold_wal_index()
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": str(scratch)}
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _bootstrap_code()],
+            [sys.executable, "-I", "-c", _bootstrap_code(scratch, cfg.library_db)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -151,7 +167,23 @@ class ReplSession:
             self._terminate()
             raise SandboxError(f"the REPL worker failed to start: {reply['error']}")
         self.summary = reply["summary"]
-        log.info("REPL worker %s ready: %s", proc.pid, self.summary)
+        self.confinement = reply["confinement"]
+        log.info("REPL worker %s ready (%s): %s", proc.pid, self.confinement, self.summary)
+
+    def _hold_wal_index(self) -> None:
+        """A confined worker may read the library but not create files beside it, and a
+        read-only SQLite connection to a WAL database needs its ``-wal``/``-shm`` files.
+        They vanish when the last connection closes, so the session keeps one open."""
+        db = self.config.library_db
+        if db is None or self._wal_holder is not None or not Path(db).is_file():
+            return
+        try:
+            conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("cannot hold the library's WAL index open: %s", exc)
+            return
+        self._wal_holder = conn
 
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr

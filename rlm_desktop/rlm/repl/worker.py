@@ -18,6 +18,7 @@ from typing import Any
 
 from rlm_desktop.rlm.repl import protocol
 from rlm_desktop.rlm.repl.corpus import Backend, LibraryBackend, TextBackend
+from rlm_desktop.rlm.repl.landlock import stage_status
 from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
 from rlm_desktop.rlm.repl.namespace import LlmError, Repl
 from rlm_desktop.rlm.repl.runner import CellRunner
@@ -109,7 +110,7 @@ class Channel:
         return answers
 
 
-def _setup(channel: Channel, init: dict[str, Any]) -> CellRunner:
+def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str, Any]]:
     scratch = Path(init["scratch_dir"])
     scratch.mkdir(parents=True, exist_ok=True)
     backend: Backend | None = None
@@ -122,21 +123,22 @@ def _setup(channel: Channel, init: dict[str, Any]) -> CellRunner:
     repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
     preload(init["allowed_imports"])
     runner = CellRunner(repl, init["output_chars"])
-    lock_down(scratch, init["memory_mb"], init["cpu_s"])
-    return runner
+    facts = lock_down(scratch, init["memory_mb"], init["cpu_s"])
+    return runner, facts
 
 
 def main() -> None:
     channel = Channel()
     init = channel.receive(frozenset({"init"}))
     try:
-        runner = _setup(channel, init)
+        runner, facts = _setup(channel, init)
+        confinement = f"audit hook, rlimits, uid {facts['uid']}, landlock {stage_status()}"
     except Exception as exc:  # noqa: BLE001 - report any start-up failure to the session
         channel.send({"type": "fatal", "error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
     corpus = runner.repl.corpus
     summary = corpus.summary() if corpus is not None else "no corpus"
-    channel.send({"type": "ready", "summary": summary})
+    channel.send({"type": "ready", "summary": summary, "confinement": confinement})
     while True:
         try:
             message = channel.receive(frozenset({"cell"}))

@@ -1,0 +1,104 @@
+"""The kernel layer under the Python-level sandbox: Landlock, applied by the worker's first
+stage. Tested on its own (no audit hook) in a child process, so these prove that a cell
+which got past every Python-level check would still be stopped by the kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rlm_desktop.rlm.repl import landlock
+from rlm_desktop.rlm.repl.session import ReplSession
+from rlm_desktop.rlm.repl.types import LlmReply, ReplConfig
+from tests.rlm.test_repl_session import build_library, make_corpus
+
+
+def _landlock_abi() -> int:
+    probe = "import ctypes; print(ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False).stdout.strip()
+    return int(out or -1)
+
+
+ABI = _landlock_abi() if sys.platform.startswith("linux") else -1
+needs_landlock = pytest.mark.skipif(ABI < 1, reason="this kernel has no Landlock")
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, socket, sqlite3, sys
+    from rlm_desktop.rlm.repl import landlock
+    scratch, db, outside, port, parent = sys.argv[1:6]
+    abi = landlock.restrict(scratch, db, landlock.package_parent())
+    seen = {"abi": abi}
+    def attempt(name, fn):
+        try:
+            fn()
+            seen[name] = "allowed"
+        except OSError as exc:
+            seen[name] = type(exc).__name__
+    attempt("read /etc/passwd", lambda: open("/etc/passwd").read())
+    attempt("write outside", lambda: open(os.path.join(outside, "x"), "w").write("x"))
+    attempt("delete outside", lambda: os.remove(os.path.join(outside, "keep.txt")))
+    attempt("connect tcp", lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=2))
+    attempt("signal the parent", lambda: os.kill(int(parent), 0))
+    attempt("write scratch", lambda: open(os.path.join(scratch, "ok.txt"), "w").write("ok"))
+    attempt("read library", lambda: sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM files").fetchone())
+    attempt("write library", lambda: open(db, "r+b").write(b"x"))
+    print(json.dumps(seen))
+    """
+)
+
+
+@needs_landlock
+def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
+    root = make_corpus(tmp_path / "corpus")
+    db = build_library(root, tmp_path / "library.db")
+    holder = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # keeps -wal/-shm, as the session does
+    holder.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.setblocking(False)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(scratch), str(db), str(outside), str(server.getsockname()[1]), str(os.getpid())],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "PYTHONPATH": landlock.package_parent()},
+        )
+        assert proc.returncode == 0, proc.stderr
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+        holder.close()
+    assert seen["read /etc/passwd"] == "PermissionError"
+    assert seen["write outside"] == "PermissionError"
+    assert seen["delete outside"] == "PermissionError"
+    assert seen["write library"] == "PermissionError"
+    assert seen["write scratch"] == "allowed" and seen["read library"] == "allowed"
+    if ABI >= 4:
+        assert seen["connect tcp"] == "PermissionError"
+    if ABI >= 6:
+        assert seen["signal the parent"] == "PermissionError"
+    assert (outside / "keep.txt").read_text() == "keep"
+
+
+@needs_landlock
+def test_the_worker_reports_its_landlock_domain(tmp_path: Path) -> None:
+    config = ReplConfig(scratch_dir=tmp_path / "s", context_text="x")
+    with ReplSession(config, on_llm=lambda r: LlmReply(answers=())) as session:
+        assert f"landlock abi {ABI}" in session.confinement
+        assert session.run_cell("FINAL('ok')").answer == "ok"
