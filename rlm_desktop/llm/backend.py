@@ -84,6 +84,32 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional (not part of the runtime check, so simple backends need not have it):
+    #   chat_batch(conversations, params, cancel=None) -> list[Completion]
+    # answers independent conversations, possibly decoded together. Callers use the
+    # module function ``chat_batch``, which falls back to one ``chat`` after another.
+
+
+def chat_batch(
+    backend: Backend,
+    conversations: Sequence[Sequence[Message]],
+    params: GenerationParams = GenerationParams(),
+    cancel: CancelToken | None = None,
+) -> list[Completion]:
+    """Answer independent conversations in order: batched when the backend can
+    (``backend.chat_batch``), else one by one. Once cancelled, the rest come back empty
+    with ``finish_reason="cancelled"``."""
+    batched = getattr(backend, "chat_batch", None)
+    if batched is not None:
+        return batched(conversations, params, cancel=cancel)
+    results: list[Completion] = []
+    for messages in conversations:
+        if cancel is not None and cancel.cancelled:
+            results.append(Completion("", backend.count_chat_tokens(messages), 0, "cancelled", 0.0))
+        else:
+            results.append(backend.chat(messages, params, cancel=cancel))
+    return results
+
 
 @dataclass
 class BackendInfo:
