@@ -16,6 +16,7 @@ that the unicode61 tokenizer splits into adjacent terms, which is what the index
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -52,3 +53,68 @@ def candidates(text: str) -> Iterator[str]:
     yield " ".join(terms)
     if len(terms) > 1:
         yield " OR ".join(terms)
+
+
+_SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "ies", "ied", "ers", "er", "es", "ed", "ly", "s", "e", "y")
+
+
+@functools.lru_cache(maxsize=4096)
+def _stem_prefix(word: str) -> str:
+    """A prefix that the word's inflections share (a rough stand-in for the Porter stem
+    the index uses): "parsed" -> "pars", "cookies" -> "cook"."""
+    w = word.lower()
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)]
+    return w
+
+
+def term_pattern(match_query: str) -> re.Pattern[str] | None:
+    """A regex that finds the query's words (and their inflections) in a hit's text, to
+    point at the best line and build the snippet without asking FTS5 to re-tokenize the
+    chunk (which costs about a millisecond per hit)."""
+    terms = {_stem_prefix(w) for w in _WORD.findall(match_query) if w not in ("OR", "AND", "NOT", "NEAR") and w.strip("_")}
+    if not terms:
+        return None
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
+
+
+def best_line(text: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
+    """(0-based line index, line text) of the line holding the most distinct query words
+    (the first such line on a tie), or None if no word is found."""
+    best: tuple[int, int, int] | None = None  # (-distinct, index, start offset)
+    wanted = len(set(pattern.pattern.split("|")))
+    line_no, pos = 0, 0
+    current_line, seen = -1, set()
+    for count, m in enumerate(pattern.finditer(text)):
+        if count >= 300:
+            break  # enough to pick a good line; a common word can match thousands of times
+        line_no += text.count("\n", pos, m.start())
+        pos = m.start()
+        if line_no != current_line:
+            current_line, seen = line_no, set()
+        seen.add(_stem_prefix(m.group(0)))
+        score = (-len(seen), line_no)
+        if best is None or score < best[:2]:
+            best = (score[0], line_no, text.rfind("\n", 0, m.start()) + 1)
+            if len(seen) >= wanted:
+                break  # no line can hold more of the words
+    if best is None:
+        return None
+    start = best[2]
+    stop = text.find("\n", start)
+    return best[1], text[start : stop if stop >= 0 else len(text)]
+
+
+def mark(line: str, pattern: re.Pattern[str], width: int = 200) -> str:
+    """The line, cut to about ``width`` characters around its first match, with the
+    matched words in [brackets]."""
+    line = " ".join(line.split())
+    first = pattern.search(line)
+    if first and len(line) > width:
+        begin = max(0, first.start() - width // 3)
+        line = ("… " if begin else "") + line[begin : begin + width] + " …"
+    elif len(line) > width:
+        line = line[:width] + " …"
+    return pattern.sub(lambda m: f"[{m.group(0)}]", line)

@@ -501,28 +501,37 @@ class Library:
         ).fetchone()[0]
         hits: list[SearchHit] = []
         per_file: dict[int, int] = {}
+        terms = fts_query.term_pattern(used)
         for rowid, rank in rows:
             file_id = rowid >> CHUNK_SHIFT
             if per_file.get(file_id, 0) >= HITS_PER_FILE:
                 continue
             per_file[file_id] = per_file.get(file_id, 0) + 1
-            hits.append(self._hit(used, rowid, rank))
+            hits.append(self._hit(used, terms, rowid, rank))
             if len(hits) >= k:
                 break
         return SearchResult(query, hits, total)
 
-    def _hit(self, match: str, rowid: int, rank: float) -> SearchHit:
-        snippet, marked = self.conn.execute(
-            "SELECT snippet(chunks_fts, 0, '[', ']', ' … ', 24), highlight(chunks_fts, 0, char(1), char(2)) "
-            "FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?",
-            (match, rowid),
-        ).fetchone()
+    def _hit(self, match: str, terms: re.Pattern[str] | None, rowid: int, rank: float) -> SearchHit:
         path, kind = self.conn.execute("SELECT path, kind FROM files WHERE id = ?", (rowid >> CHUNK_SHIFT,)).fetchone()
-        line, page = self.conn.execute("SELECT line, page FROM chunks WHERE id = ?", (rowid,)).fetchone()
-        at = marked.find("\x01")
-        if at > 0:
-            line += marked.count("\n", 0, at)
-        snippet = " ".join(snippet.split())
+        line, page, text = self.conn.execute("SELECT line, page, text FROM chunks WHERE id = ?", (rowid,)).fetchone()
+        found = fts_query.best_line(text, terms) if terms is not None else None
+        if found is not None:
+            offset, line_text = found
+            snippet = fts_query.mark(line_text, terms)  # type: ignore[arg-type]
+            line += offset
+        else:
+            # The words are not visible as written (stemming went further than our
+            # prefixes): let FTS5 find them.
+            snippet, marked = self.conn.execute(
+                "SELECT snippet(chunks_fts, 0, '[', ']', ' … ', 24), highlight(chunks_fts, 0, char(1), char(2)) "
+                "FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?",
+                (match, rowid),
+            ).fetchone()
+            at = marked.find("\x01")
+            if at > 0:
+                line += marked.count("\n", 0, at)
+            snippet = " ".join(snippet.split())
         return SearchHit(path, -rank, snippet, line, page if kind == "pdf" else None)
 
     def grep(self, pattern: str, limit: int = 200, roots: Iterable[str] | None = None, flags: int = 0) -> Iterator[GrepMatch]:
