@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTextBrowser,
     QToolButton,
     QVBoxLayout,
@@ -123,14 +124,15 @@ class AskPanel(QWidget):
         self.stop_button.setEnabled(False)
         self.status = QLabel()
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # a long status line must not widen the panel (the splitter would give way)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.answer = QTextBrowser()
         self.answer.setOpenLinks(False)
         self.answer.setPlaceholderText("The answer appears here, with links to the lines it came from.")
 
         row = QHBoxLayout()
         row.addWidget(self.scope)
-        row.addStretch(1)
-        row.addWidget(self.status)
+        row.addWidget(self.status, 1)
         row.addWidget(self.ask_button)
         row.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
@@ -159,8 +161,7 @@ class AskPanel(QWidget):
         self.status.setText(text)
 
     def show_answer(self, finished: RunFinished) -> None:
-        resolver = self._resolver() if finished.answer else None
-        self.answer.setMarkdown(answer_markdown(finished, resolver))
+        self.answer.setMarkdown(answer_markdown(finished, self._resolver))
         stats = finished.stats
         self.status.setText(
             f"{stats.iterations} turns · {stats.sub_calls} sub-calls · "

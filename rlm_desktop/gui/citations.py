@@ -72,7 +72,7 @@ def link_mentions(text: str, resolve: Resolver | None) -> str:
 
     def replace(match: re.Match[str]) -> str:
         path = match.group("path")
-        target = resolve(path) if resolve else path
+        target = resolve(path) if resolve else None
         if not target:
             return match.group(0)
         line = match.group("line")
@@ -83,7 +83,7 @@ def link_mentions(text: str, resolve: Resolver | None) -> str:
     return _MENTION.sub(replace, text)
 
 
-def answer_markdown(finished: RunFinished, resolve: Resolver | None = None) -> str:
+def answer_markdown(finished: RunFinished, resolve: Callable[[], Resolver | None] | None = None) -> str:
     """The whole answer area: a status note, the answer with linked mentions, the sources."""
     parts: list[str] = []
     if finished.status == "budget_exhausted":
@@ -95,7 +95,9 @@ def answer_markdown(finished: RunFinished, resolve: Resolver | None = None) -> s
     elif finished.status == "error":
         parts.append(f"> **The run failed**: {finished.error or 'unknown error'}")
     answer = finished.answer.strip()
-    parts.append(link_mentions(answer, resolve) if answer else "*No answer.*")
+    if answer and resolve is not None and _MENTION.search(answer):
+        answer = link_mentions(answer, resolve())  # the resolver lists the library: only when needed
+    parts.append(answer or "*No answer.*")
     sources = _unique(finished.citations)
     if sources:
         parts.append("**Sources**\n\n" + "\n".join(

@@ -5,6 +5,7 @@ library."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence
@@ -39,6 +40,10 @@ def format_size(n: int) -> str:
     return f"{n} B"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def format_age(when: float | None, now: float | None = None) -> str:
     if not when:
         return "never"
@@ -58,12 +63,11 @@ class LibraryPanel(QWidget):
     def __init__(self, controller: LibraryController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        title = QLabel("<b>Library</b>")
-
         self.folder_list = QTreeWidget()
         self.folder_list.setHeaderLabels(["Folder", "Files", "Size", "Last scan", "Status"])
         self.folder_list.setRootIsDecorated(False)
         self.folder_list.setUniformRowHeights(True)
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.folder_list.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         header = self.folder_list.header()
         header.setStretchLastSection(False)
@@ -135,7 +139,6 @@ class LibraryPanel(QWidget):
         self.failures.hide()
 
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
         layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_box)
@@ -162,7 +165,8 @@ class LibraryPanel(QWidget):
             status = _STATUS.get(folder.status, folder.status)
             if folder.error_count:
                 status += f" ({folder.error_count} failed)"
-            item = QTreeWidgetItem([folder.path, f"{folder.file_count:,}", format_size(folder.total_bytes),
+            where = Path(folder.path)
+            item = QTreeWidgetItem([f"{where.name}  ·  {where.parent}", f"{folder.file_count:,}", format_size(folder.total_bytes),
                                     format_age(folder.last_scan, now), status])
             item.setData(0, Qt.ItemDataRole.UserRole, folder.path)
             item.setToolTip(0, folder.path)
@@ -175,7 +179,8 @@ class LibraryPanel(QWidget):
         self.stack.setCurrentWidget(self.folder_list if folders else self.empty_page)
         files = sum(f.file_count for f in folders)
         size = sum(f.total_bytes for f in folders)
-        self.summary.setText(f"{len(folders)} folders · {files:,} files · {format_size(size)}" if folders else "")
+        self.summary.setText(f"{_plural(len(folders), 'folder')} · {_plural(files, 'file')} · {format_size(size)}"
+                             if folders else "")
         self._update_buttons()
 
     def selected_paths(self) -> list[str]:

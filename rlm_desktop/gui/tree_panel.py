@@ -7,7 +7,7 @@ picks a row; scrolling back to the bottom resumes following."""
 from __future__ import annotations
 
 from pygments.lexers import PythonLexer, TextLexer
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,9 +49,9 @@ class TreePanel(QWidget):
         header = self.view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        for column, width in ((1, 80), (2, 60), (3, 60)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(column, 90)
+            header.resizeSection(column, width)
         self.detail_title = QLabel()
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
@@ -74,7 +74,7 @@ class TreePanel(QWidget):
         layout.addWidget(self.splitter)
 
         self.following = True
-        self._newest: QPersistentModelIndex | None = None
+        self._newest: TreeItem | None = None
         self._scroll_timer = QTimer(self, singleShot=True, interval=80)
         self._scroll_timer.timeout.connect(self._scroll_to_newest)
         model.rowsInserted.connect(self._on_rows_inserted)
@@ -89,13 +89,13 @@ class TreePanel(QWidget):
     def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         if not self.following:
             return
-        self._newest = QPersistentModelIndex(self.model.index(last, 0, parent))
+        self._newest = self.model.item(parent).children[last]
         if not self._scroll_timer.isActive():
             self._scroll_timer.start()
 
     def _scroll_to_newest(self) -> None:
-        if self.following and self._newest is not None and self._newest.isValid():
-            index = QModelIndex(self._newest)
+        if self.following and self._newest is not None:
+            index = self.model.index_of(self._newest)
             parent = index.parent()
             while parent.isValid():  # make the new row visible
                 self.view.expand(parent)

@@ -6,19 +6,23 @@ reports progress or engine events by calling ``emit(item)`` and checks ``cancel`
 ``event`` signal, in order; the result as ``succeeded``, an exception as ``failed``.
 
 Items are queued and the GUI thread is woken with one signal per batch, not one per item,
-so a burst of thousands of events costs one wake-up and the event loop keeps its timers."""
+and delivered in slices of a few milliseconds, so a burst of thousands of events never
+holds the event loop (timers, painting, input) for long."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
+
+SLICE_S = 0.008  # longest the GUI thread spends delivering items before it lets the loop run
 
 Emit = Callable[[Any], None]
 TaskFn = Callable[[Emit, threading.Event], Any]
@@ -69,28 +73,36 @@ class Task(QObject):
         """Block until the thread ends (only for shutdown); deliver what it left queued."""
         ended = self._thread.wait(ms)
         if ended:
-            self._drain()
+            self._drain(budget_s=None)
         return ended
 
     @Slot()
-    def _drain(self) -> None:
-        with self._lock:
-            items = list(self._queue)
-            self._queue.clear()
-            self._woken = False
-        for kind, item in items:
-            if kind != "event":
-                self._thread.wait()  # fn has returned; the thread is only exiting
-            if kind == "event":
-                self.event.emit(item)
-            elif kind == "ok":
-                self._done = True
-                self.succeeded.emit(item)
-                self.finished.emit()
-            elif kind == "error":
-                self._done = True
-                self.failed.emit(item)
-                self.finished.emit()
+    def _drain(self, budget_s: float | None = SLICE_S) -> None:
+        """Deliver queued items; after ``budget_s`` seconds, leave the rest for the next
+        turn of the event loop so timers, painting and input are not held up by a burst."""
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._woken = False
+                    return
+                kind, item = self._queue.popleft()
+            self._deliver(kind, item)
+            if deadline is not None and time.perf_counter() > deadline:
+                QTimer.singleShot(0, self, self._drain)
+                return
+
+    def _deliver(self, kind: str, item: Any) -> None:
+        if kind == "event":
+            self.event.emit(item)
+            return
+        self._thread.wait()  # fn has returned; the thread is only exiting
+        self._done = True
+        if kind == "ok":
+            self.succeeded.emit(item)
+        else:
+            self.failed.emit(item)
+        self.finished.emit()
 
     # --- worker thread ----------------------------------------------------------------
     def _put(self, kind: str, item: Any) -> None:

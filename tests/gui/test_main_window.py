@@ -49,7 +49,9 @@ def test_dropping_a_folder_adds_and_indexes_it(qtbot, window, services, notes):
     panel = window.library_panel
     assert panel.stack.currentWidget() is panel.folder_list
     row = panel.folder_list.topLevelItem(0)
-    assert row.text(0) == str(notes.resolve()) and row.text(1) == "2" and row.text(4) == "indexed"
+    assert row.data(0, Qt.ItemDataRole.UserRole) == str(notes.resolve())
+    assert row.text(0) == f"notes  ·  {notes.resolve().parent}"
+    assert (row.text(1), row.text(4)) == ("2", "indexed")
     assert not panel.progress_box.isVisible()
     assert window.ask_panel.scope.text() == "Scope: all folders"
 
