@@ -51,7 +51,11 @@ CHILD = textwrap.dedent(
     attempt("write scratch", lambda: open(os.path.join(scratch, "ok.txt"), "w").write("ok"))
     attempt("read library", lambda: sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM files").fetchone())
     attempt("write library", lambda: open(db, "r+b").write(b"x"))
-    print(json.dumps(seen))
+    print(json.dumps(seen), flush=True)
+    try:
+        os.execv("/bin/sh", ["sh", "-c", "echo escaped"])
+    except OSError as exc:
+        print(json.dumps({"exec /bin/sh": type(exc).__name__}))
     """
 )
 
@@ -78,7 +82,8 @@ def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONPATH": landlock.package_parent()},
         )
         assert proc.returncode == 0, proc.stderr
-        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        lines = proc.stdout.strip().splitlines()
+        seen = {**json.loads(lines[-2]), **json.loads(lines[-1])}
         with pytest.raises(BlockingIOError):
             server.accept()
     finally:
@@ -89,6 +94,7 @@ def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
     assert seen["delete outside"] == "PermissionError"
     assert seen["write library"] == "PermissionError"
     assert seen["write scratch"] == "allowed" and seen["read library"] == "allowed"
+    assert seen["exec /bin/sh"] == "PermissionError"
     if ABI >= 4:
         assert seen["connect tcp"] == "PermissionError"
     if ABI >= 6:

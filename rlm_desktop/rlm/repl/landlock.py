@@ -6,7 +6,8 @@ the Landlock domain survives ``execve``, ``ctypes`` does not (stage two never lo
 After that, even code that got around every Python-level check (a CPython memory bug)
 meets the kernel:
 
-- files: read/execute only where Python and our package live, read on the library DB
+- files: read only where Python, its libraries and our package live, execute only the
+  interpreter (and its ELF loader), read on the library DB
   (and read/write on its ``-shm`` index, which SQLite needs even for reading), full
   access in the scratch dir, nothing else (no device nodes, no symlinks anywhere);
 - network (Landlock ABI 4+): no TCP bind or connect at all;
@@ -19,6 +20,7 @@ the Python-level sandbox stands alone (the worker reports which one it got).
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import sysconfig
 from pathlib import Path
@@ -38,7 +40,7 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
-_READ_TREE = EXECUTE | READ_FILE | READ_DIR
+_READ_TREE = READ_FILE | READ_DIR
 _SCRATCH = READ_FILE | WRITE_FILE | READ_DIR | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | TRUNCATE
 
 ENV_STATUS = "RLM_SANDBOX_LANDLOCK"  # stage one tells stage two what it got
@@ -53,6 +55,39 @@ def _handled_fs(abi: int) -> int:
     if abi >= 5:
         rights |= IOCTL_DEV
     return rights
+
+
+def elf_interpreter(path: str) -> str | None:
+    """The dynamic loader a 64-bit little-endian ELF executable names (PT_INTERP): the
+    kernel opens it for execution along with the executable itself."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 16)
+    except OSError:
+        return None
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        base = phoff + i * phentsize
+        if base + 40 > len(data):
+            return None
+        p_type, = struct.unpack_from("<I", data, base)
+        if p_type == 3:  # PT_INTERP
+            offset, = struct.unpack_from("<Q", data, base + 8)
+            size, = struct.unpack_from("<Q", data, base + 32)
+            return data[offset : offset + size].rstrip(b"\0").decode() or None
+    return None
+
+
+def executables() -> list[str]:
+    """The only files stage one may execute: the interpreter and its loader."""
+    files = {sys.executable, os.path.realpath(sys.executable)}
+    loader = elf_interpreter(os.path.realpath(sys.executable))
+    if loader:
+        files |= {loader, os.path.realpath(loader)}
+    return sorted(f for f in files if os.path.exists(f))
 
 
 def read_only_roots(package_parent: str) -> list[str]:
@@ -113,6 +148,8 @@ def restrict(scratch_dir: str, library_db: str | None, package_parent: str) -> i
     try:
         for path in read_only_roots(package_parent):
             allow(path, _READ_TREE)
+        for path in executables():
+            allow(path, EXECUTE | READ_FILE)
         allow(os.devnull, READ_FILE | WRITE_FILE)
         allow(scratch_dir, _SCRATCH)
         if library_db:
