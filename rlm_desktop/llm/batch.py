@@ -12,11 +12,14 @@ phase, bound by reading the weights once per step, gains the most."""
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
+import os
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from rlm_desktop.errors import ModelError
@@ -195,6 +198,43 @@ class SequenceContext:
         except BaseException:
             self.reset()
             raise
+
+    def save_prefix(self, path: Path, n_tokens: int) -> bool:
+        """Write the KV state of sequence 0's first ``n_tokens`` to ``path`` (through
+        sequence 1, so sequence 0 keeps the rest of its cache)."""
+        llama_cpp = self._llama_cpp
+        if self.n_seq_max < 2 or len(self.cached) < n_tokens:
+            return False
+        llama_cpp.llama_memory_seq_rm(self._memory, 1, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._memory, 0, 1, 0, n_tokens)
+        tokens = (llama_cpp.llama_token * n_tokens)(*self.cached[:n_tokens])
+        partial = path.with_name(path.name + ".part")
+        try:
+            written = llama_cpp.llama_state_seq_save_file(self._ctx.ctx, str(partial).encode(), 1, tokens, n_tokens)
+        finally:
+            llama_cpp.llama_memory_seq_rm(self._memory, 1, -1, -1)
+        if not written:
+            partial.unlink(missing_ok=True)
+            return False
+        os.replace(partial, path)
+        return True
+
+    def load_prefix(self, path: Path, expected: Sequence[int]) -> bool:
+        """Put a saved prefix state into sequence 0, if it holds exactly ``expected``."""
+        llama_cpp = self._llama_cpp
+        llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+        self.cached = []
+        capacity = len(expected)
+        tokens = (llama_cpp.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        read = llama_cpp.llama_state_seq_load_file(
+            self._ctx.ctx, str(path).encode(), 0, tokens, capacity, ctypes.byref(count)
+        )
+        if not read or list(tokens[: count.value]) != list(expected):
+            llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+            return False
+        self.cached = list(expected)
+        return True
 
     def reset(self) -> None:
         self._llama_cpp.llama_memory_clear(self._memory, True)

@@ -90,6 +90,8 @@ class ChatPrompt:
 
     tokens: tuple[int, ...]
     text: str
+    # token index just after each message's content (empty if the template hid them)
+    message_ends: tuple[int, ...] = ()
 
 
 class LoadedModel:
@@ -179,12 +181,14 @@ class LoadedModel:
         parts = re.split("\x1e(\\d+)\x1f", rendered)
         found = [int(p) for p in parts[1::2]]
         tokens: list[int] = []
+        ends: list[int] = []
         if found == list(range(len(messages))):
             for i, part in enumerate(parts):
                 if i % 2 == 0:
                     tokens += self.tokenize(part, special=True)
                 else:
                     tokens += self.tokenize(messages[int(part)][1], special=False)
+                    ends.append(len(tokens))
             text = "".join(messages[int(p)][1] if i % 2 else p for i, p in enumerate(parts))
         else:  # a template that rewrites contents: tokenize the whole text (less safe)
             log.warning("chat template moved message contents; tokenizing the rendered prompt whole")
@@ -194,7 +198,8 @@ class LoadedModel:
         text += prefix
         if self._add_bos and (not tokens or tokens[0] != self._bos):
             tokens.insert(0, self._bos)
-        return ChatPrompt(tuple(tokens), text)
+            ends = [e + 1 for e in ends]
+        return ChatPrompt(tuple(tokens), text, tuple(ends))
 
     def _render(self, messages: Sequence[tuple[str, str]]) -> str:
         try:

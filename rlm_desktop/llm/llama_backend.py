@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rlm_desktop.errors import ModelError
 from rlm_desktop.llm.backend import (
@@ -21,8 +22,9 @@ from rlm_desktop.llm.backend import (
     StopFn,
     TokenCallback,
 )
-from rlm_desktop.llm.batch import DecodeStats, SequenceContext, SequenceRequest, SequenceResult
-from rlm_desktop.llm.lane import LoadedModel
+from rlm_desktop.llm.batch import DecodeStats, SequenceContext, SequenceRequest, SequenceResult, common_prefix
+from rlm_desktop.llm.cache import PromptStateStore, model_identity
+from rlm_desktop.llm.lane import ChatPrompt, LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class LlamaCppBackend:
         name: str | None = None,
         owns_model: bool = False,
         prompt_chunk: int = 128,
+        state_store: PromptStateStore | None = None,
     ) -> None:
         if n_ctx > model.n_ctx_train:
             log.warning("%s was trained for %d tokens of context; using that instead of %d", model.path.name, model.n_ctx_train, n_ctx)
@@ -54,6 +57,9 @@ class LlamaCppBackend:
         self.model = model
         self._n_threads = n_threads
         self._owns_model = owns_model
+        # Saves/loads the system prompt's KV state (root and child lanes): needs a spare
+        # sequence to save through, so only with n_seq_max >= 2.
+        self._state_store = state_store if n_seq_max >= 2 else None
         with model.lock:
             self._context = SequenceContext(
                 model, n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, prompt_chunk=prompt_chunk
@@ -88,9 +94,12 @@ class LlamaCppBackend:
 
     def prompt_tokens(self, messages: Sequence[Message], prefix: str = "") -> tuple[int, ...]:
         """Exactly the tokens ``chat`` evaluates for these messages."""
+        return self._render(messages, prefix).tokens
+
+    def _render(self, messages: Sequence[Message], prefix: str = "") -> ChatPrompt:
         if not messages:
             raise ModelError("a chat needs at least one message")
-        return self.model.render_chat([(m.role, m.content) for m in messages], prefix).tokens
+        return self.model.render_chat([(m.role, m.content) for m in messages], prefix)
 
     def render_prompt(self, messages: Sequence[Message], prefix: str = "") -> str:
         """The prompt text the chat template makes (for cache keys and debugging)."""
@@ -109,12 +118,50 @@ class LlamaCppBackend:
     ) -> Completion:
         started = time.monotonic()
         request = self._request(messages, params, on_token=on_token, stop_fn=stop_fn)
+        system = self._system_prefix(messages, request)
         with self.model.lock:
             self._check_open()
             if cancel is not None and cancel.cancelled:
                 return Completion("", len(request.tokens), 0, "cancelled", 0.0, evaluated_prompt_tokens=0)
+            state_file = self._restore_system_prompt(system)
             (result,) = self._context.run([request], cancel)
+            if state_file is not None and not state_file.exists():
+                self._save_system_prompt(system, state_file)
         return _completion(result, time.monotonic() - started)
+
+    def _system_prefix(self, messages: Sequence[Message], request: SequenceRequest) -> tuple[int, ...] | None:
+        if self._state_store is None or messages[0].role != "system":
+            return None
+        ends = self._render(messages[:1]).message_ends
+        if not ends or ends[0] < self._state_store.min_tokens:
+            return None
+        prefix = request.tokens[: ends[0]]
+        return prefix if len(prefix) == ends[0] else None
+
+    def _restore_system_prompt(self, system: tuple[int, ...] | None) -> Path | None:
+        """The state file for this system prompt; loaded into the cache first when this
+        context does not already hold the prompt. Runs under the lane lock."""
+        if system is None or self._state_store is None:
+            return None
+        path = self._state_store.path_for(model_identity(self), system, self.n_ctx)
+        if common_prefix(self._context.cached, system) == len(system) or not path.exists():
+            return path
+        loaded_at = time.monotonic()
+        if self._context.load_prefix(path, system):
+            self._state_store.used(path)
+            log.info("loaded the system prompt state (%d tokens) in %.2f s", len(system), time.monotonic() - loaded_at)
+        else:
+            log.warning("ignoring an unreadable prompt state file %s", path)
+            path.unlink(missing_ok=True)
+        return path
+
+    def _save_system_prompt(self, system: tuple[int, ...], path: Path) -> None:
+        if common_prefix(self._context.cached, system) < len(system):
+            return  # cancelled before the system prompt was evaluated
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._context.save_prefix(path, len(system)):
+            self._state_store.saved(path)
+            log.info("saved the system prompt state (%d tokens) to %s", len(system), path)
 
     def chat_batch(
         self,

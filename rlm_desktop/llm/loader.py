@@ -4,7 +4,8 @@
 each GGUF file once and hands every caller asking for the same (model, role) the same
 backend. Roles get separate KV caches: the root's cached prefix must survive sub-calls,
 and a child RLM's turns ("child") must not evict either. Sub-call backends decode up to
-``PARALLEL_SEQUENCES`` prompts together for ``llm_batch``."""
+``PARALLEL_SEQUENCES`` prompts together for ``llm_batch``. Root and child backends save the
+KV state of a long system prompt in the data dir and load it after a restart."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from rlm_desktop import paths
 from rlm_desktop.errors import ModelError
+from rlm_desktop.llm.backend import Backend
+from rlm_desktop.llm.cache import CachedBackend, PromptStateStore, SubcallCache
 from rlm_desktop.llm.lane import LoadedModel
 from rlm_desktop.llm.llama_backend import LlamaCppBackend
 from rlm_desktop.settings import Settings
@@ -39,78 +42,97 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 
 def _sequences_for(role: str) -> int:
+    """Sub-call lanes decode ``llm_batch`` together; the root and child lanes hold one
+    conversation plus a spare sequence used to save the system prompt's state."""
     if role not in ROLES:
         raise ValueError(f"unknown backend role {role!r}; expected one of {', '.join(ROLES)}")
-    return PARALLEL_SEQUENCES if role == "sub" else 1
+    return PARALLEL_SEQUENCES if role == "sub" else 2
+
+
+def _make_backend(model: LoadedModel, settings: Settings, role: str, *, owns_model: bool = False) -> LlamaCppBackend:
+    return LlamaCppBackend(
+        model,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        n_seq_max=_sequences_for(role),
+        name=f"{model.path.stem}:{role}",
+        owns_model=owns_model,
+        state_store=PromptStateStore() if role != "sub" else None,
+    )
 
 
 def load_backend(name_or_path: str | Path, settings: Settings, role: str = "root") -> LlamaCppBackend:
     """A standalone backend that owns its weights (closing it frees them)."""
-    path = resolve_model_path(name_or_path)
-    model = LoadedModel(path, n_gpu_layers=settings.n_gpu_layers)
+    _sequences_for(role)
+    model = LoadedModel(resolve_model_path(name_or_path), n_gpu_layers=settings.n_gpu_layers)
     try:
-        return LlamaCppBackend(
-            model,
-            n_ctx=settings.n_ctx,
-            n_threads=settings.n_threads,
-            n_seq_max=_sequences_for(role),
-            name=f"{path.stem}:{role}",
-            owns_model=True,
-        )
+        return _make_backend(model, settings, role, owns_model=True)
     except BaseException:
         model.close()
         raise
 
 
 class BackendPool:
-    """Loads each model file once; one backend per (file, role), shared by all callers."""
+    """Loads each model file once; one backend per (file, role), shared by all callers.
+    Given a ``cache``, every backend it hands out answers repeated deterministic calls from
+    it (switched by ``settings.subcall_cache``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: SubcallCache | None = None) -> None:
         self.settings = settings
+        self.cache = cache
         self._models: dict[Path, LoadedModel] = {}
         self._backends: dict[tuple[Path, str], LlamaCppBackend] = {}
+        self._handles: dict[tuple[Path, str], Backend] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def get(self, name_or_path: str | Path, role: str = "root") -> LlamaCppBackend:
-        n_seq = _sequences_for(role)
+    def get(self, name_or_path: str | Path, role: str = "root") -> Backend:
+        _sequences_for(role)
         path = resolve_model_path(name_or_path).resolve()
         with self._lock:
             if self._closed:
                 raise ModelError("the model pool is closed")
-            backend = self._backends.get((path, role))
-            if backend is not None:
-                return backend
+            handle = self._handles.get((path, role))
+            if handle is not None:
+                return handle
             model = self._models.get(path)
             if model is None:
                 log.info("loading %s", path)
                 model = LoadedModel(path, n_gpu_layers=self.settings.n_gpu_layers)
                 self._models[path] = model
-            backend = LlamaCppBackend(
-                model,
-                n_ctx=self.settings.n_ctx,
-                n_threads=self.settings.n_threads,
-                n_seq_max=n_seq,
-                name=f"{path.stem}:{role}",
-            )
+            backend = _make_backend(model, self.settings, role)
             self._backends[(path, role)] = backend
-            return backend
+            handle = backend
+            if self.cache is not None:
+                handle = CachedBackend(backend, self.cache, enabled=self.settings.subcall_cache)
+            self._handles[(path, role)] = handle
+            return handle
 
-    def root(self) -> LlamaCppBackend:
+    def root(self) -> Backend:
         return self.get(self.settings.root_model, "root")
 
-    def sub(self) -> LlamaCppBackend:
+    def sub(self) -> Backend:
         return self.get(self.settings.sub_model, "sub")
 
-    def loaded(self) -> list[LlamaCppBackend]:
+    def child(self) -> Backend:
+        """For a child RLM's own turns: the root model on its own KV cache."""
+        return self.get(self.settings.root_model, "child")
+
+    def set_cache_enabled(self, enabled: bool) -> None:
+        for handle in self.loaded():
+            if isinstance(handle, CachedBackend):
+                handle.enabled = enabled
+
+    def loaded(self) -> list[Backend]:
         with self._lock:
-            return list(self._backends.values())
+            return list(self._handles.values())
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             backends, self._backends = self._backends, {}
             models, self._models = self._models, {}
+            self._handles = {}
         for backend in backends.values():
             backend.close()
         for model in models.values():

@@ -110,3 +110,26 @@ def test_real_model_answer_is_cached(small_model_path: Path) -> None:
         assert second.elapsed_s < first.elapsed_s / 5
     finally:
         backend.close()
+
+
+@pytest.mark.model
+def test_system_prompt_state_survives_a_restart(small_model_path: Path, isolated_data: Path) -> None:
+    from rlm_desktop.llm.loader import load_backend
+    from rlm_desktop.settings import Settings
+
+    system = Message("system", "You answer questions about a folder of files. " + "Cite the file and line. " * 20)
+    settings = Settings(n_ctx=1024)
+    first = load_backend(small_model_path, settings, role="root")
+    try:
+        cold = first.chat([system, Message("user", "Hi?")], GenerationParams(max_tokens=2))
+    finally:
+        first.close()
+    assert len(list((isolated_data / "kv").glob("*.kvstate"))) == 1
+    second = load_backend(small_model_path, settings, role="root")
+    try:
+        warm = second.chat([system, Message("user", "Where is main?")], GenerationParams(max_tokens=2))
+    finally:
+        second.close()
+    assert cold.evaluated_prompt_tokens == cold.prompt_tokens > 100
+    # only the question and the chat markup around it: "<|im_end|>\n<|im_start|>user\n..."
+    assert warm.evaluated_prompt_tokens <= 20
