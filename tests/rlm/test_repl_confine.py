@@ -1,6 +1,7 @@
-"""The kernel layer under the Python-level sandbox: Landlock, applied by the worker's first
-stage. Tested on its own (no audit hook) in a child process, so these prove that a cell
-which got past every Python-level check would still be stopped by the kernel."""
+"""The kernel layer under the Python-level sandbox: Landlock and seccomp, applied by the
+worker's first stage. Tested on their own (no audit hook) in a child process, so these
+prove that a cell which got past every Python-level check would still be stopped by the
+kernel."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_desktop.rlm.repl import landlock
+from rlm_desktop.rlm.repl import confine
 from rlm_desktop.rlm.repl.session import ReplSession
 from rlm_desktop.rlm.repl.types import LlmReply, ReplConfig
 from tests.rlm.test_repl_session import build_library, make_corpus
@@ -33,10 +34,10 @@ needs_landlock = pytest.mark.skipif(ABI < 1, reason="this kernel has no Landlock
 CHILD = textwrap.dedent(
     """
     import json, os, socket, sqlite3, sys
-    from rlm_desktop.rlm.repl import landlock
+    from rlm_desktop.rlm.repl import confine
     scratch, db, outside, port, parent = sys.argv[1:6]
-    abi = landlock.restrict(scratch, db, landlock.package_parent())
-    seen = {"abi": abi}
+    abi = confine.restrict(scratch, db, confine.package_parent())
+    seen = {"abi": abi, "seccomp": confine.install_seccomp()}
     def attempt(name, fn):
         try:
             fn()
@@ -48,6 +49,8 @@ CHILD = textwrap.dedent(
     attempt("delete outside", lambda: os.remove(os.path.join(outside, "keep.txt")))
     attempt("connect tcp", lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=2))
     attempt("signal the parent", lambda: os.kill(int(parent), 0))
+    attempt("udp socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    attempt("unix socket", lambda: socket.socket(socket.AF_UNIX))
     attempt("write scratch", lambda: open(os.path.join(scratch, "ok.txt"), "w").write("ok"))
     attempt("read library", lambda: sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM files").fetchone())
     attempt("write library", lambda: open(db, "r+b").write(b"x"))
@@ -79,7 +82,7 @@ def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, str(scratch), str(db), str(outside), str(server.getsockname()[1]), str(os.getpid())],
             capture_output=True, text=True, timeout=60, check=False,
-            env={**os.environ, "PYTHONPATH": landlock.package_parent()},
+            env={**os.environ, "PYTHONPATH": confine.package_parent()},
         )
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.strip().splitlines()
@@ -95,6 +98,8 @@ def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
     assert seen["write library"] == "PermissionError"
     assert seen["write scratch"] == "allowed" and seen["read library"] == "allowed"
     assert seen["exec /bin/sh"] == "PermissionError"
+    assert seen["seccomp"] == "on"
+    assert seen["udp socket"] == "PermissionError" and seen["unix socket"] == "PermissionError"
     if ABI >= 4:
         assert seen["connect tcp"] == "PermissionError"
     if ABI >= 6:
@@ -103,8 +108,22 @@ def test_kernel_stops_what_the_audit_hook_would(tmp_path: Path) -> None:
 
 
 @needs_landlock
-def test_the_worker_reports_its_landlock_domain(tmp_path: Path) -> None:
+def test_the_worker_reports_its_kernel_confinement(tmp_path: Path) -> None:
     config = ReplConfig(scratch_dir=tmp_path / "s", context_text="x")
     with ReplSession(config, on_llm=lambda r: LlmReply(answers=())) as session:
-        assert f"landlock abi {ABI}" in session.confinement
+        assert f"landlock abi {ABI}, seccomp on" in session.confinement
+        status = Path(f"/proc/{session._proc.pid}/status").read_text()
+        assert "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status
         assert session.run_cell("FINAL('ok')").answer == "ok"
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_jumps_land_on_allow_or_deny(machine: str) -> None:
+    program = confine.seccomp_program(machine)
+    allow, deny = len(program) - 2, len(program) - 1
+    assert program[allow][3] == 0x7FFF0000 and program[deny][3] == 0x00050001
+    for i, (code, jt, jf, _) in enumerate(program):
+        if code in (0x15, 0x35) and i > 1:  # the syscall checks: match -> deny, else next
+            assert i + 1 + jt == deny and jf == 0
+    denied = {k for code, _, _, k in program[4:-2] if code == 0x15}
+    assert {41 if machine == "x86_64" else 198} <= denied  # socket()

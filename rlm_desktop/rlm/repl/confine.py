@@ -1,20 +1,24 @@
-"""Kernel-level confinement of the worker with Linux Landlock, when the kernel has it.
+"""Kernel-level confinement of the worker on Linux: Landlock and a seccomp filter.
 
 The worker starts in two stages. Stage one (``confine_and_exec``) loads ``ctypes``, makes
-the Landlock syscalls and then ``execve``s a fresh Python for stage two, the real worker:
-the Landlock domain survives ``execve``, ``ctypes`` does not (stage two never loads it).
-After that, even code that got around every Python-level check (a CPython memory bug)
-meets the kernel:
+the Landlock and seccomp calls and then ``execve``s a fresh Python for stage two, the real
+worker: both survive ``execve``, ``ctypes`` does not (stage two never loads it). After
+that, even code that got around every Python-level check (a CPython memory bug) meets
+the kernel:
 
-- files: read only where Python, its libraries and our package live, execute only the
-  interpreter (and its ELF loader), read on the library DB
-  (and read/write on its ``-shm`` index, which SQLite needs even for reading), full
-  access in the scratch dir, nothing else (no device nodes, no symlinks anywhere);
-- network (Landlock ABI 4+): no TCP bind or connect at all;
-- scope (ABI 6+): no signals to processes outside the sandbox, no abstract unix sockets.
+- Landlock files: read only where Python, its libraries and our package live, execute
+  only the interpreter (and its ELF loader), read the library DB (and read/write its
+  ``-shm`` index, which SQLite needs even for reading), full access in the scratch dir,
+  nothing else (no device nodes, no symlinks anywhere);
+- Landlock network (ABI 4+): no TCP bind or connect at all;
+- Landlock scope (ABI 6+): no signals to processes outside the sandbox, no abstract unix
+  sockets;
+- seccomp (x86-64, aarch64): no ``socket``/``socketpair`` of any family, no ``ptrace``,
+  ``process_vm_*``, ``io_uring``, ``bpf``, ``perf_event_open``, ``userfaultfd``, mounts,
+  namespaces, keyrings or kernel modules (each fails with EPERM).
 
-Best effort: on a kernel or platform without Landlock stage one just execs stage two and
-the Python-level sandbox stands alone (the worker reports which one it got).
+Best effort: where a piece is unavailable stage one still execs stage two, and the
+worker reports what it got; the Python-level sandbox stands on its own.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 _READ_TREE = READ_FILE | READ_DIR
 _SCRATCH = READ_FILE | WRITE_FILE | READ_DIR | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | TRUNCATE
 
-ENV_STATUS = "RLM_SANDBOX_LANDLOCK"  # stage one tells stage two what it got
+ENV_STATUS = "RLM_SANDBOX_KERNEL"  # stage one tells stage two what it got
 
 
 def _handled_fs(abi: int) -> int:
@@ -164,21 +168,94 @@ def restrict(scratch_dir: str, library_db: str | None, package_parent: str) -> i
     return abi
 
 
+# seccomp: syscalls the worker never needs, by architecture (AUDIT_ARCH value, numbers)
+_SECCOMP_DENY = {
+    "x86_64": (0xC000003E, {
+        "socket": 41, "socketpair": 53, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321,
+        "perf_event_open": 298, "userfaultfd": 323, "mount": 165, "umount2": 166, "unshare": 272,
+        "setns": 308, "keyctl": 250, "add_key": 248, "request_key": 249, "kexec_load": 246,
+        "init_module": 175, "finit_module": 313, "pivot_root": 155, "chroot": 161,
+    }),
+    "aarch64": (0xC00000B7, {
+        "socket": 198, "socketpair": 199, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "bpf": 280,
+        "perf_event_open": 241, "userfaultfd": 282, "mount": 40, "umount2": 39, "unshare": 97,
+        "setns": 268, "keyctl": 219, "add_key": 217, "request_key": 218, "kexec_load": 104,
+        "init_module": 105, "finit_module": 273, "pivot_root": 41, "chroot": 51,
+    }),
+}
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_RET_ALLOW = 0x7FFF0000
+_RET_EPERM = 0x00050000 | 1  # SECCOMP_RET_ERRNO | EPERM
+_X32_BIT = 0x40000000
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """A classic-BPF program (code, jt, jf, k): other architectures and the x32 ABI get
+    EPERM for everything; listed syscalls get EPERM; the rest is allowed."""
+    arch, numbers = _SECCOMP_DENY[machine]
+    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
+    body = [(jeq_k, 0, 0, nr) for nr in sorted(set(numbers.values()))]
+    prog = [(ld_w_abs, 0, 0, 4), (jeq_k, 1, 0, arch), (ret_k, 0, 0, _RET_EPERM), (ld_w_abs, 0, 0, 0)]
+    if machine == "x86_64":
+        body.insert(0, (jge_k, 0, 0, _X32_BIT))
+    start = len(prog)
+    deny_at = start + len(body) + 1  # after the body comes "allow", then "deny"
+    for i, (code, _, _, k) in enumerate(body):
+        prog.append((code, deny_at - (start + i) - 1, 0, k))
+    prog += [(ret_k, 0, 0, _RET_ALLOW), (ret_k, 0, 0, _RET_EPERM)]
+    return prog
+
+
+def install_seccomp() -> str:
+    """Install the filter on this process (inherited across execve). Needs no_new_privs."""
+    import ctypes
+    import platform
+
+    machine = platform.machine()
+    if machine not in _SECCOMP_DENY:
+        return f"unavailable ({machine})"
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    program = seccomp_program(machine)
+    filters = (SockFilter * len(program))(*(SockFilter(*ins) for ins in program))
+    fprog = SockFprog(len(program), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    zero = ctypes.c_ulong(0)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), zero, zero, zero) != 0:
+        raise OSError(ctypes.get_errno(), "no_new_privs")
+    if libc.prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), zero, zero) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"seccomp: {os.strerror(errno)}")
+    return "on"
+
+
 def confine_and_exec(scratch_dir: str, library_db: str, package_parent: str, stage_two: str) -> None:
     """Stage one: confine this process, then become stage two (a fresh interpreter)."""
-    status = "unavailable"
+    landlock = seccomp = "unavailable"
     if sys.platform.startswith("linux"):
         try:
-            status = f"abi {restrict(scratch_dir, library_db or None, package_parent)}"
+            landlock = f"abi {restrict(scratch_dir, library_db or None, package_parent)}"
         except (OSError, AttributeError) as exc:
-            status = f"unavailable ({exc})"
+            landlock = f"unavailable ({exc})"
+        try:
+            seccomp = install_seccomp()
+        except (OSError, AttributeError) as exc:
+            seccomp = f"unavailable ({exc})"
     env = dict(os.environ)
-    env[ENV_STATUS] = status
+    env[ENV_STATUS] = f"landlock {landlock}, seccomp {seccomp}"
     os.execve(sys.executable, [sys.executable, "-I", "-c", stage_two], env)
 
 
 def stage_status() -> str:
-    return os.environ.get(ENV_STATUS, "not applied")
+    return os.environ.get(ENV_STATUS, "kernel confinement not applied")
 
 
 def package_parent() -> str:

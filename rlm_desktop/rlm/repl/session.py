@@ -56,8 +56,8 @@ class _Timeout(Exception):
 
 
 def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
-    """Stage one confines the process with Landlock (where the kernel has it) and execs
-    stage two, the worker, in a fresh interpreter: see ``landlock.py``."""
+    """Stage one confines the process with Landlock and seccomp (where the kernel has
+    them) and execs stage two, the worker, in a fresh interpreter: see ``confine.py``."""
     package_parent = str(Path(__file__).resolve().parents[3])
     stage_two = (
         "import sys\n"
@@ -69,7 +69,7 @@ def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
     return (
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
-        "from rlm_desktop.rlm.repl.landlock import confine_and_exec\n"
+        "from rlm_desktop.rlm.repl.confine import confine_and_exec\n"
         f"confine_and_exec({str(scratch.resolve())!r}, {db!r}, {package_parent!r}, {stage_two!r})\n"
     )
 
@@ -80,7 +80,7 @@ class ReplSession:
         self.on_llm = on_llm
         self.stats = SandboxStats()
         self.summary = ""
-        self.confinement = ""  # what the worker got: audit hook, limits, uid, Landlock ABI
+        self.confinement = ""  # what the worker got: audit hook, limits, uid, Landlock, seccomp
         self._wal_holder: sqlite3.Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_fd = -1

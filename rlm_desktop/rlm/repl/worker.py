@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rlm_desktop.rlm.repl import protocol
+from rlm_desktop.rlm.repl.confine import stage_status
 from rlm_desktop.rlm.repl.corpus import Backend, LibraryBackend, TextBackend
-from rlm_desktop.rlm.repl.landlock import stage_status
 from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
 from rlm_desktop.rlm.repl.namespace import LlmError, Repl
 from rlm_desktop.rlm.repl.runner import CellRunner
@@ -132,7 +132,7 @@ def main() -> None:
     init = channel.receive(frozenset({"init"}))
     try:
         runner, facts = _setup(channel, init)
-        confinement = f"audit hook, rlimits, uid {facts['uid']}, landlock {stage_status()}"
+        confinement = f"audit hook, rlimits, uid {facts['uid']}, {stage_status()}"
     except Exception as exc:  # noqa: BLE001 - report any start-up failure to the session
         channel.send({"type": "fatal", "error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
