@@ -57,3 +57,14 @@ def test_library_lists_folders_counts_and_errors(docs: Path, capsys: pytest.Capt
 def test_index_of_a_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", str(tmp_path / "nope"), "--no-progress"]) == 1
     assert "nope: no such file or folder" in capsys.readouterr().err
+
+
+def test_bench_index_reports_figures(docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "figures.json"
+    assert main(["bench", "index", str(docs), "--repeat", "1", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["files_indexed"] == 2 and figures["failed"] == 1 and figures["rescan_unchanged"] == 2  # the failed PDF is retried
+    assert figures["files_per_s"] > 0 and figures["search_p95_ms"] > 0 and figures["peak_rss_main_mb"] > 0
+    for key in ("index_mb_per_s", "baseline_fts5_mb_per_s", "ratio_to_baseline", "rescan_s", "index_writer_cpu_s"):
+        assert key in figures
+    assert "ratio_to_baseline" in capsys.readouterr().out
