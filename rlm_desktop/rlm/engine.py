@@ -287,6 +287,8 @@ class Engine:
             )
             node.prompt_tokens += completion.prompt_tokens
             node.completion_tokens += completion.completion_tokens
+            log.debug("%s turn %d: %d prompt tokens (%d evaluated), %d generated, %.1f s", node.node_id, turn,
+                      completion.prompt_tokens, completion.evaluated_prompt_tokens, completion.completion_tokens, completion.elapsed_s)
             text = completion.text
             self._emit(
                 TurnFinished(self.run_id, node.node_id, turn, text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
