@@ -74,6 +74,19 @@ def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
     )
 
 
+FROZEN_STAGE_ONE = "--repl-stage-one"  # handled by packaging/entry_app.py
+
+
+def _worker_command(scratch: Path, library_db: Path | None) -> list[str]:
+    """In a PyInstaller bundle ``sys.executable`` is the app and there is no ``-c``: the
+    app runs stage one for ``FROZEN_STAGE_ONE`` and execs the bundle's worker executable
+    as stage two (see packaging/entry_app.py)."""
+    if getattr(sys, "frozen", False):
+        db = str(Path(library_db).resolve()) if library_db is not None else ""
+        return [sys.executable, FROZEN_STAGE_ONE, str(scratch.resolve()), db]
+    return [sys.executable, "-I", "-c", _bootstrap_code(scratch, library_db)]
+
+
 class ReplSession:
     def __init__(self, config: ReplConfig, on_llm: LlmCallback) -> None:
         self.config = config
@@ -131,7 +144,7 @@ class ReplSession:
         self._hold_wal_index()
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": str(scratch)}
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _bootstrap_code(scratch, cfg.library_db)],
+            _worker_command(scratch, cfg.library_db),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
