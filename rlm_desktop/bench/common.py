@@ -24,6 +24,7 @@ def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=None, help=f"results JSON (default: <data dir>/bench/{name}.json); runs already in it are skipped")
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results in the file and start over")
+    parser.add_argument("--retry-errors", action="store_true", help="run again what ended in an error (a crash, not a wrong answer)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the Markdown table and the PNG plots (default: beside the results)")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock budget per run, seconds")
 
@@ -55,6 +56,7 @@ def run_and_report(
     group_by: tuple[str, ...],
     engine_factory: EngineFactory | None = None,
     plots: bool = True,
+    retry_errors: bool = False,
 ) -> list[Row]:
     if fresh and results.exists():
         results.unlink()
@@ -64,7 +66,8 @@ def run_and_report(
     meta = {"root_model": settings.root_model, "sub_model": settings.sub_model, "n_ctx": settings.n_ctx, "timeout_s": settings.timeout_s}
     try:
         with tempfile.TemporaryDirectory(prefix="rlm-bench-") as work:
-            runner = Runner(results, engine_factory, Path(work), settings=settings, variant=variant, meta=meta)
+            runner = Runner(results, engine_factory, Path(work), settings=settings, variant=variant, meta=meta,
+                            retry_errors=retry_errors)
             rows = runner.run_pairs(pairs)
             all_rows = runner.rows
     finally:

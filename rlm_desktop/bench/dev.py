@@ -42,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
         settings,
         variant=variant,
         fresh=args.fresh,
+        retry_errors=args.retry_errors,
         out=args.out,
         prefix="dev-quick" if args.quick else "dev",
         group_by=("family", "size", "variant"),

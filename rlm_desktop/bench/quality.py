@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
         bench_settings(args),
         variant="default",
         fresh=args.fresh,
+        retry_errors=args.retry_errors,
         out=args.out,
         prefix="quality-quick" if args.quick else "quality",
         group_by=("family", "size", "method"),

@@ -126,6 +126,7 @@ class Runner:
         variant: str = "default",
         meta: dict[str, Any] | None = None,
         progress: bool = True,
+        retry_errors: bool = False,
     ) -> None:
         self.results_path = Path(results_path)
         self.engine_factory = engine_factory
@@ -134,6 +135,7 @@ class Runner:
         self.variant = variant
         self.meta = meta or {}
         self.progress = progress
+        self.retry_errors = retry_errors
         self.rows = load_rows(self.results_path)
 
     def done(self) -> set[tuple[str, str, str]]:
@@ -149,6 +151,9 @@ class Runner:
         """Like ``run`` for an explicit plan. Runs are grouped by corpus (indexed once) and,
         within a corpus, by method, so consecutive RLM runs keep the root model's cached
         prompt prefix and consecutive ``direct`` runs share the corpus prefix."""
+        if self.retry_errors:
+            planned = {(t.id, m, self.variant) for t, m in pairs}
+            self.rows = [r for r in self.rows if not (r.status == "error" and r.key in planned)]
         done = self.done()
         todo = [(t, m) for t, m in pairs if (t.id, m, self.variant) not in done]
         bar = _progress_bar(len(todo), self.progress)

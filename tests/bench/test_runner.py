@@ -102,3 +102,17 @@ def test_rows_round_trip(tmp_path: Path) -> None:
 
     save_rows(tmp_path / "x.json", [row], {"m": 1})
     assert load_rows(tmp_path / "x.json") == [row]
+
+
+def test_retry_errors_runs_crashed_tasks_again(needle, tmp_path: Path) -> None:
+    class Broken:
+        def run(self, *a, **k):
+            raise RuntimeError("worker died")
+
+    results = tmp_path / "r.json"
+    Runner(results, lambda lib, sink: Broken(), tmp_path / "w", progress=False).run([needle], ("rlm",))
+    calls: list[str] = []
+    kept = Runner(results, lambda lib, sink: CountingEngine("1", calls), tmp_path / "w2", progress=False).run([needle], ("rlm",))
+    assert calls == [] and kept[0].status == "error"
+    again = Runner(results, lambda lib, sink: CountingEngine("1", calls), tmp_path / "w3", progress=False, retry_errors=True).run([needle], ("rlm",))
+    assert calls == ["rlm"] and [r.status for r in again] == ["ok"] and len(load_rows(results)) == 1
