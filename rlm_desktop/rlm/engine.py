@@ -278,7 +278,7 @@ class Engine:
                     raise node.exhausted
                 self.budget.check_iteration(turn)
             except BudgetExceeded as exc:
-                return self._exhausted(node, messages, keep_head, exc, turn), session
+                return self._exhausted(node, session, messages, keep_head, exc, turn), session
             turn += 1
             self.budget.iterations += 1
             fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
@@ -349,6 +349,7 @@ class Engine:
                     node.attempts.append(result.answer)
                     messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
+                    last_code = None  # now that it has seen the output, the same cell may answer
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
                 if verdict is None:
@@ -379,15 +380,16 @@ class Engine:
         messages.append(Message("user", text))
         self._emit(Notice(self.run_id, node.node_id, turn, text))
 
-    def _exhausted(self, node: _Node, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
+    def _exhausted(self, node: _Node, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
         """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
         self._emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
         if node.attempts and node.attempts[-1]:
-            return NodeOutcome("budget_exhausted", node.attempts[-1], budget=exc.budget)
+            return NodeOutcome("budget_exhausted", clean_answer(node.attempts[-1]), budget=exc.budget)
         messages.append(Message("user", prompts.FORCE_ANSWER.format(budget=exc.budget)))
         try:
             fitted = fit_messages(node.backend, messages, FORCED_MAX_TOKENS, keep_head)
-            completion = self.chat(node.backend, node.node_id, fitted, GenerationParams(max_tokens=FORCED_MAX_TOKENS))
+            completion = self.chat(node.backend, node.node_id, fitted, GenerationParams(max_tokens=FORCED_MAX_TOKENS),
+                                   stop_after_first_block)
         except Cancelled:
             raise
         except RlmDesktopError as error:
@@ -397,7 +399,14 @@ class Engine:
         self._emit(
             TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
         )
-        return NodeOutcome("budget_exhausted", parse_forced_answer(completion.text), budget=exc.budget)
+        answer = parse_forced_answer(completion.text)
+        code = parse_turn(completion.text).code
+        if code is not None and session is not None:
+            # FINAL(var) in code: let the REPL say what the variable holds
+            result, _ = self._run_cell(node, session, turn + 1, code)
+            if result.answer_ready and result.answer:
+                answer = result.answer
+        return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 
     # -- the REPL session -----------------------------------------------------------------
 

@@ -106,3 +106,20 @@ def test_stop_during_generation() -> None:
     assert finished.status == "cancelled"
     node_done = [e for e in events if isinstance(e, ev.NodeFinished)]
     assert node_done and node_done[0].status == "cancelled"
+
+
+def test_forced_final_turn_code_runs_in_the_repl() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("found = 'ORCHID-7731'\nprint(search('vault'))"), code("print(1)"), code("FINAL(found)")])
+    finished = make_engine(root, max_iterations=2).run("What is the vault code?")
+    assert finished.status == "budget_exhausted"
+    assert finished.answer == "ORCHID-7731"
+
+
+def test_refused_early_answer_may_be_repeated_once_output_was_seen() -> None:
+    root = ScriptedBackend()
+    cell = code("print(search('vault'))\nFINAL('ORCHID-7731')")
+    root.enqueue([cell, cell])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer == "ORCHID-7731"
+    assert len(root.calls) == 2
