@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -101,80 +102,77 @@ def walk(root: str, start: str, user_globs: Iterable[str], skip_dirs: Iterable[s
             st = os.stat(start)
         except OSError:
             return
-        if _is_regular(st.st_mode):
+        if stat.S_ISREG(st.st_mode):
             yield Entry(start, st.st_size, st.st_mtime)
         return
     spec = _read_gitignore(start)
     if spec is not None:
         specs.append((start, spec))
-    yield from _walk_dir(start, specs, skip, result, [], first=True)
+    yield from _walk_dir(start, specs, skip, result)
 
 
-def _walk_dir(directory: str, specs: list[tuple[str, pathspec.PathSpec]], skip: set[str], result: WalkResult, real_parents: list[str], first: bool = False) -> Iterator[Entry]:
-    try:
-        with os.scandir(directory) as it:
-            entries = list(it)
-    except FileNotFoundError:
-        result.vanished_dirs.append(directory)
-        return
-    except NotADirectoryError:
-        result.vanished_dirs.append(directory)
-        return
-    except PermissionError:
-        result.errors.append((directory, "permission denied: cannot list this folder"))
-        result.unlisted_dirs.append(directory)
-        return
-    except OSError as exc:
-        result.errors.append((directory, f"cannot list this folder: {exc.strerror or exc}"))
-        result.unlisted_dirs.append(directory)
-        return
-    if not first:
-        spec = _read_gitignore(directory) if any(e.name == ".gitignore" for e in entries) else None
-        if spec is not None:
-            specs = [*specs, (directory, spec)]
-    real_parents = [*real_parents, os.path.realpath(directory)]
-    subdirs: list[str] = []
-    for entry in entries:
-        name, path = entry.name, entry.path
+def _walk_dir(top: str, specs: list[tuple[str, pathspec.PathSpec]], skip: set[str], result: WalkResult, first: bool = True) -> Iterator[Entry]:
+    """Depth-first with an explicit stack: nested generators would cost a frame per level
+    for every file yielded, which dominated re-scans of deep trees."""
+    stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]], bool]] = [(top, specs, first)]
+    while stack:
+        directory, specs, is_start = stack.pop()
         try:
-            is_link = entry.is_symlink()
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            result.vanished_dirs.append(directory)
             continue
-        if is_default_ignored(name, path, is_dir):
+        except PermissionError:
+            result.errors.append((directory, "permission denied: cannot list this folder"))
+            result.unlisted_dirs.append(directory)
             continue
-        if is_dir:
-            if os.path.normpath(path) in skip or (specs and _ignored(specs, path, True)):
-                continue
-            subdirs.append(path)
-            continue
-        if specs and _ignored(specs, path, False):
-            continue
-        try:
-            st = entry.stat()  # follows a symlinked file to its target
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                result.errors.append((path, "symlink loop: the link points back to itself, skipped"))
-            elif is_link:
-                result.errors.append((path, "broken symbolic link: its target does not exist"))
-            elif isinstance(exc, PermissionError):
-                result.errors.append((path, "permission denied"))
-            continue  # vanished between listing and stat: nothing to record
-        if is_link and os.path.isdir(path):
-            target = os.path.realpath(path)
-            if target in real_parents:
-                result.errors.append((path, f"symlink loop: links back to {target}; not followed"))
-            else:
-                log.debug("not following symlinked folder %s", path)
+            result.errors.append((directory, f"cannot list this folder: {exc.strerror or exc}"))
+            result.unlisted_dirs.append(directory)
             continue
-        if not _is_regular(st.st_mode):
-            continue
-        yield Entry(path, st.st_size, st.st_mtime)
-    for sub in subdirs:
-        yield from _walk_dir(sub, specs, skip, result, real_parents)
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
+        names = {e.name for e in entries}
+        if not is_start and not names.isdisjoint(VENV_MARKERS):
+            continue  # a virtualenv or conda env
+        if not is_start and ".gitignore" in names:
+            spec = _read_gitignore(directory)
+            if spec is not None:
+                specs = [*specs, (directory, spec)]
+        subdirs: list[str] = []
+        for entry in entries:
+            name, path = entry.name, entry.path
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_default_ignored(name, path, False) or (is_dir and name in DEFAULT_IGNORE_DIRS):
+                continue
+            if is_dir:
+                if path in skip or (specs and _ignored(specs, path, True)):
+                    continue
+                subdirs.append(path)
+                continue
+            if specs and _ignored(specs, path, False):
+                continue
+            try:
+                st = entry.stat()  # follows a symlinked file to its target
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    result.errors.append((path, "symlink loop: the link points back to itself, skipped"))
+                elif is_link:
+                    result.errors.append((path, "broken symbolic link: its target does not exist"))
+                elif isinstance(exc, PermissionError):
+                    result.errors.append((path, "permission denied"))
+                continue  # vanished between listing and stat: nothing to record
+            if stat.S_ISDIR(st.st_mode):  # a symlinked folder: never followed
+                target = os.path.realpath(path)
+                here = os.path.realpath(directory)
+                if here == target or here.startswith(target.rstrip("/") + "/"):
+                    result.errors.append((path, f"symlink loop: links back to {target}; not followed"))
+                else:
+                    log.debug("not following symlinked folder %s", path)
+                continue
+            if stat.S_ISREG(st.st_mode):
+                yield Entry(path, st.st_size, st.st_mtime)
+        stack.extend((sub, specs, False) for sub in reversed(subdirs))
