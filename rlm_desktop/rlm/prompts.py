@@ -90,8 +90,8 @@ def describe_corpus(stats: CorpusStats | None, context_text: str | None = None, 
     if context_text is not None:
         approx = tokens if tokens is not None else len(context_text) // 4
         return (
-            f"The text is one string named files (also context) of {len(context_text):,} characters, "
-            f"about {approx:,} tokens. Search it and read parts of it; do not print all of it."
+            f"The input is one pasted text of {len(context_text):,} characters, about {approx:,} tokens: the string "
+            "context (files holds it as one file, so search and grep work). Do not print all of it."
         )
     assert stats is not None
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(stats.kinds.items(), key=lambda kv: -kv[1])) or "no readable"
