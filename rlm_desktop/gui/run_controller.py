@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from rlm_desktop.gui.services import Services, StatusNote
 from rlm_desktop.gui.tree_model import RunTreeModel
@@ -20,6 +20,8 @@ from rlm_desktop.rlm import events as ev
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
+
+FLUSH_MS = 60  # rows show up at most this late; a burst of events costs few re-layouts
 
 
 class RunController(QObject):
@@ -40,6 +42,7 @@ class RunController(QObject):
         self._started = 0.0
         self._turns = 0
         self._sub_calls = 0
+        self._flush_due = False
 
     @property
     def running(self) -> bool:
@@ -91,7 +94,10 @@ class RunController(QObject):
         if isinstance(event, StatusNote):
             self.progress.emit(event.text)
             return
-        self.tree.apply(event)
+        self.tree.apply(event, announce=False)
+        if not self._flush_due:  # announce new rows in batches: one view re-layout per batch
+            self._flush_due = True
+            QTimer.singleShot(FLUSH_MS, self, self._flush)
         if isinstance(event, ev.TurnFinished):
             self._turns += 1
         elif isinstance(event, ev.NodeStarted) and event.kind != "root":
@@ -101,7 +107,12 @@ class RunController(QObject):
         elapsed = time.monotonic() - self._started
         self.progress.emit(f"Working: {self._turns} turns · {self._sub_calls} sub-calls · {elapsed:.0f} s")
 
+    def _flush(self) -> None:
+        self._flush_due = False
+        self.tree.flush()
+
     def _on_done(self, finished: ev.RunFinished) -> None:
+        self._flush()
         if self.tree.finished is None:
             self.tree.apply(finished)
         self.runFinished.emit(finished)

@@ -5,7 +5,10 @@ are its turns; a turn's children are its code cell, the cell's output, notices a
 sub-calls made while the cell ran; every node ends with its answer. The model only
 appends (``beginInsertRows``/``endInsertRows``) and updates rows in place while a run
 goes on, so a view keeps its scroll position and selection and thousands of rows stay
-cheap. A whole reset happens only when another run is shown."""
+cheap. Rows that a batch of events added can be announced with one insert per parent
+(``apply(event, announce=False)`` then ``flush()``): a tree view re-lays out an expanded parent on every insert, so row-by-row
+announcements of a burst of sub-calls would cost quadratic time. A whole reset happens
+only when another run is shown."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from rlm_desktop.rlm import events as ev
 _NO_PARENT = QModelIndex()  # Qt's "top level" parent, as a default argument
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # the TreeItem behind an index
 COLUMNS = ("Step", "Status", "Tokens", "Time")
+_NCOLUMNS = len(COLUMNS)
 
 _STATUS_TEXT = {
     "running": "● running",
@@ -30,6 +34,10 @@ _STATUS_TEXT = {
     "budget_exhausted": "⚠ budget",
     "cancelled": "■ stopped",
 }
+# The first sub-calls of a turn hang under it directly; later ones in pages of this size.
+GROUP_AFTER = 20
+GROUP_SIZE = 100
+
 _NODE_TITLE = {"root": "Root RLM", "llm": "Sub-call", "rlm": "Child RLM"}
 
 
@@ -42,6 +50,7 @@ class ItemKind(enum.Enum):
     ERROR = "error"
     NOTICE = "notice"
     ANSWER = "answer"
+    GROUP = "group"  # a page of sub-calls, so thousands of them stay cheap to show
 
 
 @dataclass(eq=False)
@@ -51,7 +60,9 @@ class TreeItem:
     text: str = ""  # the full text the detail pane shows
     parent: TreeItem | None = None
     row: int = 0
+    depth: int = 0
     children: list[TreeItem] = field(default_factory=list)
+    shown: int = 0  # children announced to views (rowCount); the rest wait for a flush
     status: str = ""
     tokens: int | None = None
     elapsed_s: float | None = None
@@ -61,6 +72,9 @@ class TreeItem:
     model: str = ""
     live_text: str = ""  # streamed text of the turn being generated
     turns: dict[int, TreeItem] = field(default_factory=dict)
+    # containers of sub-calls (turns, nodes)
+    subcalls: int = 0
+    groups: list[TreeItem] = field(default_factory=list)
 
     @property
     def node(self) -> TreeItem | None:
@@ -90,6 +104,7 @@ class RunTreeModel(QAbstractItemModel):
         self.finished: ev.RunFinished | None = None
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._notify = True
+        self._dirty: dict[int, TreeItem] = {}  # parents with unannounced children
 
     # --- feeding --------------------------------------------------------------------
     def clear(self) -> None:
@@ -114,13 +129,36 @@ class RunTreeModel(QAbstractItemModel):
     def _reset_data(self) -> None:
         self._root = TreeItem(ItemKind.NODE, "")
         self._nodes = {}
+        self._dirty = {}
         self.run_id = self.question = self.run_status = ""
         self.finished = None
 
-    def apply(self, event: ev.Event) -> None:
+    def apply(self, event: ev.Event, announce: bool = True) -> None:
+        """Apply one event. With ``announce=False`` its new rows wait for ``flush()``, so
+        a batch of events costs one insert per parent."""
         handler = getattr(self, f"_on_{type(event).__name__}", None)
         if handler is not None:
             handler(event)
+        if announce:
+            self.flush()
+
+    def apply_many(self, events: Iterable[ev.Event]) -> None:
+        for event in events:
+            self.apply(event, announce=False)
+        self.flush()
+
+    def flush(self) -> None:
+        """Announce the rows added since the last flush, one insert per parent."""
+        if not self._dirty:
+            return
+        parents = sorted(self._dirty.values(), key=lambda item: item.depth)  # a new parent before its children
+        self._dirty = {}
+        for parent in parents:
+            count = len(parent.children)
+            if parent.shown < count:
+                self.beginInsertRows(self._index_of(parent), parent.shown, count - 1)
+                parent.shown = count
+                self.endInsertRows()
 
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         if self._root.children and self._notify:
@@ -130,8 +168,10 @@ class RunTreeModel(QAbstractItemModel):
 
     def _on_NodeStarted(self, e: ev.NodeStarted) -> None:
         parent = self._nodes.get(e.parent_id or "", self._root)
-        if parent is not self._root and parent.turns:
-            parent = parent.turns[max(parent.turns)]  # made while the latest cell ran
+        if parent is not self._root:
+            if parent.turns:
+                parent = parent.turns[max(parent.turns)]  # made while the latest cell ran
+            parent = self._subcall_container(parent)
         title = f"{_NODE_TITLE.get(e.kind, e.kind)} · {e.model}"
         if e.kind != "root":
             title += f" · {_first_line(e.prompt, 60)}"
@@ -141,6 +181,22 @@ class RunTreeModel(QAbstractItemModel):
         self._append(parent, node)
         if e.kind == "llm":
             self._append(node, TreeItem(ItemKind.PROMPT, f"Prompt: {_first_line(e.prompt)}", text=e.prompt))
+
+    def _subcall_container(self, owner: TreeItem) -> TreeItem:
+        number = owner.subcalls = owner.subcalls + 1
+        if number <= GROUP_AFTER:
+            return owner
+        page = (number - GROUP_AFTER - 1) // GROUP_SIZE
+        if page == len(owner.groups):
+            group = TreeItem(ItemKind.GROUP, "", status="")
+            owner.groups.append(group)
+            self._append(owner, group)
+        group = owner.groups[page]
+        first = GROUP_AFTER + page * GROUP_SIZE + 1
+        group.title = f"Sub-calls {first}–{number}"
+        group.text = f"Sub-calls {first} to {number} of this turn (the first {GROUP_AFTER} are listed above)."
+        self._changed(group)
+        return group
 
     def _on_TokenDelta(self, e: ev.TokenDelta) -> None:
         node = self._nodes.get(e.node_id)
@@ -211,15 +267,15 @@ class RunTreeModel(QAbstractItemModel):
     def _append(self, parent: TreeItem, child: TreeItem) -> None:
         child.parent = parent
         child.row = len(parent.children)
+        child.depth = parent.depth + 1
+        parent.children.append(child)
         if self._notify:
-            self.beginInsertRows(self._index_of(parent), child.row, child.row)
-            parent.children.append(child)
-            self.endInsertRows()
+            self._dirty[id(parent)] = parent
         else:
-            parent.children.append(child)
+            parent.shown = len(parent.children)
 
     def _changed(self, item: TreeItem) -> None:
-        if self._notify:
+        if self._notify and item.parent is not None and item.row < item.parent.shown:
             self.dataChanged.emit(self.createIndex(item.row, 0, item),
                                   self.createIndex(item.row, len(COLUMNS) - 1, item))
 
@@ -243,15 +299,18 @@ class RunTreeModel(QAbstractItemModel):
         return index.internalPointer() if index.isValid() else self._root
 
     # --- QAbstractItemModel -------------------------------------------------------------
+    # A view calls these for every visible row on each layout: keep them lean.
+    # (flags() is Qt's default: enabled and selectable.)
     def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> QModelIndex:
-        if column < 0 or column >= len(COLUMNS) or row < 0:
-            return QModelIndex()
-        if parent.isValid() and parent.column() != 0:
-            return QModelIndex()
-        owner = self.item(parent)
-        if row >= len(owner.children):
-            return QModelIndex()
-        return self.createIndex(row, column, owner.children[row])
+        if parent.isValid():
+            if parent.column() != 0:
+                return QModelIndex()
+            owner: TreeItem = parent.internalPointer()
+        else:
+            owner = self._root
+        if 0 <= row < owner.shown and 0 <= column < _NCOLUMNS:
+            return self.createIndex(row, column, owner.children[row])
+        return QModelIndex()
 
     def parent(self, index: QModelIndex | QPersistentModelIndex | None = None) -> Any:  # type: ignore[override]
         if index is None:
@@ -264,25 +323,20 @@ class RunTreeModel(QAbstractItemModel):
         return self.createIndex(owner.row, 0, owner)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        if parent.isValid() and parent.column() != 0:
-            return 0
-        return len(self.item(parent).children)
+        if parent.isValid():
+            return parent.internalPointer().shown if parent.column() == 0 else 0
+        return self._root.shown
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        return len(COLUMNS)
+        return _NCOLUMNS
 
     def hasChildren(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> bool:
         return self.rowCount(parent) > 0
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < _NCOLUMNS:
             return COLUMNS[section]
         return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -33,6 +33,7 @@ _DETAIL_TITLE = {
     ItemKind.ERROR: "Error",
     ItemKind.NOTICE: "Notice sent to the model",
     ItemKind.ANSWER: "Answer",
+    ItemKind.GROUP: "Sub-calls",
 }
 
 
@@ -75,6 +76,7 @@ class TreePanel(QWidget):
 
         self.following = True
         self._newest: TreeItem | None = None
+        self._open_group: TreeItem | None = None
         self._scroll_timer = QTimer(self, singleShot=True, interval=80)
         self._scroll_timer.timeout.connect(self._scroll_to_newest)
         model.rowsInserted.connect(self._on_rows_inserted)
@@ -94,13 +96,24 @@ class TreePanel(QWidget):
             self._scroll_timer.start()
 
     def _scroll_to_newest(self) -> None:
-        if self.following and self._newest is not None:
-            index = self.model.index_of(self._newest)
-            parent = index.parent()
-            while parent.isValid():  # make the new row visible
+        if not self.following or self._newest is None:
+            return
+        target = self._newest
+        if target.parent is not None and target.parent.kind is ItemKind.NODE and target.parent.node_kind == "llm":
+            target = target.parent  # a sub-call's prompt or answer: show the sub-call, folded
+        index = self.model.index_of(target)
+        parent = index.parent()
+        while parent.isValid():  # make the new row visible
+            if not self.view.isExpanded(parent):
                 self.view.expand(parent)
-                parent = parent.parent()
-            self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtBottom)
+                item = self.model.item(parent)
+                if item.kind is ItemKind.GROUP:
+                    # fold the page of sub-calls that following opened before
+                    if self._open_group is not None and self._open_group is not item:
+                        self.view.collapse(self.model.index_of(self._open_group))
+                    self._open_group = item
+            parent = parent.parent()
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtBottom)
 
     def _on_user_scroll(self, action: int) -> None:
         bar = self.view.verticalScrollBar()
@@ -120,6 +133,7 @@ class TreePanel(QWidget):
     def _on_reset(self) -> None:
         self.following = True
         self._newest = None
+        self._open_group = None
         self._show_item(None)
         if self.model.rowCount() and self.model.finished is not None:  # a reopened run
             self.view.expandToDepth(1)

@@ -65,9 +65,31 @@ def test_run_grows_by_inserts_not_resets_and_5000_nodes_stay_fast(qtbot):
     elapsed = time.perf_counter() - start
     assert resets == []
     assert model.node_count() == 2501
-    # every node, turn, cell, output, prompt and answer row was announced one insert at a time
-    assert sum(inserted) == len(inserted) > 7500
+    # every row was announced, event by event (an event adds at most a couple of rows)
+    assert sum(inserted) == count_rows(model) > 7500
+    assert len(inserted) > 5000 and max(inserted) <= 2
     assert elapsed < 3.0, f"applying {len(events)} events took {elapsed:.2f} s"
+
+
+def count_rows(model: RunTreeModel, parent: QModelIndex | None = None) -> int:
+    parent = parent or QModelIndex()
+    return sum(1 + count_rows(model, model.index(r, 0, parent)) for r in range(model.rowCount(parent)))
+
+
+def test_a_batch_is_announced_with_one_insert_per_parent_and_sub_calls_are_paged(qtbot, qtmodeltester):
+    model = RunTreeModel()
+    qtmodeltester.check(model)
+    events = scripted_events("r", "q", sub_calls=250)
+    inserted = []
+    model.rowsInserted.connect(lambda parent, first, last: inserted.append((parent.data(), last - first + 1)))
+    model.apply_many(events)
+    turn2 = model.index(1, 0, model.index(0, 0))
+    rows = titles(model, turn2)
+    # 20 sub-calls directly under the turn, then pages of 100, then the cell, output and notice
+    assert rows[:2] == ["Sub-call · sub-model · Summarise chunk 0", "Sub-call · sub-model · Summarise chunk 1"]
+    assert rows[20:23] == ["Sub-calls 21–120", "Sub-calls 121–220", "Sub-calls 221–250"]
+    assert model.rowCount(model.index(22, 0, turn2)) == 30
+    assert ("Turn 2", 26) in inserted  # all 26 rows of turn 2 in one insert
 
 
 def test_stopped_run_marks_unfinished_calls(qtbot):
