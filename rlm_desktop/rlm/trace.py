@@ -175,6 +175,7 @@ class NodeRecord:
     error: str | None
     turns: list[TurnRecord] = field(default_factory=list)
     children: list[NodeRecord] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # not tied to a recorded turn (e.g. a worker that never started)
 
 
 @dataclass
@@ -258,6 +259,10 @@ def load_run(run_id: str, path: Path | None = None) -> RunTree:
                                t["prompt_tokens"] or 0, t["completion_tokens"] or 0, t["elapsed_s"] or 0.0,
                                t["cell_elapsed_s"], tuple(notices.get((t["node_id"], t["turn"]), ())))
                 )
+            turned = {(node.id, t.turn) for node in nodes.values() for t in node.turns}
+            for (node_id, turn), texts in notices.items():
+                if (node_id, turn) not in turned:
+                    nodes[node_id].notices.extend(texts)
         root = None
         for node in nodes.values():
             parent = nodes.get(node.parent_id) if node.parent_id else None
@@ -330,6 +335,7 @@ def export_markdown(run_id: str, path: Path | None = None) -> str:
             lines += ["Prompt:", "", _fence(node.prompt), "", "Answer:", "", _fence(node.answer), ""]
             continue
         lines += [f"Question: {node.prompt}", ""]
+        lines += [f"> {n}" for n in node.notices] + ([""] if node.notices else [])
         for t in node.turns:
             lines += [f"**Turn {t.turn}** ({t.prompt_tokens}+{t.completion_tokens} tok, {t.elapsed_s:.1f} s)", ""]
             if t.code is not None:

@@ -78,3 +78,32 @@ def test_schema_version_is_recorded_and_newer_db_refused() -> None:
     conn.close()
     with pytest.raises(RlmDesktopError):
         trace.open_db()
+
+
+def test_a_worker_that_never_started_is_in_the_trace() -> None:
+    from rlm_desktop.errors import SandboxError
+
+    class Broken:
+        def __init__(self, config, on_llm):
+            pass
+
+        def start(self):
+            raise SandboxError("the REPL worker failed to start: no memory")
+
+        def kill(self):
+            pass
+
+        def close(self):
+            pass
+
+    recorder = trace.TraceRecorder()
+    engine = make_engine(ScriptedBackend())
+    engine.sink = recorder
+    engine._session_factory = Broken
+    finished = engine.run("Q?")
+    recorder.close()
+    assert finished.status == "error" and "no memory" in finished.error
+    tree = trace.load_run(finished.run_id)
+    assert tree.root.status == "error"
+    assert any("failed to start" in n for n in tree.root.notices)
+    assert "failed to start" in trace.export_markdown(finished.run_id)
