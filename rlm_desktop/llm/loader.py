@@ -74,12 +74,13 @@ def load_backend(name_or_path: str | Path, settings: Settings, role: str = "root
 
 class BackendPool:
     """Loads each model file once; one backend per (file, role), shared by all callers.
-    Given a ``cache``, every backend it hands out answers repeated deterministic calls from
-    it (switched by ``settings.subcall_cache``)."""
+    With ``settings.subcall_cache`` on, every backend it hands out answers repeated
+    temperature-0 calls from the answer cache (``cache``, by default the one in the data
+    dir). Benchmarks that time the model must switch the setting off."""
 
     def __init__(self, settings: Settings, cache: SubcallCache | None = None) -> None:
         self.settings = settings
-        self.cache = cache
+        self.cache = cache if cache is not None else (SubcallCache() if settings.subcall_cache else None)
         self._models: dict[Path, LoadedModel] = {}
         self._backends: dict[tuple[Path, str], LlamaCppBackend] = {}
         self._handles: dict[tuple[Path, str], Backend] = {}

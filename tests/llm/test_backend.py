@@ -40,7 +40,8 @@ def test_truncated_gguf_is_a_clear_error(tmp_path: Path, small_model_path: Path)
 
 @pytest.fixture(scope="module")
 def pool(small_model_path: Path):
-    with BackendPool(Settings(root_model=str(small_model_path), sub_model=str(small_model_path))) as pool:
+    settings = Settings(root_model=str(small_model_path), sub_model=str(small_model_path), subcall_cache=False)
+    with BackendPool(settings) as pool:
         yield pool
 
 
@@ -110,25 +111,33 @@ def test_cancel_from_another_thread_stops_quickly(backend) -> None:
     cancel = CancelToken()
     started = threading.Event()
     cancelled_at: list[float] = []
+    started_at: list[float] = []
 
     def stopper() -> None:
         started.wait(30)
         cancelled_at.append(time.monotonic())
         cancel.cancel()
 
+    def streamed(_: str) -> None:
+        started_at.append(time.monotonic())
+        if len(started_at) >= 10:  # cancel after 10 pieces, to know the pace of a token
+            started.set()
+
     thread = threading.Thread(target=stopper)
     thread.start()
     result = backend.chat(
         [Message("user", "Write a long story about a lighthouse keeper.")],
         GenerationParams(max_tokens=300, temperature=0.7),
-        on_token=lambda _: started.set(),
+        on_token=streamed,
         cancel=cancel,
     )
     returned = time.monotonic()
     thread.join()
     assert result.finish_reason == "cancelled"
     assert result.completion_tokens < 300
-    assert returned - cancelled_at[0] < 1.0
+    # within a few tokens' time (other jobs may share these cores and slow every token)
+    per_token = (returned - started_at[0]) / max(result.completion_tokens, 1)
+    assert returned - cancelled_at[0] < max(1.0, 3 * per_token)
 
 
 @pytest.mark.model
@@ -169,3 +178,12 @@ def test_concurrent_callers_queue_on_the_model(backend) -> None:
 def test_model_name_resolves_to_the_models_dir(empty_models_dir: Path) -> None:
     with pytest.raises(ModelError, match="not installed|not found"):
         load_backend(TEST_MODEL, Settings())
+
+
+@pytest.mark.model
+def test_pool_answers_a_repeated_call_from_the_cache_when_the_setting_is_on(small_model_path: Path) -> None:
+    with BackendPool(Settings(sub_model=str(small_model_path), n_ctx=512)) as pool:
+        sub = pool.sub()
+        first = sub.chat([Message("user", "Say yes.")], GenerationParams(max_tokens=2))
+        again = sub.chat([Message("user", "Say yes.")], GenerationParams(max_tokens=2))
+    assert not first.cached and again.cached and again.text == first.text
