@@ -3,6 +3,7 @@ and services that play a scripted run as engine events."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,10 @@ class FakeLibrary:
         with self._lock:
             record = self._folders.setdefault(path, FolderRecord(path, tuple(ignore), added_at=time.time()))
         return record
+
+    def mark_missing(self, path: str) -> None:
+        with self._lock:
+            self._folders[path] = dataclasses.replace(self._folders[path], status="missing")
 
     def remove_folder(self, path: str) -> None:
         with self._lock:
@@ -141,6 +146,7 @@ class FakeServices:
         self.cancelled_runs = 0
         self.stored: dict[str, tuple[RunSummary, list[ev.Event]]] = {}
         self.citations: tuple[ev.Citation, ...] = ()
+        self.budget: str | None = None  # finish as budget_exhausted, naming this budget
         self.closed = False
         self.run_entered = threading.Event()
 
@@ -158,17 +164,17 @@ class FakeServices:
         for event in events[:-1]:
             sink(event)
         self.run_entered.set()
-        status = "ok"
+        status = "budget_exhausted" if self.budget else "ok"
         if self.hold:
             cancel.wait(30)
             status = "cancelled"
             self.cancelled_runs += 1
         else:
             sink(events[-1])
-        finished = ev.RunFinished(run_id, status, self.answer if status == "ok" else "partial", self.citations,
-                                  ev.RunStats(iterations=3, sub_calls=self.sub_calls, wall_s=1.5))
+        finished = ev.RunFinished(run_id, status, "partial" if status == "cancelled" else self.answer, self.citations,
+                                  ev.RunStats(iterations=3, sub_calls=self.sub_calls, wall_s=1.5), budget=self.budget)
         sink(finished)
-        recorded = [*events[:-1], *([events[-1]] if status == "ok" else []), finished]
+        recorded = [*events[:-1], *([events[-1]] if status != "cancelled" else []), finished]
         self.stored[run_id] = (RunSummary(run_id, question, time.time(), status), recorded)
         return finished
 

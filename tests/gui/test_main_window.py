@@ -210,3 +210,25 @@ def test_files_that_fail_are_listed_with_the_reason(qtbot, window, notes):
     assert not panel.failures.isHidden()
     assert panel.failures.count() == 1
     assert panel.failures.item(0).text() == f"{(notes / 'blob.bin').resolve()}: not text"
+
+
+def test_a_vanished_folder_is_offered_for_removal(qtbot, window, services, notes, monkeypatch):
+    add_and_index(qtbot, window, notes)
+    asked = []
+    monkeypatch.setattr("rlm_desktop.gui.errors.ask_remove_missing_folder",
+                        lambda parent, path: asked.append(path) or True)
+    services.library.mark_missing(str(notes.resolve()))
+    window.library.refresh()
+    assert asked == [str(notes.resolve())]
+    assert services.library.folders() == []
+    assert window.library_panel.stack.currentWidget() is window.library_panel.empty_page
+
+
+def test_a_partial_answer_says_which_budget_ran_out(qtbot, window, services, notes):
+    add_and_index(qtbot, window, notes)
+    services.budget = "iterations"
+    with qtbot.waitSignal(window.runs.runFinished, timeout=10_000):
+        window.runs.ask("q")
+    text = window.ask_panel.answer.toPlainText()
+    assert "Partial answer" in text and "iterations budget ran out" in text
+    assert "The threshold is 42" in text
