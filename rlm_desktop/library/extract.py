@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -114,27 +115,34 @@ def hash_file(path: str, limit: int) -> str:
 # --- chunking -------------------------------------------------------------------------
 
 
+_LINES = re.compile(rf"(?:[^\n]*\n){{{CHUNK_LINES}}}")
+
+
 def chunk_lines(text: str, page: int | None = None) -> list[Chunk]:
     """Cut text into chunks of at most CHUNK_LINES lines and about CHUNK_CHARS chars,
-    always at line boundaries, so "\\n".join of the chunk texts is the text again."""
-    lines = text.split("\n")
+    always at line boundaries (a single longer line is one chunk), so "\\n".join of the
+    chunk texts is the text again. Works on offsets, never on a list of all lines."""
     chunks: list[Chunk] = []
-    i, n = 0, len(lines)
-    while i < n:
-        group = lines[i : i + CHUNK_LINES]
-        size = sum(map(len, group)) + len(group)
-        if size > CHUNK_CHARS and len(group) > 1:
-            # Too long for one chunk: take lines until the char budget is used.
-            take, total = 0, 0
-            for line in group:
-                total += len(line) + 1
-                take += 1
-                if total >= CHUNK_CHARS:
-                    break
-            group = group[:take]
-        chunks.append((i + 1, len(group), page, "\n".join(group)))
-        i += len(group)
-    return chunks
+    pos, line, n = 0, 1, len(text)
+    while True:
+        end = min(n, pos + CHUNK_CHARS)
+        newlines = text.count("\n", pos, end)
+        if end == n and newlines < CHUNK_LINES:
+            stop = n
+        elif newlines >= CHUNK_LINES:
+            stop = _LINES.match(text, pos, end).end() - 1  # type: ignore[union-attr]
+        elif newlines:
+            stop = text.rfind("\n", pos, end)
+        else:
+            stop = text.find("\n", pos)
+            stop = n if stop < 0 else stop
+        piece = text[pos:stop]
+        count = piece.count("\n") + 1
+        chunks.append((line, count, page, piece))
+        if stop >= n:
+            return chunks
+        line += count
+        pos = stop + 1
 
 
 def count_lines(text: str) -> int:

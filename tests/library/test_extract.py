@@ -110,3 +110,18 @@ def test_pdf_pages_are_kept(tmp_path: Path) -> None:
 def test_docx_paragraphs(tmp_path: Path) -> None:
     doc = make_docx(tmp_path / "m.docx", ["Minutes of the meeting", "Budget approved: 1200"])
     assert text_of(doc, "docx") == "Minutes of the meeting\nBudget approved: 1200"
+
+
+def test_chunking_holds_for_odd_line_shapes() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        lines = ["x" * rng.choice([0, 1, 40, 300, 20_000]) for _ in range(rng.randint(0, 500))]
+        text = "\n".join(lines) + rng.choice(["", "\n", "\n\n"])
+        chunks = chunk_lines(text)
+        assert "\n".join(c[3] for c in chunks) == text
+        expected_first = 1
+        for first, count, _page, body in chunks:
+            assert first == expected_first and count == body.count("\n") + 1 <= CHUNK_LINES
+            expected_first += count
