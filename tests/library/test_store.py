@@ -157,3 +157,32 @@ def test_an_old_library_is_migrated_forward(tmp_path: Path, monkeypatch: pytest.
     assert new.search("upgrade").total_files == 1 and new.search("kept").total_files == 0
     new.conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
     new.close()
+
+
+def test_readers_work_while_another_thread_scans(tmp_path: Path, folder: Path) -> None:
+    import threading
+
+    for i in range(400):
+        (folder / f"n{i:03}.txt").write_text(f"note {i} about herons\n" * 30)
+    db = tmp_path / "shared.db"
+    Library.open(db).close()
+    errors: list[BaseException] = []
+
+    def scan_in_thread() -> None:
+        try:
+            with Library.open(db) as writer:  # one Library per thread
+                writer.add_folder(folder)
+                writer.scan()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=scan_in_thread)
+    thread.start()
+    seen = []
+    with Library.open(db, read_only=True) as reader:
+        while thread.is_alive():
+            seen.append(reader.search("herons").total_files)
+        thread.join()
+        assert not errors
+        assert reader.search("herons").total_files == 400
+    assert seen == sorted(seen)  # readers see committed progress, never a torn state
