@@ -96,6 +96,7 @@ class Scanner:
         self.cancel = cancel or threading.Event()
         self.inline = inline  # None: decide by the amount of work
         self.tally = _Tally()
+        self.waited_s = 0.0  # time the writer spent waiting for extraction (tuning aid)
         self._last_progress = 0.0
 
     # --- planning ---------------------------------------------------------------------
@@ -216,7 +217,7 @@ class Scanner:
                     self.lib.set_folder_status(root, "ok", scanned=not cancelled)
         t = self.tally
         report = ScanReport(t.added, t.updated, t.removed, t.unchanged, t.skipped, t.failed, time.monotonic() - started, cancelled, t.renamed)
-        log.info("scan: %s", report)
+        log.info("scan: %s (writer waited %.1f s for extraction)", report, self.waited_s)
         return report
 
     def _results(self, jobs: list[_Job]) -> Iterator[tuple[_Job, Extracted]]:
@@ -263,7 +264,9 @@ class Scanner:
                         inflight[pool.submit(extract_batch, [(j.fs_path, j.kind) for j in batch], limit)] = batch
                     if not inflight or self.cancel.is_set():
                         return
+                    waited = time.perf_counter()
                     done, _ = cf.wait(inflight, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                    self.waited_s += time.perf_counter() - waited
                     for future in done:
                         batch = inflight.pop(future)
                         try:
