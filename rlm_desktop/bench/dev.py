@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("dev", help="the development set: six question families at two corpus sizes")
     parser.add_argument("--family", action="append", choices=DEV_FAMILIES, help="only these families (repeatable)")
     parser.add_argument("--quick", action="store_true", help="three questions per family and size")
+    parser.add_argument("--per-size", type=int, default=None, help="only the first N questions of each family and size")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
     parser.add_argument("--method", default="rlm", choices=("rlm", "rag", "direct"))
     add_common_flags(parser, "dev")
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    tasks = dev_tasks(load_essays(), families=args.family, quick=args.quick, seed=args.seed)
+    tasks = dev_tasks(load_essays(), families=args.family, quick=args.quick, seed=args.seed, per_size=args.per_size)
     settings = bench_settings(args)
     variant = "default"
     if args.ablate:

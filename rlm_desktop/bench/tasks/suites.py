@@ -56,9 +56,11 @@ def quality_plan(tasks: Sequence[Task], methods: Sequence[str], *, quick: bool) 
     return pairs
 
 
-def dev_tasks(essays: Sequence[Essay], *, families: Iterable[str] | None = None, quick: bool = False, seed: int = 0) -> list[Task]:
+def dev_tasks(
+    essays: Sequence[Essay], *, families: Iterable[str] | None = None, quick: bool = False, seed: int = 0, per_size: int | None = None
+) -> list[Task]:
     """At least ten questions per family at each of the two sizes (``quick``: the first
-    three of each)."""
+    three of each; ``per_size``: the first N of each)."""
     wanted = set(families or DEV_FAMILIES)
     unknown = wanted - set(DEV_FAMILIES)
     if unknown:
@@ -77,12 +79,13 @@ def dev_tasks(essays: Sequence[Essay], *, families: Iterable[str] | None = None,
         tasks += code_tasks(SMALL_MODULES, seed, "code")
         tasks += code_tasks(LARGE_MODULES, seed, "code")
     tasks = [t for t in tasks if t.family in wanted]
-    if quick:
+    limit = per_size if per_size is not None else (3 if quick else None)
+    if limit is not None:
         kept: list[Task] = []
         per: dict[tuple[str, str], int] = {}
         for t in tasks:
             key = (t.family, t.corpus.id)
-            if per.get(key, 0) < 3:
+            if per.get(key, 0) < limit:
                 kept.append(t)
                 per[key] = per.get(key, 0) + 1
         tasks = kept
