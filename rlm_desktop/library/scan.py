@@ -23,7 +23,7 @@ from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.extract import Extracted, classify, extract_file, hash_file
 from rlm_desktop.library.store import db_path_str, normalize, scope_sql
 from rlm_desktop.library.types import ScanProgress, ScanReport
-from rlm_desktop.library.walk import WalkResult, walk
+from rlm_desktop.library.walk import WalkResult, covering, walk
 
 if TYPE_CHECKING:
     from rlm_desktop.library.store import Library
@@ -107,8 +107,7 @@ class Scanner:
         if paths is None:
             return [(f.path, f.path, f.ignore) for f in folders.values()]
         targets = []
-        for raw in paths:
-            fs = normalize(raw)
+        for fs in covering(normalize(p) for p in paths):
             root = self.lib.root_of(db_path_str(fs))
             if root is None:
                 raise LibraryError(f"{fs} is not inside an indexed folder; add the folder first")

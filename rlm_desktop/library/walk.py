@@ -41,6 +41,17 @@ class WalkResult:
     unlisted_dirs: list[str] = field(default_factory=list)  # could not list: keep their old rows
 
 
+def covering(paths: Iterable[str]) -> list[str]:
+    """The smallest set of the paths that covers all of them: no duplicates, nothing
+    inside another one (a folder covers its files)."""
+    out: list[str] = []
+    for path in sorted(set(paths)):
+        if out and (path == out[-1] or path.startswith(out[-1].rstrip("/") + "/")):
+            continue
+        out.append(path)
+    return out
+
+
 def _spec(lines: Iterable[str]) -> pathspec.PathSpec | None:
     lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
@@ -86,7 +97,8 @@ def walk(root: str, start: str, user_globs: Iterable[str], skip_dirs: Iterable[s
         specs.append((root, user))
     # The .gitignore files of the folders from the root down to the start apply too, and
     # a start inside an ignored folder yields nothing.
-    start_is_dir = os.path.isdir(start) and not os.path.islink(start)
+    # The folder the person added may itself be a symlink; links below it are not followed.
+    start_is_dir = os.path.isdir(start) and (start == root or not os.path.islink(start))
     here = root
     parts = [] if start == root else os.path.relpath(start, root).split(os.sep)
     for number, part in enumerate(parts, 1):

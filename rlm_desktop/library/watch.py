@@ -29,7 +29,7 @@ from watchdog.observers import Observer
 from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.store import Library
 from rlm_desktop.library.types import ScanReport
-from rlm_desktop.library.walk import DEFAULT_IGNORE_DIRS
+from rlm_desktop.library.walk import DEFAULT_IGNORE_DIRS, covering
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,6 @@ class _Collector(FileSystemEventHandler):
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:
                 self.watcher._note(os.fsdecode(raw))
-
-
-def collapse(paths: set[str]) -> list[str]:
-    """The smallest set of paths that covers all of them (a folder covers its files)."""
-    out: list[str] = []
-    for path in sorted(paths):
-        if out and (path == out[-1] or path.startswith(out[-1].rstrip("/") + "/")):
-            continue
-        out.append(path)
-    return out
 
 
 class Watcher:
@@ -163,7 +153,7 @@ class Watcher:
 
     def _apply(self, lib: Library, batch: set[str]) -> None:
         paths = []
-        for path in collapse(batch):
+        for path in covering(batch):
             root = lib.root_of(path)
             if root is None:
                 continue

@@ -141,3 +141,20 @@ def test_worker_processes_extract(lib: Library, folder: Path, monkeypatch: pytes
     assert report.added == 20 and [p for p, _ in report.failed] == [str(folder / "bad.pdf")]
     hit = lib.search("unique7").hits[0]
     assert hit.path == str(folder / "m7.md") and hit.line == 52
+
+
+def test_overlapping_paths_are_scanned_once(lib: Library, folder: Path) -> None:
+    (folder / "sub").mkdir()
+    (folder / "sub" / "a.txt").write_text("alpha\n")
+    lib.add_folder(folder)
+    report = lib.scan([folder, folder / "sub", folder / "sub" / "a.txt", folder])
+    assert report.added == 1 and report.updated == 0
+
+
+def test_a_symlinked_folder_added_by_the_user_is_indexed(lib: Library, folder: Path, tmp_path: Path) -> None:
+    (folder / "a.txt").write_text("reached through a link\n")
+    link = tmp_path / "shortcut"
+    link.symlink_to(folder)
+    lib.add_folder(link)
+    assert lib.scan().added == 1
+    assert lib.search("link").hits[0].path == str(link / "a.txt")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rlm_desktop.library.store import Library
-from rlm_desktop.library.watch import Watcher, collapse
+from rlm_desktop.library.walk import covering
+from rlm_desktop.library.watch import Watcher
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -60,4 +61,4 @@ def test_vanished_folder_is_kept_and_resumed(lib: Library, folder: Path, tmp_pat
 
 
 def test_collapse_keeps_covering_paths() -> None:
-    assert collapse({"/a/b/c.txt", "/a/b", "/a/bc.txt", "/x"}) == ["/a/b", "/a/bc.txt", "/x"]
+    assert covering({"/a/b/c.txt", "/a/b", "/a/bc.txt", "/x"}) == ["/a/b", "/a/bc.txt", "/x"]
