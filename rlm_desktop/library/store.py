@@ -154,6 +154,10 @@ def scope_sql(roots: Iterable[str] | None, column: str = "f.path") -> tuple[str,
     return "(" + " OR ".join(parts) + ")", params
 
 
+class LibraryBusy(LibraryError):
+    """Another connection held the write lock for longer than the busy timeout."""
+
+
 class Library:
     """The index of the user's folders. See ``rlm_desktop.library.types`` for the API."""
 
@@ -185,20 +189,22 @@ class Library:
         max_file_mb: float = DEFAULT_MAX_FILE_MB,
         ignore: Iterable[str] = (),
         workers: int | None = None,
+        busy_timeout_s: float = 30.0,
     ) -> Library:
         """Open (and for a writer, create or migrate) the library database.
         ``ignore``: extra globs for every folder (Settings.ignore_globs); ``workers``:
-        extraction processes (default: cores - 1, at least 1)."""
+        extraction processes (see ``scan.default_workers``); ``busy_timeout_s``: how long
+        to wait for another writer's lock before ``LibraryBusy``."""
         path = Path(db_path)
         try:
             if read_only:
                 if not path.exists():
                     raise LibraryError(f"the library {path} does not exist yet: add a folder first")
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10)
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=busy_timeout_s)
                 conn.execute("PRAGMA query_only = ON")
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+                conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_s)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -32000")
@@ -339,7 +345,12 @@ class Library:
         self._writable()
         from rlm_desktop.library.scan import Scanner
 
-        return Scanner(self, progress=progress, cancel=cancel).run(paths)
+        try:
+            return Scanner(self, progress=progress, cancel=cancel).run(paths)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LibraryBusy("the library is busy: another scan is writing to it; try again when it is done") from exc
+            raise LibraryError(f"the library could not be updated: {exc}") from exc
 
     # --- writes used by the scanner ---------------------------------------------------
 

@@ -27,7 +27,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from rlm_desktop.errors import LibraryError
-from rlm_desktop.library.store import Library
+from rlm_desktop.library.store import Library, LibraryBusy
 from rlm_desktop.library.types import ScanReport
 from rlm_desktop.library.walk import DEFAULT_IGNORE_DIRS, covering
 
@@ -69,6 +69,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._own_files = {str(self.db_path.resolve()) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+        self.busy_retries = 0
         self.ready = threading.Event()  # set once every present folder is watched
 
     def start(self) -> None:
@@ -165,6 +166,14 @@ class Watcher:
             return
         try:
             report = lib.scan(paths, cancel=self._stop)
+        except LibraryBusy:
+            # A long scan elsewhere (the GUI, the CLI) holds the write lock: try later.
+            log.info("watcher: library busy; will apply %d changed paths later", len(paths))
+            self.busy_retries += 1
+            with self._wake:
+                self._pending.update(paths)
+                self._last_event = time.monotonic()
+            return
         except LibraryError as exc:
             log.warning("watcher: could not apply changes: %s", exc)
             return

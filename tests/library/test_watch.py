@@ -62,3 +62,21 @@ def test_vanished_folder_is_kept_and_resumed(lib: Library, folder: Path, tmp_pat
 
 def test_collapse_keeps_covering_paths() -> None:
     assert covering({"/a/b/c.txt", "/a/b", "/a/bc.txt", "/x"}) == ["/a/b", "/a/bc.txt", "/x"]
+
+
+def test_busy_library_is_retried_not_fatal(lib: Library, folder: Path) -> None:
+    lib.add_folder(folder)
+    watcher = Watcher(lib.db_path, debounce_s=0.1, poll_s=0.2, library_options={"busy_timeout_s": 0.1})
+    watcher.start()
+    try:
+        assert watcher.ready.wait(10)
+        blocker = Library.open(lib.db_path)  # another writer, holding the lock for long
+        blocker.conn.execute("BEGIN IMMEDIATE")
+        (folder / "while busy.txt").write_text("written while locked: ibis\n")
+        wait_until(lambda: watcher.busy_retries >= 1)
+        blocker.conn.execute("COMMIT")
+        blocker.close()
+        wait_until(lambda: lib.search("ibis").total_files == 1)
+        assert watcher._thread is not None and watcher._thread.is_alive()
+    finally:
+        watcher.stop()
