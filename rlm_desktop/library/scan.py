@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +47,12 @@ def default_workers() -> int:
 
 BATCH_FILES = 32
 BATCH_BYTES = 2_000_000
+
+
+def _worker_init() -> None:
+    """Ctrl-C goes to the whole process group: only the scanning process should act on
+    it (it rolls back the open batch and stops the pool), not each worker with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def extract_batch(items: list[tuple[str, str]], limit: int) -> list[Extracted]:
@@ -251,7 +258,7 @@ class Scanner:
         context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
         crashed = "the text extractor crashed on this file (or on one read at the same time)"
         while True:  # a new pool after a worker crash
-            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
             inflight: dict[cf.Future[list[Extracted]], list[_Job]] = {}
             broken = False
             try:
