@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 COMMIT_FILES = 1000
 COMMIT_BYTES = 32_000_000
 COMMIT_SECONDS = 5.0
+FLUSH_ROWS = 512  # chunk rows written per executemany
 INLINE_MAX_FILES = 48  # below this, or below INLINE_MAX_BYTES, worker processes cost more than they save
 INLINE_MAX_BYTES = 4_000_000
 PROGRESS_EVERY_S = 0.1
@@ -295,6 +296,7 @@ class Scanner:
         nbytes = errors = 0
         tx_files = tx_bytes = 0
         tx_started = time.monotonic()
+        pending: list[tuple] = []  # chunk rows not yet written (flushed before each commit)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self._report(done, total, nbytes, "", errors, force=True)
@@ -307,7 +309,9 @@ class Scanner:
                             self.lib.drop_files([row[0]])
                             self.tally.removed += 1
                 else:
-                    self.lib.put_file(job.path, job.root, job.size, job.mtime, ex)
+                    self.lib.put_file(job.path, job.root, job.size, job.mtime, ex, new=not job.existed, pending=pending)
+                    if len(pending) >= FLUSH_ROWS:
+                        self.lib.flush_chunks(pending)
                     if ex.status == "error":
                         self.tally.failed.append((job.path, ex.error))
                         errors += 1
@@ -322,6 +326,7 @@ class Scanner:
                 tx_files += 1
                 tx_bytes += ex.chars
                 if tx_files >= COMMIT_FILES or tx_bytes >= COMMIT_BYTES or time.monotonic() - tx_started > COMMIT_SECONDS:
+                    self.lib.flush_chunks(pending)
                     self.conn.execute("COMMIT")
                     self.conn.execute("BEGIN IMMEDIATE")
                     tx_files = tx_bytes = 0
@@ -329,6 +334,7 @@ class Scanner:
                 self._report(done, total, nbytes, job.path, errors)
                 if self.cancel.is_set():
                     break
+            self.lib.flush_chunks(pending)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")

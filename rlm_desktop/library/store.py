@@ -354,11 +354,26 @@ class Library:
 
     # --- writes used by the scanner ---------------------------------------------------
 
-    def put_file(self, path: str, root: str, size: int, mtime: float, ex: Extracted) -> int:
+    def put_file(self, path: str, root: str, size: int, mtime: float, ex: Extracted, *, new: bool = False, pending: list[tuple] | None = None) -> int:
         """Write one file's row and text (caller holds the transaction, so row, chunks and
-        FTS change together or not at all). Returns the file id."""
-        row = self.conn.execute("SELECT id, content_hash, status FROM files WHERE path = ?", (path,)).fetchone()
+        FTS change together or not at all). Returns the file id. ``new``: the caller
+        believes no row exists (saves a lookup). ``pending``: collect the chunk rows there
+        and write many files' chunks with one ``flush_chunks`` (per-file statements
+        dominated the writer on trees of small files); flush before committing."""
         values = (root, size, mtime, ex.kind, ex.status, ex.chars, estimate_tokens(ex.chars), ex.pages, ex.lines, ex.error, ex.content_hash, ex.extract_s, time.time())
+        row = None
+        file_id = None
+        if new:
+            try:
+                file_id = self.conn.execute(
+                    """INSERT INTO files (path, root, size, mtime, kind, status, chars, tokens, pages, lines, error,
+                       content_hash, extract_s, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (path, *values),
+                ).lastrowid
+            except sqlite3.IntegrityError:  # it was there after all (another writer)
+                file_id = None
+        if file_id is None:
+            row = self.conn.execute("SELECT id, content_hash, status FROM files WHERE path = ?", (path,)).fetchone()
         if row is not None:
             file_id = row[0]
             same_text = ex.status == "ok" and row[2] == "ok" and row[1] == ex.content_hash
@@ -370,20 +385,28 @@ class Library:
             if same_text:
                 return file_id
             self._delete_chunks(file_id)
-        else:
+        elif file_id is None:
             file_id = self.conn.execute(
                 """INSERT INTO files (path, root, size, mtime, kind, status, chars, tokens, pages, lines, error,
                    content_hash, extract_s, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (path, *values),
             ).lastrowid
+        assert file_id is not None
         if ex.status == "ok" and ex.chunks:
             base = file_id << CHUNK_SHIFT
-            self.conn.executemany(
-                "INSERT INTO chunks (id, line, nlines, page, text) VALUES (?,?,?,?,?)",
-                [(base + seq, c[0], c[1], c[2], c[3]) for seq, c in enumerate(ex.chunks)],
-            )
-            self.conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?,?)", [(base + seq, c[3]) for seq, c in enumerate(ex.chunks)])
+            rows = [(base + seq, c[0], c[1], c[2], c[3]) for seq, c in enumerate(ex.chunks)]
+            if pending is not None:
+                pending.extend(rows)
+            else:
+                self.flush_chunks(rows)
         return file_id
+
+    def flush_chunks(self, rows: list[tuple]) -> None:
+        """Write chunk rows ``(id, line, nlines, page, text)`` and their FTS entries."""
+        if rows:
+            self.conn.executemany("INSERT INTO chunks (id, line, nlines, page, text) VALUES (?,?,?,?,?)", rows)
+            self.conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?,?)", [(r[0], r[4]) for r in rows])
+            rows.clear()
 
     def touch_file(self, file_id: int, size: int, mtime: float) -> None:
         self.conn.execute("UPDATE files SET size = ?, mtime = ? WHERE id = ?", (size, mtime, file_id))
