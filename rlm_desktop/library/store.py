@@ -317,8 +317,7 @@ class Library:
     def root_of(self, path: str) -> str | None:
         """The indexed folder a path belongs to (the deepest one), or None."""
         best = None
-        for record in self.folders():
-            root = record.path
+        for (root,) in self.conn.execute("SELECT path FROM folders"):
             if path == root or path.startswith(root.rstrip("/") + "/"):
                 if best is None or len(root) > len(best):
                     best = root
