@@ -1,6 +1,6 @@
 """The SQLite store behind the library, and the read API the engine and the sandbox use.
 
-Layout (see ``MIGRATIONS``): ``folders`` (roots the user added), ``files`` (one row per
+Layout (see ``schema.MIGRATIONS``): ``folders`` (roots the user added), ``files`` (one row per
 file seen, with status and error text), ``chunks`` (the extracted text in pieces of whole
 lines; each carries its first line and, for PDFs, its page) and ``chunks_fts`` (FTS5,
 porter + unicode61, external content over ``chunks``, kept in step by the store in the
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -27,8 +26,17 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from rlm_desktop.errors import LibraryError
-from rlm_desktop.library import query as fts_query
+from rlm_desktop.library import search as search_module
 from rlm_desktop.library.extract import PAGE_BREAK, Extracted
+from rlm_desktop.library.schema import (  # noqa: F401 - re-exported for the scanner, bench and tests
+    CHUNK_MASK,
+    CHUNK_SHIFT,
+    MIGRATIONS,
+    db_path_str,
+    normalize,
+    scope_sql,
+    split_sql,
+)
 from rlm_desktop.library.types import (
     CorpusStats,
     FileRecord,
@@ -36,122 +44,18 @@ from rlm_desktop.library.types import (
     GrepMatch,
     ScanProgress,
     ScanReport,
-    SearchHit,
     SearchResult,
 )
 
 log = logging.getLogger(__name__)
 
-CHUNK_SHIFT = 24
-CHUNK_MASK = (1 << CHUNK_SHIFT) - 1
 DEFAULT_MAX_FILE_MB = 50.0
-HITS_PER_FILE = 2  # search shows at most this many chunks of one file
-GREP_LINE_CHARS = 400
 
 
 def estimate_tokens(chars: int) -> int:
     """About four characters per token for English text and code: a planning figure,
     not the model's tokenizer (the engine counts exactly where it matters)."""
     return (chars + 3) // 4
-
-
-# Append-only: never edit a released migration, add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_initial",
-        """
-        CREATE TABLE folders (
-            path TEXT PRIMARY KEY,
-            ignore TEXT NOT NULL DEFAULT '[]',
-            added_at REAL NOT NULL,
-            last_scan REAL,
-            status TEXT NOT NULL DEFAULT 'ok'
-        );
-        CREATE TABLE files (
-            id INTEGER PRIMARY KEY,
-            path TEXT NOT NULL UNIQUE,
-            root TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            mtime REAL NOT NULL,
-            kind TEXT NOT NULL,
-            status TEXT NOT NULL,
-            chars INTEGER NOT NULL DEFAULT 0,
-            tokens INTEGER NOT NULL DEFAULT 0,
-            pages INTEGER NOT NULL DEFAULT 0,
-            lines INTEGER NOT NULL DEFAULT 0,
-            error TEXT NOT NULL DEFAULT '',
-            content_hash TEXT NOT NULL DEFAULT '',
-            extract_s REAL NOT NULL DEFAULT 0,
-            indexed_at REAL NOT NULL DEFAULT 0
-        );
-        CREATE INDEX files_root ON files(root, status);
-        CREATE TABLE chunks (
-            id INTEGER PRIMARY KEY,
-            line INTEGER NOT NULL,
-            nlines INTEGER NOT NULL,
-            page INTEGER,
-            text TEXT NOT NULL
-        );
-        CREATE VIRTUAL TABLE chunks_fts USING fts5(
-            text, content='chunks', content_rowid='id', tokenize='porter unicode61'
-        );
-        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
-            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
-        END;
-        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
-            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        END;
-        CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
-            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
-        END;
-        CREATE TABLE scan_errors (
-            root TEXT NOT NULL,
-            path TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            at REAL NOT NULL,
-            PRIMARY KEY (root, path)
-        );
-        """,
-    ),
-    (
-        # Triggers cost twice the FTS5 insert time; the store keeps chunks_fts in step
-        # itself, in the same transaction as the chunks (see put_file/_delete_chunks).
-        "0002_explicit_fts",
-        """
-        DROP TRIGGER IF EXISTS chunks_ai;
-        DROP TRIGGER IF EXISTS chunks_ad;
-        DROP TRIGGER IF EXISTS chunks_au;
-        """,
-    ),
-]
-
-
-def db_path_str(path: str) -> str:
-    """A file system path as stored: absolute, and valid UTF-8 even when the name is not
-    (undecodable bytes appear as ``\\xNN``)."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", errors="backslashreplace")
-
-
-def normalize(path: str | os.PathLike[str]) -> str:
-    return os.path.abspath(os.path.expanduser(os.fspath(path)))
-
-
-def scope_sql(roots: Iterable[str] | None, column: str = "f.path") -> tuple[str, list[object]]:
-    """SQL that keeps rows whose path is one of ``roots`` or under one of them."""
-    if not roots:
-        return "1", []
-    parts, params = [], []
-    for root in roots:
-        root = db_path_str(normalize(root)).rstrip("/") or "/"
-        prefix = root if root.endswith("/") else root + "/"
-        parts.append(f"({column} = ? OR substr({column}, 1, ?) = ?)")
-        params += [root, len(prefix), prefix]
-    return "(" + " OR ".join(parts) + ")", params
 
 
 class LibraryBusy(LibraryError):
@@ -231,7 +135,7 @@ class Library:
                 continue
             log.info("library: applying migration %s", name)
             with self.transaction():
-                for statement in _split_sql(sql):
+                for statement in split_sql(sql):
                     self.conn.execute(statement)
                 self.conn.execute("INSERT INTO schema_version (name, applied_at) VALUES (?, ?)", (name, time.time()))
         unknown = applied - {name for name, _ in MIGRATIONS}
@@ -506,104 +410,14 @@ class Library:
         return "\n".join(lines[lo - first : (hi - first + 1) if hi is not None else None])
 
     def search(self, query: str, k: int = 10, roots: Iterable[str] | None = None) -> SearchResult:
-        """BM25-ranked hits with a snippet and the line (or page) they are on, at most
-        ``HITS_PER_FILE`` per file, plus how many files matched in all. Free text is made
-        into a valid FTS5 query (see ``query.py``); it never raises on query syntax."""
-        roots = list(roots or [])
-        scope, scope_params = scope_sql(roots)
-        scope_clause = f" AND (rowid >> {CHUNK_SHIFT}) IN (SELECT f.id FROM files f WHERE {scope})" if roots else ""
-        rows: list[tuple[int, float]] = []
-        used = ""
-        for candidate in fts_query.candidates(query):
-            try:
-                rows = self.conn.execute(
-                    f"SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?{scope_clause} ORDER BY rank LIMIT ?",
-                    [candidate, *scope_params, max(k, 1) * HITS_PER_FILE * 2],
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                log.debug("FTS query %r rejected: %s", candidate, exc)
-                continue
-            used = candidate
-            if rows:
-                break
-        if not rows:
-            return SearchResult(query, [], 0)
-        total = self.conn.execute(
-            f"SELECT count(DISTINCT rowid >> {CHUNK_SHIFT}) FROM chunks_fts WHERE chunks_fts MATCH ?{scope_clause}",
-            [used, *scope_params],
-        ).fetchone()[0]
-        hits: list[SearchHit] = []
-        per_file: dict[int, int] = {}
-        terms = fts_query.term_pattern(used)
-        for rowid, rank in rows:
-            file_id = rowid >> CHUNK_SHIFT
-            if per_file.get(file_id, 0) >= HITS_PER_FILE:
-                continue
-            per_file[file_id] = per_file.get(file_id, 0) + 1
-            hits.append(self._hit(used, terms, rowid, rank))
-            if len(hits) >= k:
-                break
-        return SearchResult(query, hits, total)
-
-    def _hit(self, match: str, terms: re.Pattern[str] | None, rowid: int, rank: float) -> SearchHit:
-        path, kind = self.conn.execute("SELECT path, kind FROM files WHERE id = ?", (rowid >> CHUNK_SHIFT,)).fetchone()
-        line, page, text = self.conn.execute("SELECT line, page, text FROM chunks WHERE id = ?", (rowid,)).fetchone()
-        found = fts_query.best_line(text, terms) if terms is not None else None
-        if found is not None:
-            offset, line_text = found
-            snippet = fts_query.mark(line_text, terms)  # type: ignore[arg-type]
-            line += offset
-        else:
-            # The words are not visible as written (stemming went further than our
-            # prefixes): let FTS5 find them.
-            snippet, marked = self.conn.execute(
-                "SELECT snippet(chunks_fts, 0, '[', ']', ' … ', 24), highlight(chunks_fts, 0, char(1), char(2)) "
-                "FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?",
-                (match, rowid),
-            ).fetchone()
-            at = marked.find("\x01")
-            if at > 0:
-                line += marked.count("\n", 0, at)
-            snippet = " ".join(snippet.split())
-        return SearchHit(path, -rank, snippet, line, page if kind == "pdf" else None)
+        """BM25-ranked hits with snippet and line (or page), at most 2 per file, and how
+        many files matched in all. Never raises on query syntax (see ``query.py``)."""
+        return search_module.search(self.conn, query, k, roots)
 
     def grep(self, pattern: str, limit: int = 200, roots: Iterable[str] | None = None, flags: int = 0) -> Iterator[GrepMatch]:
-        """Lines matching a Python regex, file by file in path order, one match per line,
-        stopping after ``limit``. Streams rows from SQLite, so memory stays small."""
-        try:
-            regex = re.compile(pattern, flags | re.MULTILINE)
-        except (re.error, TypeError, ValueError, OverflowError) as exc:
-            raise LibraryError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return self._grep(regex, limit, roots)
-
-    def _grep(self, regex: re.Pattern[str], limit: int, roots: Iterable[str] | None) -> Iterator[GrepMatch]:
-        if limit <= 0:
-            return
-        where, params = scope_sql(roots)
-        cursor = self.conn.execute(
-            f"""SELECT f.path, f.kind, c.line, c.page, c.text FROM files f
-                JOIN chunks c ON c.id BETWEEN (f.id << {CHUNK_SHIFT}) AND (f.id << {CHUNK_SHIFT}) + {CHUNK_MASK}
-                WHERE f.status = 'ok' AND {where} ORDER BY f.path, c.id""",
-            params,
-        )
-        found = 0
-        for path, kind, first_line, page, text in cursor:
-            last_start = -1
-            pos, line = 0, first_line
-            for m in regex.finditer(text):
-                start = text.rfind("\n", 0, m.start()) + 1
-                if start == last_start:
-                    continue
-                line += text.count("\n", pos, start)
-                pos, last_start = start, start
-                stop = text.find("\n", m.start())
-                if stop < 0:
-                    stop = len(text)
-                yield GrepMatch(path, line, text[start:stop][:GREP_LINE_CHARS], page if kind == "pdf" else None)
-                found += 1
-                if found >= limit:
-                    cursor.close()
-                    return
+        """Lines matching a Python regex as path:line, streaming, stopping at ``limit``;
+        ``LibraryError`` for an invalid pattern."""
+        return search_module.grep(self.conn, pattern, limit, roots, flags)
 
     def stats(self, roots: Iterable[str] | None = None) -> CorpusStats:
         where, params = scope_sql(roots)
@@ -654,17 +468,3 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration (triggers contain ';' inside BEGIN ... END)."""
-    statements, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        statements.append(buf.strip())
-    return statements
