@@ -11,7 +11,6 @@ full extracted text (pages of a PDF are joined with ``PAGE_BREAK``).
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import json
 import logging
@@ -98,6 +97,8 @@ class SkipFile(Exception):
 
 
 def content_hash(data: bytes) -> str:
+    import hashlib  # here, not at the top: the sandboxed reader imports this module and needs no OpenSSL
+
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
