@@ -159,11 +159,12 @@ class AskPanel(QWidget):
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setToolTip(text)
 
     def show_answer(self, finished: RunFinished) -> None:
         self.answer.setMarkdown(answer_markdown(finished, self._resolver))
         stats = finished.stats
-        self.status.setText(
+        self.set_status(
             f"{stats.iterations} turns · {stats.sub_calls} sub-calls · "
             f"{stats.prompt_tokens + stats.completion_tokens:,} tokens · {stats.wall_s:.1f} s"
         )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from rlm_desktop.errors import LibraryError
 from rlm_desktop.gui.services import Services
@@ -18,6 +18,8 @@ from rlm_desktop.gui.workers import Task
 from rlm_desktop.library.types import FolderRecord, ScanProgress, ScanReport
 
 log = logging.getLogger(__name__)
+
+POLL_MS = 5000  # how often the folder list (counts, missing folders) is re-read
 
 
 class LibraryController(QObject):
@@ -38,6 +40,9 @@ class LibraryController(QObject):
         self._failures: list[tuple[str, str]] = []
         self._known_missing: set[str] = set()
         self.folders: list[FolderRecord] = []
+        self._watch: Task | None = None
+        self._poll = QTimer(self, interval=POLL_MS)
+        self._poll.timeout.connect(lambda: None if self.scanning else self.refresh())
 
     @property
     def library(self) -> Any:
@@ -52,12 +57,14 @@ class LibraryController(QObject):
 
     def refresh(self) -> list[FolderRecord]:
         try:
-            self.folders = list(self.library.folders())
+            folders = list(self.library.folders())
         except LibraryError as exc:
             self.error.emit(exc)
             return self.folders
-        self.foldersChanged.emit(self.folders)
-        self._show_failures()
+        if folders != self.folders or not folders:
+            self.folders = folders
+            self.foldersChanged.emit(folders)
+            self._show_failures()
         for folder in self.folders:
             if folder.status == "missing" and folder.path not in self._known_missing:
                 self._known_missing.add(folder.path)
@@ -152,8 +159,25 @@ class LibraryController(QObject):
             pending, self._pending = self._pending, []
             self._start(pending)
 
+    def start_watching(self) -> None:
+        """Keep the index current while the app runs (the core's watcher, in a task), and
+        look at the folders' status every few seconds (a drive may be unplugged)."""
+        if self._watch is not None:
+            return
+        task = Task(self._services.watch, "watch", self)
+        task.event.connect(lambda _report: None if self.scanning else self.refresh())
+        task.failed.connect(lambda exc: log.warning("the folder watcher stopped: %s", exc))
+        self._watch = task
+        task.start()
+        self._poll.start()
+
     def shutdown(self, wait_ms: int = 5000) -> None:
         """Stop a scan and close the handle (window closing)."""
+        self._poll.stop()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch.wait(wait_ms)
+            self._watch = None
         if self._task is not None:
             self.cancel_scan()
             self._task.wait(wait_ms)

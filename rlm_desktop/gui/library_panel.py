@@ -159,6 +159,7 @@ class LibraryPanel(QWidget):
         self._update_buttons()
 
     def show_folders(self, folders: list[FolderRecord]) -> None:
+        selected = set(self.selected_paths())
         self.folder_list.clear()
         now = time.time()
         for folder in folders:
@@ -176,6 +177,7 @@ class LibraryPanel(QWidget):
                 item.setForeground(4, QBrush(QColor("#d9534f")))
                 item.setToolTip(4, "The folder is gone or unreadable: re-attach the drive, or remove it")
             self.folder_list.addTopLevelItem(item)
+            item.setSelected(folder.path in selected)
         self.stack.setCurrentWidget(self.folder_list if folders else self.empty_page)
         files = sum(f.file_count for f in folders)
         size = sum(f.total_bytes for f in folders)

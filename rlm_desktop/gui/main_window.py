@@ -122,7 +122,8 @@ class MainWindow(QMainWindow):
         folders = self.library.refresh()
         self.history_panel.refresh()
         if folders:
-            self.library.rescan()  # keep the index current; unchanged files cost a stat
+            self.library.rescan()  # catch up with changes made while the app was closed
+        self.library.start_watching()
 
     # --- actions ------------------------------------------------------------------------
     def add_paths(self, paths_: list[str]) -> None:

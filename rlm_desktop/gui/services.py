@@ -82,6 +82,9 @@ class Services(Protocol):
     def open_library(self) -> Any:
         """A ``store.Library`` for the calling thread (SQLite connections stay in one thread)."""
 
+    def watch(self, emit: Callable[[Any], None], cancel: threading.Event) -> None:
+        """Keep the index current until ``cancel`` is set; ``emit`` each ``ScanReport``."""
+
     def ask(self, question: str, roots: Sequence[str], settings: Settings, sink: EventSink,
             cancel: threading.Event) -> RunFinished:
         """Run the engine; blocks; emits events through ``sink``; stops when ``cancel`` is set."""
@@ -162,6 +165,18 @@ class CoreServices:
 
         settings = self.settings
         return Library.open(paths.library_db(), max_file_mb=settings.max_file_mb, ignore=settings.ignore_globs)
+
+    def watch(self, emit: Callable[[Any], None], cancel: threading.Event) -> None:
+        from rlm_desktop.library.watch import Watcher
+
+        settings = self.settings
+        watcher = Watcher(paths.library_db(), on_change=emit,
+                          library_options={"max_file_mb": settings.max_file_mb, "ignore": settings.ignore_globs})
+        watcher.start()
+        try:
+            cancel.wait()
+        finally:
+            watcher.stop()
 
     # --- runs -------------------------------------------------------------------------
     def _pool_for(self, settings: Settings) -> Any:

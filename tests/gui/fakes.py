@@ -153,6 +153,9 @@ class FakeServices:
     def use_settings(self, settings: Settings) -> None:
         self.settings = settings
 
+    def watch(self, emit: Any, cancel: threading.Event) -> None:
+        cancel.wait()
+
     def open_library(self) -> FakeLibrary:
         return self.library
 

@@ -68,7 +68,8 @@ def test_run_grows_by_inserts_not_resets_and_5000_nodes_stay_fast(qtbot):
     # every row was announced, event by event (an event adds at most a couple of rows)
     assert sum(inserted) == count_rows(model) > 7500
     assert len(inserted) > 5000 and max(inserted) <= 2
-    assert elapsed < 3.0, f"applying {len(events)} events took {elapsed:.2f} s"
+    # ~0.5 s on an idle 2-core machine; the bound leaves room for a machine busy with other work
+    assert elapsed < 10.0, f"applying {len(events)} events took {elapsed:.2f} s"
 
 
 def count_rows(model: RunTreeModel, parent: QModelIndex | None = None) -> int:
