@@ -236,6 +236,26 @@ class SequenceContext:
         self.cached = list(expected)
         return True
 
+    def snapshot(self) -> tuple[bytes, list[int]]:
+        """Sequence 0's KV state in memory: the other way to let sub-calls share one
+        context with the root (save, run them, restore). The benchmark compares it with
+        a separate context per lane."""
+        llama_cpp = self._llama_cpp
+        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, buffer, size, 0)
+        return bytes(buffer[:written]), list(self.cached)
+
+    def restore(self, snapshot: tuple[bytes, list[int]]) -> None:
+        data, tokens = snapshot
+        llama_cpp = self._llama_cpp
+        llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if not llama_cpp.llama_state_seq_set_data(self._ctx.ctx, buffer, len(data), 0):
+            self.reset()
+            raise ModelError("could not restore a saved KV state")
+        self.cached = list(tokens)
+
     def reset(self) -> None:
         self._llama_cpp.llama_memory_clear(self._memory, True)
         self.cached = []

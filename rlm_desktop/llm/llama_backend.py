@@ -84,6 +84,16 @@ class LlamaCppBackend:
         """Tokens of the last prompt and answer still in this backend's KV cache."""
         return len(self._context.cached)
 
+    @property
+    def context(self) -> SequenceContext:
+        """The KV cache itself, for benchmarks and tests; hold ``model.lock`` to touch it."""
+        return self._context
+
+    def forget(self) -> None:
+        """Empty the KV cache, so the next call evaluates its whole prompt."""
+        with self.model.lock:
+            self._context.reset()
+
     # -- tokens -----------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
