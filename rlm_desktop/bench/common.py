@@ -27,10 +27,13 @@ def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--retry-errors", action="store_true", help="run again what ended in an error (a crash, not a wrong answer)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the Markdown table and the PNG plots (default: beside the results)")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock budget per run, seconds")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads per model (default: physical cores; 1 on a machine shared with other jobs)")
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:
     settings = Settings(timeout_s=args.timeout, max_iterations=12)
+    if getattr(args, "threads", None):
+        settings = settings.replace(n_threads=args.threads)
     if args.root_model:
         settings = settings.replace(root_model=args.root_model)
     if args.sub_model:
