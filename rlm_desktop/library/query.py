@@ -58,6 +58,9 @@ def candidates(text: str) -> Iterator[str]:
 _SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "ies", "ied", "ers", "er", "es", "ed", "ly", "s", "e", "y")
 
 
+_BOUNDARY = r"(?<![^\W_])"  # not inside a word (an underscore is a boundary: snake_case parts match)
+
+
 @functools.lru_cache(maxsize=4096)
 def _stem_prefix(word: str) -> str:
     """A prefix that the word's inflections share (a rough stand-in for the Porter stem
@@ -77,27 +80,44 @@ def term_pattern(match_query: str) -> re.Pattern[str] | None:
     if not terms:
         return None
     alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
+    return re.compile(rf"{_BOUNDARY}(?:{alternatives})[^\W_]*", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _scan_pattern(pattern: str) -> re.Pattern[str]:
+    """The term regex for lowercased text: case-sensitive and without the leading
+    look-behind, so SRE can skip ahead to the terms' first letters (3-5x faster on a
+    16 KB chunk); the word boundary is checked on each match instead."""
+    return re.compile(pattern.removeprefix(_BOUNDARY))
 
 
 def best_line(text: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
     """(0-based line index, line text) of the line holding the most distinct query words
     (the first such line on a tie), or None if no word is found."""
     best: tuple[int, int, int] | None = None  # (-distinct, index, start offset)
-    wanted = len(set(pattern.pattern.split("|")))
+    wanted = pattern.pattern.count("|") + 1
+    lowered = text.lower()
+    if len(lowered) == len(text) and pattern.pattern.startswith(_BOUNDARY):
+        scan, haystack, check = _scan_pattern(pattern.pattern), lowered, True
+    else:  # lowercasing moved offsets (rare letters such as "İ"): scan as written
+        scan, haystack, check = pattern, text, False
     line_no, pos = 0, 0
     current_line, seen = -1, set()
-    for count, m in enumerate(pattern.finditer(text)):
-        if count >= 300:
+    count = 0
+    for m in scan.finditer(haystack):
+        start = m.start()
+        if check and start and (haystack[start - 1].isalnum()):
+            continue  # inside a longer word
+        count += 1
+        if count > 300:
             break  # enough to pick a good line; a common word can match thousands of times
-        line_no += text.count("\n", pos, m.start())
-        pos = m.start()
+        line_no += haystack.count("\n", pos, start)
+        pos = start
         if line_no != current_line:
             current_line, seen = line_no, set()
         seen.add(_stem_prefix(m.group(0)))
-        score = (-len(seen), line_no)
-        if best is None or score < best[:2]:
-            best = (score[0], line_no, text.rfind("\n", 0, m.start()) + 1)
+        if best is None or -len(seen) < best[0]:
+            best = (-len(seen), line_no, text.rfind("\n", 0, start) + 1)
             if len(seen) >= wanted:
                 break  # no line can hold more of the words
     if best is None:

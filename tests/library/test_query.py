@@ -33,3 +33,12 @@ def test_mark_cuts_long_lines_around_the_match() -> None:
     line = "a " * 300 + "needle" + " b" * 300
     out = mark(line, pattern, width=100)
     assert "[needle]" in out and len(out) < 130 and out.startswith("… ")
+
+
+def test_best_line_ignores_case_and_words_that_only_contain_a_term() -> None:
+    pattern = term_pattern('"import" "error"')
+    assert pattern is not None
+    text = "reimport the errorless thing\nIMPORT here\nan Import Error was raised"
+    assert best_line(text, pattern) == (2, "an Import Error was raised")
+    # a letter whose lowercase form is longer ("İ") must not shift the cited line
+    assert best_line("İİİ\nİ import\nimport error", pattern) == (2, "import error")
