@@ -33,6 +33,8 @@ class StallStats:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    gui_cpu_s: float = 0.0  # CPU time the GUI thread itself used (separates our work from machine load)
+    load_avg: float = 0.0  # 1-minute load average at the end (other processes compete for the cores)
     note: str = ""
 
 
@@ -72,13 +74,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def table(results: Sequence[StallStats]) -> str:
-    lines = ["| scenario | seconds | ticks | p50 ms | p99 ms | max ms | note |", "|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | seconds | ticks | p50 ms | p99 ms | max ms | GUI thread CPU s | load avg | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r.scenario} | {r.seconds:.1f} | {r.ticks} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} | {r.note} |")
+        lines.append(f"| {r.scenario} | {r.seconds:.1f} | {r.ticks} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} "
+                     f"| {r.gui_cpu_s:.2f} | {r.load_avg:.1f} | {r.note} |")
     return "\n".join(lines)
 
 
-def run_all(folder: Path, turns: int, burst: int, real_run: bool) -> list[StallStats]:
+def run_all(folder: Path, turns: int, burst: int, real_run: bool, only: Sequence[str] = ()) -> list[StallStats]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -93,7 +97,7 @@ def run_all(folder: Path, turns: int, burst: int, real_run: bool) -> list[StallS
     window = MainWindow(services, store)
     window.resize(1400, 860)
     window.show()
-    window.start()
+    window.library.refresh()  # not start(): the folder watcher would only add inotify noise here
     # the standard library, not the packages installed into it
     services.use_settings(window.settings.replace(ignore_globs=["site-packages/", "dist-packages/"]))
     meter = _Meter()
@@ -174,12 +178,13 @@ class _Meter:
 
         timer.timeout.connect(tick)
         start = time.perf_counter()
+        cpu = time.thread_time()
         timer.start()
         scenario(done)
         loop.exec()
         timer.stop()
         return StallStats(name, time.perf_counter() - start, len(late), percentile(late, 50), percentile(late, 99),
-                          max(late, default=0.0), note[0])
+                          max(late, default=0.0), time.thread_time() - cpu, os.getloadavg()[0], note[0])
 
 
 def _synthetic_run(plan: tuple[str, int], sink: Callable[[Any], None], cancel: threading.Event) -> Any:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from rlm_desktop.gui.errors import show_error
 from rlm_desktop.gui.services import RunSummary, Services
+from rlm_desktop.gui.workers import Task
 
 _STATUS = {"ok": "answered", "budget_exhausted": "partial (budget)", "cancelled": "stopped", "error": "failed",
            "running": "running"}
@@ -27,10 +28,13 @@ _STATUS = {"ok": "answered", "budget_exhausted": "partial (budget)", "cancelled"
 
 class HistoryPanel(QWidget):
     openRequested = Signal(str)  # run_id
+    loaded = Signal(list)  # list[RunSummary], after each refresh
 
     def __init__(self, services: Services, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._services = services
+        self._task: Task | None = None
+        self._again = False
         self.list = QTreeWidget()
         self.list.setHeaderLabels(["Question", "When", "Status"])
         self.list.setRootIsDecorated(False)
@@ -62,12 +66,37 @@ class HistoryPanel(QWidget):
     def _run_id(item: QTreeWidgetItem) -> str:
         return item.data(0, Qt.ItemDataRole.UserRole)
 
-    def refresh(self) -> list[RunSummary]:
-        try:
-            runs = self._services.runs()
-        except Exception as exc:  # noqa: BLE001 - shown, logged
-            show_error(self, exc, "listing past runs")
-            return []
+    def refresh(self) -> None:
+        """Re-read the runs in a task (the runs DB lives on disk; the list arrives as
+        ``loaded``)."""
+        if self._task is not None:
+            self._again = True
+            return
+        services = self._services
+        task = Task(lambda emit, cancel: services.runs(), "history", self)
+        task.succeeded.connect(self._show_runs)
+        task.failed.connect(lambda exc: show_error(self, exc, "listing past runs"))
+        task.finished.connect(self._on_task_end)
+        self._task = task
+        task.start()
+
+    def _on_task_end(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.deleteLater()
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        if self._task is not None:
+            self._task.wait(wait_ms)
+
+    def run_ids(self) -> list[str]:
+        return [self._run_id(self.list.topLevelItem(i)) for i in range(self.list.topLevelItemCount())]
+
+    def _show_runs(self, runs: list[RunSummary]) -> None:
+        selected = self.selected_run()
         self.list.clear()
         for run in sorted(runs, key=lambda r: r.started_at, reverse=True):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at)) if run.started_at else ""
@@ -75,8 +104,9 @@ class HistoryPanel(QWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, run.run_id)
             item.setToolTip(0, run.question)
             self.list.addTopLevelItem(item)
+            item.setSelected(run.run_id == selected)
         self._update_buttons()
-        return runs
+        self.loaded.emit(runs)
 
     def selected_run(self) -> str | None:
         items = self.list.selectedItems()

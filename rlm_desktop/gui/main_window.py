@@ -278,6 +278,7 @@ class MainWindow(QMainWindow):
         if not self.runs.shutdown():
             log.warning("the run did not stop within the wait; closing anyway")
         self.library.shutdown()
+        self.history_panel.shutdown()
         for viewer in list(self._viewers):
             viewer.close()
         self.services.close()

@@ -21,7 +21,8 @@ from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FLUSH_MS = 60  # rows show up at most this late; a burst of events costs few re-layouts
+PROGRESS_MS = 200
+FLUSH_MS = 100  # rows show up at most this late; a burst of events costs few re-layouts and repaints
 
 
 class RunController(QObject):
@@ -43,6 +44,7 @@ class RunController(QObject):
         self._turns = 0
         self._sub_calls = 0
         self._flush_due = False
+        self._progress_due = False
 
     @property
     def running(self) -> bool:
@@ -103,6 +105,14 @@ class RunController(QObject):
         elif isinstance(event, ev.NodeStarted) and event.kind != "root":
             self._sub_calls += 1
         elif not isinstance(event, (ev.NodeStarted, ev.CellFinished)):
+            return
+        if not self._progress_due:  # a status line 5 times a second is plenty
+            self._progress_due = True
+            QTimer.singleShot(PROGRESS_MS, self, self._show_progress)
+
+    def _show_progress(self) -> None:
+        self._progress_due = False
+        if self._task is None:
             return
         elapsed = time.monotonic() - self._started
         self.progress.emit(f"Working: {self._turns} turns · {self._sub_calls} sub-calls · {elapsed:.0f} s")

@@ -105,6 +105,7 @@ class RunTreeModel(QAbstractItemModel):
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._notify = True
         self._dirty: dict[int, TreeItem] = {}  # parents with unannounced children
+        self._updated: dict[int, TreeItem] = {}  # rows whose data changed since the last flush
 
     # --- feeding --------------------------------------------------------------------
     def clear(self) -> None:
@@ -130,6 +131,7 @@ class RunTreeModel(QAbstractItemModel):
         self._root = TreeItem(ItemKind.NODE, "")
         self._nodes = {}
         self._dirty = {}
+        self._updated = {}
         self.run_id = self.question = self.run_status = ""
         self.finished = None
 
@@ -148,8 +150,9 @@ class RunTreeModel(QAbstractItemModel):
         self.flush()
 
     def flush(self) -> None:
-        """Announce the rows added since the last flush, one insert per parent."""
+        """Announce the rows added and changed since the last flush, one insert per parent."""
         if not self._dirty:
+            self._announce_updates()
             return
         parents = sorted(self._dirty.values(), key=lambda item: item.depth)  # a new parent before its children
         self._dirty = {}
@@ -159,6 +162,7 @@ class RunTreeModel(QAbstractItemModel):
                 self.beginInsertRows(self._index_of(parent), parent.shown, count - 1)
                 parent.shown = count
                 self.endInsertRows()
+        self._announce_updates()
 
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         if self._root.children and self._notify:
@@ -275,9 +279,15 @@ class RunTreeModel(QAbstractItemModel):
             parent.shown = len(parent.children)
 
     def _changed(self, item: TreeItem) -> None:
-        if self._notify and item.parent is not None and item.row < item.parent.shown:
-            self.dataChanged.emit(self.createIndex(item.row, 0, item),
-                                  self.createIndex(item.row, len(COLUMNS) - 1, item))
+        if self._notify:
+            self._updated[id(item)] = item  # announced with the next flush
+
+    def _announce_updates(self) -> None:
+        updated, self._updated = self._updated, {}
+        for item in updated.values():
+            if item.parent is not None and item.row < item.parent.shown:
+                self.dataChanged.emit(self.createIndex(item.row, 0, item),
+                                      self.createIndex(item.row, _NCOLUMNS - 1, item))
 
     def _index_of(self, item: TreeItem) -> QModelIndex:
         if item is self._root:

@@ -77,7 +77,7 @@ class TreePanel(QWidget):
         self.following = True
         self._newest: TreeItem | None = None
         self._open_group: TreeItem | None = None
-        self._scroll_timer = QTimer(self, singleShot=True, interval=80)
+        self._scroll_timer = QTimer(self, singleShot=True, interval=0)  # once per batch of inserts
         self._scroll_timer.timeout.connect(self._scroll_to_newest)
         model.rowsInserted.connect(self._on_rows_inserted)
         model.modelReset.connect(self._on_reset)

@@ -23,6 +23,9 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 log = logging.getLogger(__name__)
 
 SLICE_S = 0.008  # longest the GUI thread spends delivering items before it lets the loop run
+# A producer this far ahead of the GUI waits (sleeping, so it lets go of the GIL the GUI
+# thread needs) until the GUI has caught up, unless the task is cancelled.
+MAX_PENDING = 256
 
 Emit = Callable[[Any], None]
 TaskFn = Callable[[Emit, threading.Event], Any]
@@ -51,6 +54,7 @@ class Task(QObject):
         self.cancel_event = threading.Event()
         self._queue: deque[tuple[str, Any]] = deque()
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
         self._woken = False
         self._done = False
         self._thread = _Thread(self)
@@ -64,6 +68,8 @@ class Task(QObject):
     def cancel(self) -> None:
         """Ask fn to stop; it returns at its next check of the cancel event."""
         self.cancel_event.set()
+        with self._lock:
+            self._room.notify_all()
 
     @property
     def running(self) -> bool:
@@ -87,6 +93,8 @@ class Task(QObject):
                     self._woken = False
                     return
                 kind, item = self._queue.popleft()
+                if len(self._queue) == MAX_PENDING // 2:
+                    self._room.notify_all()
             self._deliver(kind, item)
             if deadline is not None and time.perf_counter() > deadline:
                 QTimer.singleShot(0, self, self._drain)
@@ -107,6 +115,8 @@ class Task(QObject):
     # --- worker thread ----------------------------------------------------------------
     def _put(self, kind: str, item: Any) -> None:
         with self._lock:
+            while len(self._queue) >= MAX_PENDING and not self.cancel_event.is_set():
+                self._room.wait(0.05)
             self._queue.append((kind, item))
             wake = not self._woken
             self._woken = True

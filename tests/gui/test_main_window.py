@@ -93,7 +93,7 @@ def test_asking_fills_the_tree_and_shows_the_answer(qtbot, window, services, not
     answer = window.ask_panel.answer.toPlainText()
     assert "The threshold is 42" in answer
     assert window.ask_panel.ask_button.isEnabled() and not window.ask_panel.stop_button.isEnabled()
-    assert window.history_panel.list.topLevelItemCount() == 1
+    qtbot.waitUntil(lambda: window.history_panel.list.topLevelItemCount() == 1, timeout=5000)
 
 
 def test_gui_stays_responsive_during_a_long_run_and_stop_ends_it(qtbot, window, services, notes):
@@ -154,7 +154,7 @@ def test_history_reopens_a_past_run(qtbot, window, services, notes):
     window.ask_panel.answer.clear()
     window.ask_panel.question.clear()
     history = window.history_panel
-    assert history.list.topLevelItemCount() == 1
+    qtbot.waitUntil(lambda: history.list.topLevelItemCount() == 1, timeout=5000)
     history.list.setCurrentItem(history.list.topLevelItem(0))
     history.open_button.click()
     assert window.ask_panel.question.toPlainText() == "first question"
@@ -168,7 +168,8 @@ def test_history_exports_a_run(qtbot, window, services, notes, tmp_path):
     add_and_index(qtbot, window, notes)
     with qtbot.waitSignal(window.runs.runFinished, timeout=10_000):
         window.runs.ask("q")
-    run_id = window.history_panel.refresh()[0].run_id
+    qtbot.waitUntil(lambda: window.history_panel.run_ids() != [], timeout=5000)
+    run_id = window.history_panel.run_ids()[0]
     out = tmp_path / "run.md"
     assert window.history_panel.export(run_id, "md", out)
     assert out.read_text(encoding="utf-8") == "# q\n"

@@ -81,8 +81,8 @@ def test_scripted_model_run_through_the_real_engine_builds_the_tree(qtbot, real_
     assert "notes.md" in cells[1].text
     # the run was recorded: history lists it and reopens the same tree
     history = window.history_panel
-    assert history.list.topLevelItemCount() == 1
-    run_id = history.refresh()[0].run_id
+    qtbot.waitUntil(lambda: len(history.run_ids()) == 1, timeout=10_000)
+    run_id = history.run_ids()[0]
     rows_live = model.rowCount(root)
     model.clear()
     window.open_run(run_id)

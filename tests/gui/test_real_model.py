@@ -49,4 +49,4 @@ def test_real_model_answers_in_the_window(qtbot, tmp_path, small_model_path):
     outputs = [i for i in items if i.kind is ItemKind.OUTPUT]
     assert code and outputs, "the model ran at least one code cell and its output came back"
     assert window.ask_panel.answer.toPlainText().strip()
-    assert window.history_panel.list.topLevelItemCount() == 1
+    qtbot.waitUntil(lambda: window.history_panel.list.topLevelItemCount() == 1, timeout=10_000)
