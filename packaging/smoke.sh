@@ -7,7 +7,7 @@
 # Runs the bundle the way a user would: from another directory, with a PATH and an
 # environment that hold no virtualenv, and a temporary HOME (so nothing lands in yours;
 # the installed models are found through RLM_DESKTOP_MODELS). Checks:
-#   1. `rlm-desktop --version`
+#   1. `rlm-desktop --version`, and `models install --if-missing` of the 0.5B model
 #   2. `rlm-desktop selftest` headless: llama.cpp, the 0.5B model, indexing the samples,
 #      the REPL sandbox worker, a cited answer to the sample question, the main window
 #   3. indexing a folder large enough to use the extraction process pool
@@ -42,6 +42,9 @@ step "rlm-desktop --version"
 version=$(run "$app" --version) || fail "--version exited with $?"
 echo "$version"
 [[ "$version" == "rlm-desktop "* ]] || fail "unexpected --version output: $version"
+
+step "rlm-desktop models install --if-missing (the bundle's installer; a no-op when installed)"
+run "$app" models install --if-missing qwen2.5-coder-0.5b-instruct-q4_k_m || fail "the 0.5B model is not installed and could not be"
 
 step "rlm-desktop selftest (from the bundle, headless)"
 started=$SECONDS

@@ -255,11 +255,11 @@ def run_selftest(model: str, timeout_s: float = 600.0, max_iterations: int = 6, 
         if index_ok:
             record(_run("sandbox", lambda: check_sandbox(folder, tmp / "scratch", settings)))
         else:
-            record(CheckResult("sandbox", False, "skipped: the samples were not indexed", skipped=True))
+            record(CheckResult("sandbox", False, "the samples were not indexed", skipped=True))
         if model_ok and index_ok:
             record(_run("answer", lambda: check_answer(ask_sample(folder, model, timeout_s, max_iterations))))
         else:
-            record(CheckResult("answer", False, "skipped: needs the model and the index", skipped=True))
+            record(CheckResult("answer", False, "needs the model and the index", skipped=True))
         if gui:
             record(_run("window", check_gui))
     return results
