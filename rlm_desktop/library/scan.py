@@ -10,6 +10,7 @@ at any point leaves a consistent index and the next scan simply does the rest.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import multiprocessing
 import os
@@ -72,7 +73,7 @@ class _Job:
     existed: bool
 
 
-def _batches(jobs: list[_Job]) -> Iterator[list[_Job]]:
+def _batches(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
     batch: list[_Job] = []
     size = 0
     for job in jobs:
@@ -105,6 +106,7 @@ class Scanner:
         self.inline = inline  # None: decide by the amount of work
         self.tally = _Tally()
         self.waited_s = 0.0  # time the writer spent waiting for extraction (tuning aid)
+        self.total = 0  # files in scope; grows while a streamed walk goes on
         self._last_progress = 0.0
 
     # --- planning ---------------------------------------------------------------------
@@ -122,9 +124,11 @@ class Scanner:
             targets.append((root, fs, folders[root].ignore))
         return targets
 
-    def _plan(self, root: str, start: str, ignore: tuple[str, ...], nested: list[str]) -> list[_Job]:
+    def _plan(self, root: str, start: str, ignore: tuple[str, ...], nested: list[str]) -> list[_Job] | Iterator[_Job]:
         """Walk ``start`` and compare with the index: count unchanged files, remove rows of
-        files that are gone, move renamed ones, and return the files to extract."""
+        files that are gone, move renamed ones, and return the files to extract. Where
+        nothing is indexed yet (a folder just added) there is nothing to compare, so the
+        walk is returned unstarted and extraction begins while it goes on."""
         start_key = db_path_str(start)
         whole_root = start_key == root
         if not os.path.exists(start):
@@ -145,6 +149,8 @@ class Scanner:
         self.conn.execute(f"DELETE FROM scan_errors WHERE root = ? AND {where_e}", [root, *params_e])
         walked = WalkResult()
         entries = walk(root, start, (*self.lib.ignore, *ignore), nested, walked)
+        if not stored:
+            return self._stream(root, entries, walked)
         jobs: list[_Job] = []
         for entry in entries:
             path = db_path_str(entry.fs_path)
@@ -153,11 +159,7 @@ class Scanner:
                 self.tally.unchanged += 1
                 continue
             jobs.append(_Job(entry.fs_path, path, root, entry.size, entry.mtime, classify(os.path.basename(path)), row is not None))
-        for path, reason in walked.errors:
-            self.lib.record_scan_error(root, db_path_str(path), reason)
-            self.tally.failed.append((db_path_str(path), reason))
-        for path in walked.vanished_dirs:
-            self.tally.failed.append((db_path_str(path), "folder disappeared during the scan"))
+        self._walk_errors(root, walked)
         # Rows under folders we could not list stay: the files may well still be there.
         keep = [db_path_str(d).rstrip("/") + "/" for d in walked.unlisted_dirs]
         gone = {p: row for p, row in stored.items() if not any(p.startswith(k) for k in keep)}
@@ -165,7 +167,22 @@ class Scanner:
             jobs = self._renames(jobs, gone)
             self._drop(row[0] for row in gone.values())
             self.tally.removed += len(gone)
+        self.total += len(jobs)
         return jobs
+
+    def _stream(self, root: str, entries: Iterable, walked: WalkResult) -> Iterator[_Job]:
+        for entry in entries:
+            path = db_path_str(entry.fs_path)
+            self.total += 1
+            yield _Job(entry.fs_path, path, root, entry.size, entry.mtime, classify(os.path.basename(path)), False)
+        self._walk_errors(root, walked)
+
+    def _walk_errors(self, root: str, walked: WalkResult) -> None:
+        for path, reason in walked.errors:
+            self.lib.record_scan_error(root, db_path_str(path), reason)
+            self.tally.failed.append((db_path_str(path), reason))
+        for path in walked.vanished_dirs:
+            self.tally.failed.append((db_path_str(path), "folder disappeared during the scan"))
 
     def _renames(self, jobs: list[_Job], gone: dict[str, tuple]) -> list[_Job]:
         """New paths whose bytes equal a vanished file's are that file moved: keep its text."""
@@ -209,15 +226,15 @@ class Scanner:
         started = time.monotonic()
         targets = self._targets(paths)
         all_roots = [f.path for f in self.lib.folders()]
-        jobs: list[_Job] = []
+        sources: list[Iterable[_Job]] = []
         for root, start, ignore in targets:
             nested = [r for r in all_roots if r != root and r.startswith(root.rstrip("/") + "/")]
-            jobs += self._plan(root, start, ignore, nested)
+            sources.append(self._plan(root, start, ignore, nested))
         done_before = self.tally.unchanged + self.tally.renamed
-        total = done_before + len(jobs)
+        self.total += done_before
         cancelled = False
         try:
-            cancelled = self._extract_all(jobs, done_before, total)
+            cancelled = self._extract_all(itertools.chain.from_iterable(sources), done_before)
         finally:
             for root in {t[0] for t in targets}:
                 if os.path.isdir(root):
@@ -227,30 +244,49 @@ class Scanner:
         log.info("scan: %s (writer waited %.1f s for extraction)", report, self.waited_s)
         return report
 
-    def _results(self, jobs: list[_Job]) -> Iterator[tuple[_Job, Extracted]]:
+    def _results(self, jobs: Iterable[_Job]) -> Iterator[tuple[_Job, Extracted]]:
         limit = self.lib.max_file_bytes
-        direct = []
-        work = []
-        for job in jobs:
-            if job.kind == "binary":
-                direct.append((job, Extracted("binary", "skipped", "binary or unsupported file type")))
-            elif job.size > limit:
-                direct.append((job, Extracted(job.kind, "skipped", f"larger than the {limit / 1e6:.0f} MB size limit")))
-            else:
-                work.append(job)
-        yield from direct
-        inline = self.inline
-        if inline is None:
-            inline = len(work) <= INLINE_MAX_FILES or sum(j.size for j in work) <= INLINE_MAX_BYTES
-        if inline:
-            for job in work:
-                if self.cancel.is_set():
-                    return
-                yield job, extract_file(job.fs_path, job.kind, limit)
-            return
-        yield from self._pooled(work, limit)
+        direct: list[tuple[_Job, Extracted]] = []  # need no reading: stored as they come
 
-    def _pooled(self, work: list[_Job], limit: int) -> Iterator[tuple[_Job, Extracted]]:
+        def readable() -> Iterator[_Job]:
+            for job in jobs:
+                if job.kind == "binary":
+                    direct.append((job, Extracted("binary", "skipped", "binary or unsupported file type")))
+                elif job.size > limit:
+                    direct.append((job, Extracted(job.kind, "skipped", f"larger than the {limit / 1e6:.0f} MB size limit")))
+                else:
+                    yield job
+
+        work = readable()
+        head: list[_Job] = []
+        inline = self.inline
+        if inline is None:  # small jobs are read here: starting processes would cost more
+            inline, size = True, 0
+            for job in work:
+                head.append(job)
+                size += job.size
+                if len(head) > INLINE_MAX_FILES and size > INLINE_MAX_BYTES:
+                    inline = False
+                    break
+        stream = itertools.chain(head, work)
+        if inline:
+            results: Iterator[tuple[_Job, Extracted]] = self._inline(stream, limit)
+        else:
+            results = self._pooled(stream, limit)
+        for pair in itertools.chain(results, [None]):
+            if direct:
+                yield from direct
+                direct.clear()
+            if pair is not None:
+                yield pair
+
+    def _inline(self, work: Iterable[_Job], limit: int) -> Iterator[tuple[_Job, Extracted]]:
+        for job in work:
+            if self.cancel.is_set():
+                return
+            yield job, extract_file(job.fs_path, job.kind, limit)
+
+    def _pooled(self, work: Iterable[_Job], limit: int) -> Iterator[tuple[_Job, Extracted]]:
         """Extract in worker processes, a batch of small files per task (one round trip
         per file would cost the writer more than the text does), at most two batches per
         worker in flight so memory stays bounded whatever the corpus."""
@@ -291,7 +327,7 @@ class Scanner:
             if not broken:
                 return
 
-    def _extract_all(self, jobs: list[_Job], done: int, total: int) -> bool:
+    def _extract_all(self, jobs: Iterable[_Job], done: int) -> bool:
         """Store extraction results as they come. Returns True if cancelled."""
         nbytes = errors = 0
         tx_files = tx_bytes = 0
@@ -299,8 +335,11 @@ class Scanner:
         pending: list[tuple] = []  # chunk rows not yet written (flushed before each commit)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self._report(done, total, nbytes, "", errors, force=True)
+            started = False
             for job, ex in self._results(jobs):
+                if not started:  # the first file is ready: the small-job total is known
+                    self._report(done, self.total, nbytes, "", errors, force=True)
+                    started = True
                 if ex.status == "vanished":
                     self.tally.failed.append((job.path, ex.error))
                     if job.existed:
@@ -331,7 +370,7 @@ class Scanner:
                     self.conn.execute("BEGIN IMMEDIATE")
                     tx_files = tx_bytes = 0
                     tx_started = time.monotonic()
-                self._report(done, total, nbytes, job.path, errors)
+                self._report(done, self.total, nbytes, job.path, errors)
                 if self.cancel.is_set():
                     break
             self.lib.flush_chunks(pending)
@@ -339,7 +378,7 @@ class Scanner:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self._report(done, total, nbytes, "", errors, force=True)
+        self._report(done, self.total, nbytes, "", errors, force=True)
         return self.cancel.is_set()
 
     def _report(self, done: int, total: int, nbytes: int, current: str, errors: int, force: bool = False) -> None:
