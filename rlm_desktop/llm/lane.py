@@ -218,6 +218,9 @@ class LoadedModel:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = n_seq_max
+        # Logits are read only for each sequence's last token of a batch. The default
+        # (n_batch outputs) reserves n_batch x n_vocab floats: ~300 MiB for Qwen2.5.
+        params.n_outputs_max = n_seq_max
         params.kv_unified = True
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
