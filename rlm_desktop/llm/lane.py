@@ -154,8 +154,9 @@ class LoadedModel:
         a document from becoming a control token."""
         if not text:
             return []
-        with self.lock:
-            return self._model.tokenize(text.encode("utf-8"), False, special)
+        # No lane lock: the vocabulary is read-only, so counting tokens never waits for a
+        # generation running on another thread.
+        return self._model.tokenize(text.encode("utf-8"), False, special)
 
     def piece(self, token: int) -> bytes:
         """The bytes a generated token stands for (control tokens render as nothing)."""
