@@ -49,6 +49,7 @@ def default_workers() -> int:
 
 BATCH_FILES = 32
 BATCH_BYTES = 2_000_000
+INFLIGHT_PER_WORKER = 2  # batches queued per worker: enough to keep it busy, little memory
 
 
 def _worker_init() -> None:
@@ -300,7 +301,7 @@ class Scanner:
             broken = False
             try:
                 while True:
-                    while len(inflight) < workers * 2 and not self.cancel.is_set():
+                    while len(inflight) < workers * INFLIGHT_PER_WORKER and not self.cancel.is_set():
                         batch = next(pending, None)
                         if batch is None:
                             break

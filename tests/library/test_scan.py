@@ -158,3 +158,25 @@ def test_a_symlinked_folder_added_by_the_user_is_indexed(lib: Library, folder: P
     lib.add_folder(link)
     assert lib.scan().added == 1
     assert lib.search("link").hits[0].path == str(link / "a.txt")
+
+
+def test_a_new_folder_is_extracted_while_its_walk_goes_on(lib: Library, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder with nothing indexed yet streams its walk into the workers: every file
+    still arrives, walk errors are still recorded, and the progress total ends at the
+    number of files."""
+    monkeypatch.setattr(scan_module, "INLINE_MAX_FILES", 4)
+    monkeypatch.setattr(scan_module, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(scan_module, "PROGRESS_EVERY_S", 0.0)
+    for d in range(3):
+        (folder / f"d{d}").mkdir()
+        for i in range(10):
+            (folder / f"d{d}" / f"f{i}.txt").write_text(f"walked {d} {i} token{d}x{i}\n")
+    (folder / "d1" / "loop").symlink_to(folder / "d1")
+    lib.add_folder(folder)
+    seen: list[ScanProgress] = []
+    report = lib.scan(progress=seen.append)
+    assert report.added == 30 and lib.search("token2x9").hits[0].path == str(folder / "d2" / "f9.txt")
+    assert any("symlink loop" in reason for _, reason in report.failed)
+    assert any("symlink loop" in reason for _, reason in lib.errors())
+    assert seen[-1].files_done == seen[-1].files_total == 30
+    assert lib.scan().unchanged == 30  # the next scan compares, finds nothing to do
