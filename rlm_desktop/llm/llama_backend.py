@@ -191,7 +191,14 @@ class LlamaCppBackend:
                 if cancel is not None and cancel.cancelled:
                     done = [SequenceResult("", len(r.tokens), 0, 0, "cancelled") for r in group]
                 else:
-                    done = self._context.run(group, cancel)
+                    try:
+                        done = self._context.run(group, cancel)
+                    except ModelError as exc:
+                        if len(group) == 1:
+                            raise
+                        # e.g. no KV slot for the whole batch: one by one still fits
+                        log.warning("batch of %d failed (%s); running it one by one", len(group), exc)
+                        done = [self._context.run([r], cancel)[0] for r in group]
             elapsed = time.monotonic() - started
             results += [_completion(r, elapsed) for r in done]
         return results
