@@ -80,7 +80,7 @@ class LibraryPanel(QWidget):
         empty_layout = QVBoxLayout(self.empty_page)
         hint = QLabel(
             "<h3>Start by adding your files</h3>"
-            "<p>Drop folders or files anywhere on this window, or use <b>Add folder…</b>.</p>"
+            "<p>Drop folders or files anywhere on this window, or click <b>Add folder…</b> below.</p>"
             "<p>Everything stays on this computer: the files are indexed locally and the "
             "model runs offline.</p>"
             "<p>Not sure yet? Try the sample folder: a few short documents and a question "

@@ -299,6 +299,9 @@ class RunTreeModel(QAbstractItemModel):
         node = self._nodes.get(node_id)
         return self._index_of(node) if node is not None else QModelIndex()
 
+    def node_item(self, node_id: str) -> TreeItem | None:
+        return self._nodes.get(node_id)
+
     def index_of(self, item: TreeItem) -> QModelIndex:
         return self._index_of(item)
 

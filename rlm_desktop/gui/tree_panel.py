@@ -146,6 +146,8 @@ class TreePanel(QWidget):
         item = self._detail_item
         if item is not None and item.kind is ItemKind.NODE and item.node_id == node_id:
             self._show_item(item)
+        elif self.following and not self.view.currentIndex().isValid():
+            self._show_item(self.model.node_item(node_id))  # watch the model write
 
     def _on_data_changed(self, top_left: QModelIndex, _bottom_right: QModelIndex) -> None:
         if self._detail_item is not None and top_left.data(ITEM_ROLE) is self._detail_item:

@@ -20,10 +20,10 @@ def titles(model: RunTreeModel, parent: QModelIndex | None = None) -> list[str]:
 def test_model_tester_passes_while_events_stream_in(qtmodeltester):
     model = RunTreeModel()
     qtmodeltester.check(model)  # installs the tester; it keeps checking every change
-    for event in scripted_events("r1", "What is the threshold?", sub_calls=3):
+    for event in scripted_events("r1", "What is the threshold?", sub_calls=23):  # 20 + a page of 3
         model.apply(event)
     qtmodeltester.check(model)
-    assert model.node_count() == 4
+    assert model.node_count() == 24
 
 
 def test_nodes_turns_and_cells_appear_in_run_order(qtbot):
@@ -77,9 +77,8 @@ def count_rows(model: RunTreeModel, parent: QModelIndex | None = None) -> int:
     return sum(1 + count_rows(model, model.index(r, 0, parent)) for r in range(model.rowCount(parent)))
 
 
-def test_a_batch_is_announced_with_one_insert_per_parent_and_sub_calls_are_paged(qtbot, qtmodeltester):
+def test_a_batch_is_announced_with_one_insert_per_parent_and_sub_calls_are_paged(qtbot):
     model = RunTreeModel()
-    qtmodeltester.check(model)
     events = scripted_events("r", "q", sub_calls=250)
     inserted = []
     model.rowsInserted.connect(lambda parent, first, last: inserted.append((parent.data(), last - first + 1)))
@@ -111,3 +110,22 @@ def test_load_shows_a_finished_run_with_one_reset(qtbot):
     assert model.question == "q"
     assert model.finished is not None and model.finished.answer == "42"
     assert model.rowCount() == 1
+
+
+def test_detail_pane_shows_the_model_writing_until_a_row_is_picked(qtbot):
+    from rlm_desktop.gui.tree_panel import TreePanel
+
+    model = RunTreeModel()
+    panel = TreePanel(model)
+    qtbot.addWidget(panel)
+    events = scripted_events("r1", "What is the threshold?")
+    for event in events[:3]:  # RunStarted, NodeStarted, TokenDelta
+        model.apply(event)
+    assert "Writing now:\n```python\nsearch(" in panel.detail.toPlainText()
+    turn_events = events[3:5]  # the turn and its cell
+    for event in turn_events:
+        model.apply(event)
+    code = model.index(0, 0, model.index(0, 0, model.index(0, 0)))
+    panel.view.setCurrentIndex(code)
+    assert panel.detail.toPlainText() == "search('threshold')"
+    assert panel.detail_title.text() == "<b>Code cell</b>"
