@@ -130,7 +130,7 @@ def score(task: Task, answer: str) -> Score:
         norm = normalize(answer)
         invented = [u for u in task.universe if _contains(norm, u)]
         question_numbers = set(numbers_in(task.question))
-        invented += [f"{n:g}" for n in numbers_in(answer) if n >= 100 and n not in question_numbers]
+        invented += [f"{n:.0f}" for n in numbers_in(answer) if n >= 100 and n not in question_numbers and f"{n:.0f}" not in invented]
         if invented:
             return Score(False, f"invented {invented[:3]}")
         if not says_not_found(answer):
