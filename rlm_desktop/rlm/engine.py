@@ -406,6 +406,9 @@ class Engine:
             result, _ = self._run_cell(node, session, turn + 1, code)
             if result.answer_ready and result.answer:
                 answer = result.answer
+        if _parrots_instruction(answer):
+            # a small model sometimes repeats the "answer now" instruction as its answer
+            answer = ""
         return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 
     # -- the REPL session -----------------------------------------------------------------
@@ -568,3 +571,9 @@ def _normalized(code: str) -> str:
 def _last_line(error: str) -> str:
     lines = error.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def _parrots_instruction(answer: str) -> bool:
+    """True when a forced answer only repeats our own "answer now" instruction."""
+    lowered = answer.lower()
+    return "budget is used up" in lowered or lowered.startswith("no more turns")

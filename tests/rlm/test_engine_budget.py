@@ -123,3 +123,12 @@ def test_refused_early_answer_may_be_repeated_once_output_was_seen() -> None:
     finished = make_engine(root).run("What is the vault code?")
     assert finished.status == "ok" and finished.answer == "ORCHID-7731"
     assert len(root.calls) == 2
+
+
+def test_forced_turn_that_repeats_the_instruction_is_no_answer() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code(f"search('vault {i}')") for i in range(2)]
+                 + ["No more turns: the time budget is used up. Answer now from what you have seen."])
+    finished = make_engine(root, max_iterations=2).run("What is the vault code?")
+    assert finished.status == "budget_exhausted"
+    assert "budget is used up" not in finished.answer
