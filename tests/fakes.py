@@ -5,7 +5,13 @@
 
 Each ``chat`` call pops the next response (or calls it, if it is a callable taking the
 messages). Tokens are counted as whitespace-separated words so tests can reason about
-budgets; the stop strings and ``stop_fn`` are honoured like the real backend does."""
+budgets; the stop strings and ``stop_fn`` are honoured like the real backend does.
+
+The engine's strategy router (``rlm/strategy.py``) may ask the root model to classify the
+question first; that call is recorded in ``router_calls``. When the next scripted response
+is a bare word ("chain") it is an ordinary call taking that response; otherwise it is
+answered with ``router_answer`` (default "lookup") and neither takes a response nor shows
+in ``calls``, so scripts stay the model's turns."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from collections import deque
 from typing import Callable, Sequence, Union
 
 from rlm_desktop.llm.backend import CancelToken, Completion, GenerationParams, Message, StopFn, TokenCallback
+from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM
 
 Response = Union[str, Callable[[Sequence[Message]], str]]
 
@@ -28,6 +35,8 @@ class ScriptedBackend:
         self.params: list[GenerationParams] = []
         self.default: Response | None = None
         self.delay_s = 0.0
+        self.router_answer = "lookup"
+        self.router_calls: list[list[Message]] = []
         self._lock = threading.Lock()
 
     @property
@@ -52,6 +61,13 @@ class ScriptedBackend:
         stop_fn: StopFn | None = None,
         cancel: CancelToken | None = None,
     ) -> Completion:
+        if messages and messages[0].role == "system" and messages[0].content == CLASSIFY_SYSTEM:
+            self.router_calls.append(list(messages))
+            head = self._queue[0] if self._queue else None
+            if not (isinstance(head, str) and head.strip().isidentifier()):
+                # not scripted for the router: answer it without taking the model's turns
+                text = self.router_answer
+                return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
         with self._lock:
             self.calls.append(list(messages))
             self.params.append(params)

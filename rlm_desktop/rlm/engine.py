@@ -49,6 +49,7 @@ from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.rlm.strategy import Strategy, choose_strategy, fallback, needs_fallback, strategy_named
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
 FORCED_MAX_TOKENS = 160
 MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
+
+# Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
+# names are accepted and do nothing: the technique is not in the engine, or (imports)
+# switching it off would weaken the sandbox.
+ABLATABLE = frozenset({"strategy", "echo", "grounding", "repeats"})
+ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
 
@@ -87,6 +94,8 @@ class _Node:
     exhausted: BudgetExceeded | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    last_turn: int = 0  # turn numbers go on across a fallback attempt in the same node
+    pending: list[str] = field(default_factory=list)  # notices to attach to the next turn
 
 
 class Engine:
@@ -118,6 +127,7 @@ class Engine:
         self._ids = itertools.count()
         self.run_id = ""
         self.budget = Budget(Limits.from_settings(settings))
+        self.ablated = _ablated(getattr(settings, "ablate", ()) or ())
 
     # -- public ---------------------------------------------------------------------------
 
@@ -239,22 +249,45 @@ class Engine:
         self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
         node.evidence.add_output(question)
         session = None
+        strategy = self._choose(node, question, kind)
+        tried: list[str] = []
+        first: NodeOutcome | None = None
         try:
-            messages = prompts.opening(question, self._describe(roots, context_text, backend))
-            session = self._start_session(node)
-            outcome, session = self._loop(node, question, messages, session)
+            description = self._describe(roots, context_text, backend)
+            while True:
+                try:
+                    messages = prompts.opening(question, description, strategy)
+                    if session is None:
+                        session = self._start_session(node)
+                    outcome, session = self._loop(node, question, messages, session)
+                except SandboxError as exc:
+                    log.warning("REPL worker failed: %s", exc)
+                    self._emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
+                    outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
+                    if session is not None:
+                        self._close_session(session)
+                        session = None
+                if strategy is None:
+                    break
+                tried.append(strategy.name)
+                if first is not None:
+                    # the fallback found nothing better: keep the first attempt's answer
+                    if needs_fallback(outcome.answer, outcome.status) and first.status == "ok" and first.answer:
+                        outcome = first
+                    break
+                retry = self._fallback_for(node, question, strategy, tried, outcome, kind)
+                if retry is None:
+                    break
+                first, strategy = outcome, retry
         except Cancelled:
             outcome = NodeOutcome("cancelled", node.attempts[-1] if node.attempts else "")
-        except SandboxError as exc:
-            log.warning("REPL worker failed: %s", exc)
-            self._emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
-            outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
         except RlmDesktopError as exc:
             outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
         finally:
             if session is not None:
                 self._close_session(session)
             shutil.rmtree(self._scratch(node.node_id), ignore_errors=True)
+        self._flush_pending(node, node.last_turn)
         outcome.evidence, outcome.cells = node.evidence, node.cells
         self._emit(
             NodeFinished(
@@ -264,6 +297,46 @@ class Engine:
         )
         return outcome
 
+    def _choose(self, node: _Node, question: str, kind: NodeKind) -> Strategy | None:
+        """The root asks the router (rules, else one short model call); a child RLM takes
+        the lookup strategy without a call; ``None`` (fixed examples) when ablated."""
+        if "strategy" in self.ablated:
+            return None
+        if kind != "root":
+            return strategy_named("lookup", "default")
+        if self.cancel.cancelled:
+            raise Cancelled("stopped")
+        strategy = choose_strategy(question, node.backend)
+        # shown under the first turn: the runs DB and the tree keep notices per turn
+        node.pending.append(f"strategy: {strategy.name} (chosen by {strategy.source})")
+        return strategy
+
+    def _fallback_for(self, node: _Node, question: str, strategy: Strategy, tried: list[str], outcome: NodeOutcome,
+                      kind: NodeKind) -> Strategy | None:
+        """Once per root node: another strategy when this one came back empty and time and
+        tokens remain. The retry starts a fresh conversation in the same node (and the same
+        REPL, so variables survive); what the first attempt saw is no evidence for it."""
+        if kind != "root" or self.cancel.cancelled:
+            return None
+        if outcome.status == "budget_exhausted" or not needs_fallback(outcome.answer, outcome.status):
+            return None  # a used-up budget (iterations, time, tokens, sub-calls) gets no second run
+        try:
+            self.budget.check_time()
+            self.budget.check_tokens()
+        except BudgetExceeded:
+            return None
+        retry = fallback(strategy, tried)
+        if retry is None:
+            return None
+        why = outcome.error or f"answer {outcome.answer!r}"
+        self._emit(Notice(self.run_id, node.node_id, node.last_turn,
+                          f"strategy {strategy.name} came back empty ({why}); trying {retry.name} instead"))
+        node.evidence = Evidence()
+        node.evidence.add_output(question)
+        node.attempts = []
+        node.exhausted = None
+        return retry
+
     def _loop(self, node: _Node, question: str, messages: list[Message], session) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
         saw_output = False
@@ -271,15 +344,16 @@ class Engine:
         last_error: str | None = None
         grounding_refused = False
         restarts = 0
-        turn = 0
+        base = turn = node.last_turn
         while True:
             try:
                 if node.exhausted is not None:
                     raise node.exhausted
-                self.budget.check_iteration(turn)
+                self.budget.check_iteration(turn - base)
             except BudgetExceeded as exc:
                 return self._exhausted(node, session, messages, keep_head, exc, turn), session
             turn += 1
+            node.last_turn = turn
             self.budget.iterations += 1
             fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
             completion = self.chat(
@@ -318,7 +392,7 @@ class Engine:
 
             code = parsed.code
             node.evidence.add_model_text(code)
-            if last_code is not None and _normalized(code) == _normalized(last_code):
+            if "repeats" not in self.ablated and last_code is not None and _normalized(code) == _normalized(last_code):
                 self._nudge(node, turn, messages, prompts.REPEATED)
                 continue
             last_code = code
@@ -335,7 +409,8 @@ class Engine:
             node.evidence.add_output(result.output)
             node.cells.append(CellSources(result.output, tuple(result.sources)))
             if result.error:
-                if last_error is not None and _last_line(result.error) == _last_line(last_error):
+                if ("repeats" not in self.ablated and last_error is not None
+                        and _last_line(result.error) == _last_line(last_error)):
                     extra = (extra + "\n" if extra else "") + prompts.same_error(result.error)
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.same_error(result.error)))
                 last_error = result.error
@@ -363,7 +438,7 @@ class Engine:
                already_refused: bool, result: CellResult | None = None) -> str | None:
         """None when the answer is accepted; else the nudge that was sent back."""
         node.attempts.append(answer)
-        if already_refused:
+        if already_refused or "grounding" in self.ablated:
             return None
         missing = ungrounded_values(answer, node.evidence, from_code=from_code)
         if not missing:
@@ -378,7 +453,12 @@ class Engine:
 
     def _nudge(self, node: _Node, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))
+        self._flush_pending(node, turn)
         self._emit(Notice(self.run_id, node.node_id, turn, text))
+
+    def _flush_pending(self, node: _Node, turn: int) -> None:
+        while node.pending:
+            self._emit(Notice(self.run_id, node.node_id, turn, node.pending.pop(0)))
 
     def _exhausted(self, node: _Node, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
         """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
@@ -396,6 +476,7 @@ class Engine:
             return NodeOutcome("budget_exhausted", "", budget=exc.budget, error=str(error))
         node.prompt_tokens += completion.prompt_tokens
         node.completion_tokens += completion.completion_tokens
+        node.last_turn = turn + 1
         self._emit(
             TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
         )
@@ -434,6 +515,7 @@ class Engine:
             cell_timeout_s=self.settings.cell_timeout_s,
             memory_mb=self.settings.sandbox_memory_mb,
             output_chars=self.settings.output_chars,
+            echo="echo" not in self.ablated,
         )
         factory = self._session_factory
         if factory is None:
@@ -466,6 +548,7 @@ class Engine:
             result = CellResult(output="", error=f"the REPL worker crashed: {exc}", answer=None, answer_ready=False,
                                 killed=True, kill_reason=f"crash: {exc}")
         self._emit(CellFinished(self.run_id, node.node_id, turn, code, result.output, result.error, result.elapsed_s))
+        self._flush_pending(node, turn)
         if result.killed and not self.cancel.cancelled:
             self._close_session(session)
             session = self._start_session(node)
@@ -562,6 +645,14 @@ def _library_path(library) -> Path | None:
         if value:
             return Path(value)
     return None
+
+
+def _ablated(names) -> frozenset[str]:
+    """The switched-off techniques, aliases resolved; 'all' means every one (the plain loop)."""
+    resolved = {ABLATE_ALIASES.get(str(n), str(n)) for n in names}
+    if "all" in resolved:
+        resolved |= ABLATABLE
+    return frozenset(resolved)
 
 
 def _normalized(code: str) -> str:

@@ -15,6 +15,7 @@ import re
 
 from rlm_desktop.library.types import CorpusStats
 from rlm_desktop.llm.backend import Message
+from rlm_desktop.rlm.strategy import Strategy
 
 SYSTEM = """You answer questions about a folder of files. You cannot see the files: you look at them by writing Python code. Each turn, write one ```python block. I run it and show you its output.
 
@@ -99,12 +100,22 @@ def describe_corpus(stats: CorpusStats | None, context_text: str | None = None, 
     return f"The folder has {stats.files:,} files ({kinds}): {stats.chars:,} characters, about {stats.tokens:,} tokens.{too_big}"
 
 
-def opening(question: str, description: str) -> list[Message]:
-    """The messages before the first turn: system, examples, then the real question."""
+def opening(question: str, description: str, strategy: Strategy | None = None) -> list[Message]:
+    """The messages before the first turn: system, examples, then the real question.
+
+    With a ``strategy`` its worked examples replace the fixed ones and its hint goes into
+    the question message; the system message stays byte-identical either way, so its KV
+    state is reused across runs. ``None`` is the fixed examples (the 'strategy' ablation)."""
+    if strategy is None:
+        return [
+            Message("system", SYSTEM),
+            *examples_for(question),
+            Message("user", f"{description}\nQuestion: {question}"),
+        ]
     return [
         Message("system", SYSTEM),
-        *examples_for(question),
-        Message("user", f"{description}\nQuestion: {question}"),
+        *strategy.example_messages,
+        Message("user", f"{description}\nHint: {strategy.hints}\nQuestion: {question}"),
     ]
 
 

@@ -53,6 +53,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "memory_mb": _INT,
         "cpu_s": _INT,
         "output_chars": _INT,
+        "echo": _BOOL,
         "allowed_imports": list,
     },
     "cell": {"code": _STR, "cell_id": _INT},

@@ -92,9 +92,10 @@ def _assigns_answer(tree: ast.Module) -> bool:
 
 
 class CellRunner:
-    def __init__(self, repl: Repl, output_chars: int) -> None:
+    def __init__(self, repl: Repl, output_chars: int, echo: bool = True) -> None:
         self.repl = repl
         self.output_chars = output_chars
+        self.echo = echo  # False only for an ablation run: the value is computed, not shown
         self._sources: dict[str, list[str]] = {}
 
     def run(self, code: str, cell_id: int) -> CellOutcome:
@@ -143,6 +144,7 @@ class CellRunner:
                 value = eval(compile(ast.Expression(last), filename, "eval"), ns)  # noqa: S307
                 if value is not None:
                     ns["_"] = value
+                if value is not None and self.echo:
                     text = value if isinstance(value, str) else repr(value)
                     capture.write(text if text.endswith("\n") else text + "\n")
         except SystemExit:

@@ -168,6 +168,7 @@ class ReplSession:
             "memory_mb": int(cfg.memory_mb),
             "cpu_s": self._cpu_seconds(),
             "output_chars": int(cfg.output_chars),
+            "echo": bool(cfg.echo),
             "allowed_imports": list(cfg.allowed_imports),
         }
         try:

@@ -122,7 +122,7 @@ def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str
         backend = TextBackend(text)
     repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
     preload(init["allowed_imports"])
-    runner = CellRunner(repl, init["output_chars"])
+    runner = CellRunner(repl, init["output_chars"], echo=init["echo"])
     facts = lock_down(scratch, init["memory_mb"], init["cpu_s"])
     return runner, facts
 
