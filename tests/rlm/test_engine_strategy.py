@@ -1,0 +1,172 @@
+"""Per-question strategy and ablation switches (issue 10) in the engine: the root model sees
+the worked examples of the chosen strategy only, a "not found" gets one retry with another
+strategy, and each ``Settings.ablate`` switch changes what the user would see."""
+
+from __future__ import annotations
+
+from rlm_desktop.rlm import events as ev
+from rlm_desktop.rlm import prompts
+from rlm_desktop.rlm.engine import Engine
+from rlm_desktop.settings import Settings
+from tests.fakes import ScriptedBackend
+from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
+from tests.rlm.test_engine_session import TEXT
+
+# one phrase from each strategy's worked examples (rlm/strategy.py)
+LOOKUP = "Harbor Street"
+MULTI = "Oslo office"
+COUNT = "Nordwind"
+MAP = "total of all the invoices"
+CODE = "_load_table"
+FIXED = "Project Falcon"  # the fixed examples of prompts.py
+
+
+def seen(messages) -> str:
+    return "\n".join(m.content for m in messages)
+
+
+def notices(events) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.Notice)]
+
+
+def test_rule_routed_question_gets_only_its_strategy_examples_and_no_router_call() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("print(len(files))"), code("FINAL(len(files))")])
+    events: list = []
+    finished = make_engine(root, events=events).run("How many files mention a budget?")
+    assert finished.status == "ok"
+    assert root.router_calls == []  # the rules were sure: no extra model call
+    first = root.calls[0]
+    assert first[0].content == prompts.SYSTEM  # byte-stable system prompt (KV reuse)
+    text = seen(first)
+    assert COUNT in text
+    for other in (LOOKUP, MULTI, MAP, CODE, FIXED):
+        assert other not in text
+    assert "Hint: The answer needs every file" in first[-1].content
+    assert "strategy: whole_folder_code (chosen by rule)" in notices(events)
+
+
+def test_open_question_asks_the_router_and_uses_its_choice() -> None:
+    root = ScriptedBackend()
+    root.router_answer = "chain"
+    root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert len(root.router_calls) == 1
+    text = seen(root.calls[0])
+    assert MULTI in text and COUNT not in text and FIXED not in text
+    assert "strategy: multi_step (chosen by model)" in notices(events)
+    # the strategy notice sits under turn 1 of the root node (turns keep their notices)
+    notice = next(e for e in events if isinstance(e, ev.Notice))
+    root_id = next(e.node_id for e in events if isinstance(e, ev.NodeStarted))
+    assert (notice.node_id, notice.turn) == (root_id, 1)
+
+
+def test_not_found_falls_back_once_to_another_strategy_in_the_same_root_node() -> None:
+    root = ScriptedBackend()  # router says lookup
+    root.enqueue([
+        code("search('zebra')"), code("FINAL('Not found: no file mentions it')"),
+        code("search('vault')"), code("FINAL('ORCHID-7731')"),
+    ])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer == "ORCHID-7731"
+    assert any("came back empty" in n and "trying multi_step" in n for n in notices(events))
+    retry = root.calls[2]
+    assert MULTI in seen(retry) and "zebra" not in seen(retry)  # a fresh conversation
+    turns = [e.turn for e in events if isinstance(e, ev.TurnFinished)]
+    assert turns == [1, 2, 3, 4]  # numbering goes on in the same node
+    started = [e for e in events if isinstance(e, ev.NodeStarted)]
+    finished_ids = [e.node_id for e in events if isinstance(e, ev.NodeFinished)]
+    assert len(started) == 1 and finished_ids == [started[0].node_id]
+
+
+def test_fallback_happens_only_once_and_keeps_the_first_not_found() -> None:
+    root = ScriptedBackend()
+    root.enqueue([
+        code("search('zebra')"), code("FINAL('Not found: no file mentions a zebra')"),
+        code("search('zebra stripes')"), code("FINAL('not found')"),
+    ])
+    finished = make_engine(root).run("What colour is the zebra?")
+    assert finished.status == "ok"
+    assert finished.answer == "Not found: no file mentions a zebra"
+    assert len(root.calls) == 4  # two attempts, no third
+
+
+def test_budget_hit_gets_no_second_attempt() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code(f"search('vault {i}')") for i in range(2)] + ["FINAL('ORCHID-7731')"])
+    finished = make_engine(root, max_iterations=2).run("What is the vault code?")
+    assert finished.status == "budget_exhausted"
+    assert len(root.calls) == 3  # two turns and the forced answer, nothing more
+
+
+def test_child_rlm_uses_lookup_without_a_router_call() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    root.enqueue([code("print(rlm_query('What colour?', 'The sky was blue.'))"), code("FINAL('blue')")])
+    sub.enqueue([code("print(context)"), code("FINAL('blue')")])
+    finished = make_engine(root, sub, max_depth=2).run("How many files mention the sky colour?")
+    assert finished.answer == "blue"
+    assert sub.router_calls == [] and root.router_calls == []
+    child_text = seen(sub.calls[0])
+    assert LOOKUP in child_text and COUNT not in child_text
+
+
+def test_ablate_strategy_uses_the_fixed_examples_and_never_falls_back() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('zebra')"), code("FINAL('Not found: no file mentions it')")])
+    events: list = []
+    finished = make_engine(root, events=events, ablate=["strategy"]).run("What is the vault code?")
+    assert finished.answer == "Not found: no file mentions it"
+    assert root.router_calls == [] and len(root.calls) == 2
+    text = seen(root.calls[0])
+    assert FIXED in text and LOOKUP not in text and "Hint:" not in text
+    assert not any("strategy" in n for n in notices(events))
+
+
+def test_ablate_grounding_accepts_an_ungrounded_answer() -> None:
+    script = [code("search('vault')"), code("FINAL('The code is 123456')"), code("FINAL('ORCHID-7731')")]
+    on, off = ScriptedBackend(), ScriptedBackend()
+    on.enqueue(script)
+    off.enqueue(script)
+    assert make_engine(on).run("What is the vault code?").answer == "ORCHID-7731"
+    assert make_engine(off, ablate=["grounding"]).run("What is the vault code?").answer == "The code is 123456"
+
+
+def test_ablate_repeats_reruns_a_repeated_cell_without_a_corrective_message() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root, ablate=["repeats"]).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "same code again" not in last_user(root.calls[2])
+    assert len(FakeSession.instances[0].cells) == 3  # the repeat ran
+
+
+def test_ablate_echo_reaches_the_worker_and_hides_the_last_expression() -> None:
+    def run(ablate: list[str]) -> str:
+        root = ScriptedBackend()
+        root.enqueue([code("6 * 7")])
+        root.default = code("FINAL('done')")  # refused while nothing was seen: the budget ends it
+        events: list = []
+        Engine(root, ScriptedBackend("sub"), None, Settings(ablate=ablate, max_iterations=3), sink=events.append).run(
+            "What is six times seven?", context_text=TEXT)
+        return next(e.output for e in events if isinstance(e, ev.CellFinished))
+
+    assert run([]).strip() == "42"
+    assert run(["echo"]).strip() == ""
+
+
+def test_all_switches_off_every_technique_and_unknown_ones_change_nothing() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('The code is 123456')")])
+    engine = make_engine(root, ablate=["all"])
+    assert engine.run("What is the vault code?").answer == "The code is 123456"
+    assert FakeSession.instances[0].config.echo is False
+    assert root.router_calls == [] and FIXED in seen(root.calls[0])
+    # techniques the engine cannot switch off (imports: safety) leave the sandbox as it is
+    root2 = ScriptedBackend()
+    root2.enqueue([code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    make_engine(root2, ablate=["imports", "check_values", "map_helper"]).run("What is the vault code?")
+    config = FakeSession.instances[0].config
+    assert config.echo is True and "os" not in config.allowed_imports
