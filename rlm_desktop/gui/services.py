@@ -183,7 +183,8 @@ class CoreServices:
         """The loaded models for these settings; a change of model settings reloads."""
         from rlm_desktop.llm.loader import BackendPool
 
-        key = (settings.root_model, settings.sub_model, settings.n_ctx, settings.n_threads, settings.n_gpu_layers)
+        key = (settings.root_model, settings.sub_model, settings.n_ctx, settings.n_threads, settings.n_gpu_layers,
+               settings.subcall_cache)
         with self._pool_lock:
             if self._pool is not None and self._pool_key != key:
                 self._pool.close()
