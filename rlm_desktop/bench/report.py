@@ -10,6 +10,9 @@ from pathlib import Path
 
 from rlm_desktop.bench.runner import Row
 
+# one colour per method in every panel
+COLORS = {"rlm": "tab:orange", "rag": "tab:blue", "direct": "tab:green"}
+
 
 def _groups(rows: Sequence[Row], by: tuple[str, ...]) -> dict[tuple, list[Row]]:
     out: dict[tuple, list[Row]] = defaultdict(list)
@@ -75,7 +78,7 @@ def plot(rows: Sequence[Row], out_dir: Path, prefix: str = "quality") -> list[Pa
         for method in methods:
             pts = _points(rows, family, method, lambda g: 100 * sum(r.correct for r in g) / len(g))
             if pts:
-                ax.plot(*zip(*pts, strict=False), marker="o", label=method)
+                ax.plot(*zip(*pts, strict=False), marker="o", label=method, color=COLORS.get(method))
         ax.set_xscale("log")
         ax.set_ylim(-5, 105)
         ax.set_title(family)
@@ -94,7 +97,7 @@ def plot(rows: Sequence[Row], out_dir: Path, prefix: str = "quality") -> list[Pa
         for method in methods:
             pts = _points(rows, None, method, fn)
             if pts:
-                ax.plot(*zip(*pts, strict=False), marker="o", label=method)
+                ax.plot(*zip(*pts, strict=False), marker="o", label=method, color=COLORS.get(method))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("input tokens")
