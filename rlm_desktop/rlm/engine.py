@@ -62,7 +62,7 @@ MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "grounding", "repeats"})
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats"})
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
@@ -516,6 +516,7 @@ class Engine:
             memory_mb=self.settings.sandbox_memory_mb,
             output_chars=self.settings.output_chars,
             echo="echo" not in self.ablated,
+            totals="totals" not in self.ablated,
         )
         factory = self._session_factory
         if factory is None:

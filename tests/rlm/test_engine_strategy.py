@@ -157,12 +157,27 @@ def test_ablate_echo_reaches_the_worker_and_hides_the_last_expression() -> None:
     assert run(["echo"]).strip() == ""
 
 
+def test_ablate_totals_drops_the_count_from_listings_in_the_worker() -> None:
+    def run(ablate: list[str]) -> str:
+        root = ScriptedBackend()
+        root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
+        events: list = []
+        Engine(root, ScriptedBackend("sub"), None, Settings(ablate=ablate), sink=events.append).run(
+            "What is the vault code?", context_text=TEXT)
+        return next(e.output for e in events if isinstance(e, ev.CellFinished))
+
+    with_totals, without = run([]), run(["totals"])
+    assert "showing 1 of 1" in with_totals and "ORCHID-7731" in with_totals
+    assert "showing" not in without and " of " not in without.splitlines()[0]
+    assert "ORCHID-7731" in without  # the rows are still there
+
+
 def test_all_switches_off_every_technique_and_unknown_ones_change_nothing() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('The code is 123456')")])
     engine = make_engine(root, ablate=["all"])
     assert engine.run("What is the vault code?").answer == "The code is 123456"
-    assert FakeSession.instances[0].config.echo is False
+    assert FakeSession.instances[0].config.echo is False and FakeSession.instances[0].config.totals is False
     assert root.router_calls == [] and FIXED in seen(root.calls[0])
     # techniques the engine cannot switch off (imports: safety) leave the sandbox as it is
     root2 = ScriptedBackend()

@@ -83,6 +83,11 @@ class Recorder(Protocol):
 # ---------------------------------------------------------------- results shown to the model
 
 
+# False only in an ablation run (``Settings.ablate`` 'totals', set once at worker start):
+# listings then show their rows without saying how many there are in all.
+SHOW_TOTALS = True
+
+
 class SearchResults(list):
     """A list of ``Hit``; its repr says how many files matched in all."""
 
@@ -99,6 +104,8 @@ class SearchResults(list):
         if not self:
             return f"search({self.query!r}): no matching files. Try other words, or grep() for an exact pattern."
         head = f"search({self.query!r}): showing {len(self)} of {self.total} matching files"
+        if not SHOW_TOTALS:
+            head = f"search({self.query!r})"
         return "\n".join([head + ":", *(repr(h) for h in self)])
 
     __str__ = __repr__
@@ -126,6 +133,8 @@ class GrepResults(list):
             f"grep({self.pattern!r}): showing {len(self)} of {at_least}{self.total} matches "
             f"in {at_least}{self.total_files} files"
         )
+        if not SHOW_TOTALS:
+            head = f"grep({self.pattern!r})"
         return "\n".join([head + ":", *(repr(m) for m in self)])
 
     __str__ = __repr__

@@ -54,6 +54,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "cpu_s": _INT,
         "output_chars": _INT,
         "echo": _BOOL,
+        "totals": _BOOL,
         "allowed_imports": list,
     },
     "cell": {"code": _STR, "cell_id": _INT},

@@ -169,6 +169,7 @@ class ReplSession:
             "cpu_s": self._cpu_seconds(),
             "output_chars": int(cfg.output_chars),
             "echo": bool(cfg.echo),
+            "totals": bool(cfg.totals),
             "allowed_imports": list(cfg.allowed_imports),
         }
         try:

@@ -16,6 +16,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+from rlm_desktop.rlm.repl import corpus as corpus_module
 from rlm_desktop.rlm.repl import protocol
 from rlm_desktop.rlm.repl.confine import stage_status
 from rlm_desktop.rlm.repl.corpus import Backend, LibraryBackend, TextBackend
@@ -123,6 +124,7 @@ def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str
     repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
     preload(init["allowed_imports"])
     runner = CellRunner(repl, init["output_chars"], echo=init["echo"])
+    corpus_module.SHOW_TOTALS = init["totals"]
     facts = lock_down(scratch, init["memory_mb"], init["cpu_s"])
     return runner, facts
 
