@@ -42,7 +42,9 @@ def test_recorded_run_loads_back_as_a_tree() -> None:
     root = tree.root
     assert root is not None and root.kind == "root" and root.status == "ok"
     assert [t.turn for t in root.turns] == [1, 2, 3, 4]
-    assert root.turns[0].code is None and "Write one" in root.turns[0].notices[0]
+    assert root.turns[0].code is None
+    assert any("strategy: " in n for n in root.turns[0].notices)  # the chosen strategy is on record
+    assert any("Write one" in n for n in root.turns[0].notices)
     assert root.turns[1].code.strip() == "search('vault')" and "ORCHID-7731" in root.turns[1].output
     assert [c.kind for c in root.children] == ["llm"]
     assert root.children[0].answer == "ORCHID-7731"
