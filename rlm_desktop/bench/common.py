@@ -31,7 +31,8 @@ def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:
-    settings = Settings(timeout_s=args.timeout, max_iterations=12)
+    # the answer cache would replay earlier runs' answers and make times meaningless
+    settings = Settings(timeout_s=args.timeout, max_iterations=12, subcall_cache=False)
     if getattr(args, "threads", None):
         settings = settings.replace(n_threads=args.threads)
     if args.root_model:

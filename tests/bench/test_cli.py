@@ -63,3 +63,13 @@ def test_bench_dev_ablation_is_its_own_variant(fake_engine, tmp_path: Path, caps
     assert sorted({r["variant"] for r in rows}) == ["default", "no-echo"]
     table = capsys.readouterr().out
     assert "| lookup | 5K | default |" in table and "| lookup | 5K | no-echo |" in table
+
+
+def test_bench_settings_switch_the_answer_cache_off() -> None:
+    """A benchmark must measure the engine, not replay answers cached by an earlier run."""
+    import argparse
+
+    from rlm_desktop.bench.common import bench_settings
+
+    args = argparse.Namespace(timeout=60.0, threads=None, root_model=None, sub_model=None)
+    assert bench_settings(args).subcall_cache is False
