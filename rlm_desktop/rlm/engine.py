@@ -14,6 +14,8 @@ Every step is emitted live as an event (``events.py``) through ``sink``."""
 
 from __future__ import annotations
 
+import re
+
 import itertools
 import logging
 import shutil
@@ -440,10 +442,13 @@ class Engine:
         node.attempts.append(answer)
         if already_refused or "grounding" in self.ablated:
             return None
-        missing = ungrounded_values(answer, node.evidence, from_code=from_code)
-        if not missing:
-            return None
-        nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+        if _only_a_location(answer):
+            nudge = prompts.ONLY_LOCATION
+        else:
+            missing = ungrounded_values(answer, node.evidence, from_code=from_code)
+            if not missing:
+                return None
+            nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
             self._emit(Notice(self.run_id, node.node_id, turn, nudge))
@@ -669,3 +674,15 @@ def _parrots_instruction(answer: str) -> bool:
     """True when a forced answer only repeats our own "answer now" instruction."""
     lowered = answer.lower()
     return "budget is used up" in lowered or lowered.startswith("no more turns")
+
+
+_LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z]\w*(?::\d+(?:-\d+)?)?")
+
+
+def _only_a_location(answer: str) -> bool:
+    """True when an answer is nothing but file:line citations (the small root model
+    sometimes answers with where the value is instead of the value)."""
+    if not _LOCATION.search(answer):
+        return False
+    rest = _LOCATION.sub("", answer)
+    return not re.search(r"\w", rest)

@@ -54,6 +54,7 @@ _WHOLE_FOLDER = re.compile(
 NO_CODE = "Write one ```python block. Start with search('...') to find where the answer is, or call FINAL(answer) in code when the output already answers the question."
 NO_OUTPUT_YET = "You have not seen any output from the files yet, so that answer is a guess. First look: search('...') for the words of the question, then answer from what you see."
 REPEATED = "You ran the same code again; it will give the same output. Do something different: search other words, read(path, start, end) around a hit, or answer with FINAL(...) if the output above answers the question."
+ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."

@@ -265,6 +265,14 @@ def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     assert finished.status == "ok" and finished.answer == "123456"
 
 
+def test_answer_that_is_only_a_location_is_sent_back_for_the_value() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('notes/vault.txt:3')"), code("FINAL('ORCHID-7731 (notes/vault.txt:3)')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731 (notes/vault.txt:3)"
+    assert "not the answer" in last_user(root.calls[2])
+
+
 def test_answer_computed_by_code_counts_as_grounded() -> None:
     root = ScriptedBackend()
     root.enqueue([code("print(len(files))"), code("n = sum(1 for f in files if 'e' in f.text)\nFINAL(n * 10)")])
