@@ -75,41 +75,37 @@ def plot(rows: Sequence[Row], out_dir: Path, prefix: str = "quality") -> list[Pa
 
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.4), squeeze=False)
     for ax, family in zip(axes[0], families, strict=False):
-        for method in methods:
-            pts = _points(rows, family, method, lambda g: 100 * sum(r.correct for r in g) / len(g))
-            if pts:
-                ax.plot(*zip(*pts, strict=False), marker="o", label=method, color=COLORS.get(method))
-        ax.set_xscale("log")
+        _method_lines(ax, rows, family, methods, lambda g: 100 * sum(r.correct for r in g) / len(g), "accuracy %")
         ax.set_ylim(-5, 105)
         ax.set_title(family)
-        ax.set_xlabel("input tokens")
-        ax.set_ylabel("accuracy %")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = out_dir / f"{prefix}-accuracy.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(plt, fig, out_dir / f"{prefix}-accuracy.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), squeeze=False)
     for ax, (label, fn) in zip(axes[0], (("median wall time (s)", lambda g: _median([r.wall_s for r in g])), ("median tokens processed", lambda g: _median([r.tokens for r in g]))), strict=False):
-        for method in methods:
-            pts = _points(rows, None, method, fn)
-            if pts:
-                ax.plot(*zip(*pts, strict=False), marker="o", label=method, color=COLORS.get(method))
-        ax.set_xscale("log")
+        _method_lines(ax, rows, None, methods, fn, label)
         ax.set_yscale("log")
-        ax.set_xlabel("input tokens")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
+    written.append(_save(plt, fig, out_dir / f"{prefix}-cost.png"))
+    return written
+
+
+def _method_lines(ax, rows: Sequence[Row], family: str | None, methods: Sequence[str], fn, ylabel: str) -> None:
+    """One line per method of ``fn`` over input tokens (log x), labelled and gridded."""
+    for method in methods:
+        pts = _points(rows, family, method, fn)
+        if pts:
+            ax.plot(*zip(*pts, strict=False), marker="o", label=method, color=COLORS.get(method))
+    ax.set_xscale("log")
+    ax.set_xlabel("input tokens")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
-    path = out_dir / f"{prefix}-cost.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    written.append(path)
-    return written
+    return path
 
 
 def _points(rows: Sequence[Row], family: str | None, method: str, fn) -> list[tuple[float, float]]:
