@@ -28,7 +28,7 @@ In the code you can use:
 - llm_batch(prompts): many llm_query at once, returns a list
 - FINAL(answer): your final answer, with the file:line it came from
 
-Rules: search first, then read around what search found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules."""
+Rules: search first, then read around what search found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules (re, collections, math and json are already imported)."""
 
 _LOOKUP = (
     "Question: What is the launch date of Project Falcon?",

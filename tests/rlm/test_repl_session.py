@@ -198,6 +198,19 @@ def test_search_states_totals_and_locations(lib_session: ReplSession, library_db
     assert result.corpus_seen
 
 
+def test_model_code_sees_short_paths_and_citations_keep_full_ones(lib_session: ReplSession, library_db: tuple[Path, Path]) -> None:
+    root, _ = library_db
+    shown = f"{root.name}/notes/vault.txt"
+    result = lib_session.run_cell("r = search('vault code', k=1)\nprint(r)\nprint(files['vault.txt'].path)")
+    assert f"{shown}:2: " in result.output
+    assert str(root.parent) not in result.output  # the long absolute prefix is gone
+    assert result.output.rstrip().endswith(shown)
+    assert {s.path for s in result.sources} == {str(root / "notes" / "vault.txt")}
+    # a path printed by the tools reads back, and re and collections need no import
+    assert lib_session.run_cell(f"read({shown!r}, 2, 2)").output == "2| The vault code is 4711.\n"
+    assert lib_session.run_cell("collections.Counter(re.findall('a', 'banana')).most_common(1)").output == "[('a', 3)]\n"
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

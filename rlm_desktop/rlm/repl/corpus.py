@@ -8,6 +8,7 @@ one pasted text. Every piece of corpus text handed to user code is reported to a
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -343,22 +344,33 @@ class LibraryBackend:
     def __init__(self, library: Any, roots: Sequence[str]) -> None:
         self._lib = library
         self._roots = list(roots) or None
+        self._prefix = display_prefix(self._roots or [f.path for f in library.folders()])
+
+    def show(self, path: str) -> str:
+        """The path model code sees: relative to the parent of the roots, so
+        ``/home/me/thesis/ch1.md`` reads ``thesis/ch1.md`` (shorter prompts, and the
+        worked examples' relative paths are the shape the model copies)."""
+        return path[len(self._prefix):] if self._prefix and path.startswith(self._prefix) else path
+
+    def full_path(self, path: str) -> str:
+        """The library path of a path as ``show`` printed it (absolute paths pass)."""
+        return path if not self._prefix or os.path.isabs(path) else self._prefix + path
 
     def files(self) -> list[FileMeta]:
         return [
-            FileMeta(r.path, r.kind, r.chars, r.lines, r.tokens, r.pages)
+            FileMeta(self.show(r.path), r.kind, r.chars, r.lines, r.tokens, r.pages)
             for r in self._lib.files(roots=self._roots)
         ]
 
     def text(self, path: str) -> str:
-        return self._lib.text(path)
+        return self._lib.text(self.full_path(path))
 
     def read(self, path: str, start: int | None, end: int | None) -> str:
-        return self._lib.read(path, start, end)
+        return self._lib.read(self.full_path(path), start, end)
 
     def search(self, query: str, k: int) -> tuple[list[Hit], int]:
         result = self._lib.search(query, k=k, roots=self._roots)
-        hits = [Hit(h.path, h.line, h.snippet, h.score, h.page) for h in result.hits]
+        hits = [Hit(self.show(h.path), h.line, h.snippet, h.score, h.page) for h in result.hits]
         return hits, result.total_files
 
     def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]:
@@ -369,5 +381,19 @@ class LibraryBackend:
             total += 1
             files.add(m.path)
             if len(matches) < limit:
-                matches.append(Match(m.path, m.line, m.text.strip()[:300], m.page))
+                matches.append(Match(self.show(m.path), m.line, m.text.strip()[:300], m.page))
         return matches, total, len(files), total < GREP_COUNT_CAP
+
+
+def display_prefix(roots: Sequence[str]) -> str:
+    """What ``LibraryBackend.show`` strips: the parent of the roots' common folder, with a
+    trailing separator, or "" when that would be the filesystem root (nothing gained)."""
+    if not roots:
+        return ""
+    try:
+        parent = os.path.dirname(os.path.commonpath([os.path.abspath(r) for r in roots]))
+    except ValueError:  # different drives
+        return ""
+    if not parent or parent == os.path.dirname(parent):
+        return ""
+    return parent.rstrip(os.sep) + os.sep

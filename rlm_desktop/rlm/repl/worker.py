@@ -9,10 +9,12 @@ the scratch dir can be opened and no module can be loaded, by the worker itself 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from rlm_desktop.rlm.repl.corpus import Backend, LibraryBackend, TextBackend
 from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
 from rlm_desktop.rlm.repl.namespace import LlmError, Repl
 from rlm_desktop.rlm.repl.runner import CellRunner
+
+# modules in the namespace before the first cell (when allowed)
+PRELOADED_NAMES = ("re", "collections", "math", "json", "itertools", "statistics")
 
 _ALLOWED_PRAGMAS = frozenset({
     "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "user_version",
@@ -89,6 +94,8 @@ class Channel:
         os.dup2(devnull, 1)
         os.close(devnull)
         sys.stdin = sys.stdout = None  # type: ignore[assignment]
+        # model code sees short display paths; the engine gets library paths back
+        self.full_path: Callable[[str], str] = lambda path: path
 
     def send(self, message: dict[str, Any]) -> None:
         protocol.write_message(self.wfd, message, protocol.MAX_FROM_WORKER)
@@ -99,7 +106,7 @@ class Channel:
     def request_llm(self, kind: str, prompts: list[str], text: str | None, paths: list[str], grounded: bool) -> list[str]:
         self.send({
             "type": "llm", "kind": kind, "prompts": prompts, "context_text": text,
-            "context_paths": paths, "has_corpus_text": grounded,
+            "context_paths": [self.full_path(p) for p in paths], "has_corpus_text": grounded,
         })
         reply = self.receive(frozenset({"llm_reply"}))
         if reply["error"]:
@@ -121,8 +128,14 @@ def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str
         text = None
     elif text is not None:
         backend = TextBackend(text)
+    if isinstance(backend, LibraryBackend):
+        channel.full_path = backend.full_path
     repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
     preload(init["allowed_imports"])
+    # small models use re/collections without importing them (issue 10): these are ready
+    for name in PRELOADED_NAMES:
+        if name in init["allowed_imports"]:
+            repl.namespace[name] = importlib.import_module(name)
     runner = CellRunner(repl, init["output_chars"], echo=init["echo"])
     corpus_module.SHOW_TOTALS = init["totals"]
     facts = lock_down(scratch, init["memory_mb"], init["cpu_s"])
@@ -155,7 +168,7 @@ def main() -> None:
             "error": outcome.error,
             "answer": record.answer,
             "answer_ready": record.answer_ready,
-            "sources": record.source_list(),
+            "sources": [{**ref, "path": channel.full_path(ref["path"])} for ref in record.source_list()],
             "elapsed_s": outcome.elapsed_s,
             "variables": outcome.variables,
             "corpus_seen": outcome.corpus_seen,
