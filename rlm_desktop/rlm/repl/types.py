@@ -41,6 +41,7 @@ class ReplConfig:
     output_chars: int = 4000  # printed output is cut to this, with a visible marker
     echo: bool = True  # show the value of a cell's last expression (False: ablation runs only)
     totals: bool = True  # listings say "showing 5 of 25" (False: ablation runs only)
+    check_values: bool = True  # ask_numbers cross-checks values and asks again (False: ablation runs only)
     allowed_imports: tuple[str, ...] = (
         "re", "math", "json", "collections", "itertools", "functools", "statistics",
         "string", "datetime", "textwrap", "difflib", "fnmatch", "heapq", "bisect",
