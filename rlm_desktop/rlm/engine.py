@@ -522,6 +522,7 @@ class Engine:
             output_chars=self.settings.output_chars,
             echo="echo" not in self.ablated,
             totals="totals" not in self.ablated,
+            check_values="check_values" not in self.ablated,
         )
         factory = self._session_factory
         if factory is None:
