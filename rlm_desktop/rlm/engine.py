@@ -60,6 +60,11 @@ ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
 FORCED_MAX_TOKENS = 160
 MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
+# A turn that repeats an earlier cell is drawn again (at this temperature) up to this many
+# times before the model is told off: the 1.5B, greedy, re-sends the same search for ten
+# turns, nudge or not (dev-set traces), but a second draw usually tries something new.
+RESAMPLES = 2
+RESAMPLE_TEMPERATURE = 0.7
 
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
@@ -342,7 +347,9 @@ class Engine:
     def _loop(self, node: _Node, question: str, messages: list[Message], session) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
         saw_output = False
-        last_code: str | None = None
+        ran: set[str] = set()  # normalized cells run in this attempt
+        last_output = ""
+        temperature, resampled = 0.0, 0
         last_error: str | None = None
         grounding_refused = False
         restarts = 0
@@ -359,7 +366,8 @@ class Engine:
             self.budget.iterations += 1
             fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
             completion = self.chat(
-                node.backend, node.node_id, fitted, GenerationParams(max_tokens=ROOT_MAX_TOKENS), stop_after_first_block
+                node.backend, node.node_id, fitted, GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature),
+                stop_after_first_block,
             )
             node.prompt_tokens += completion.prompt_tokens
             node.completion_tokens += completion.completion_tokens
@@ -394,10 +402,19 @@ class Engine:
 
             code = parsed.code
             node.evidence.add_model_text(code)
-            if "repeats" not in self.ablated and last_code is not None and _normalized(code) == _normalized(last_code):
-                self._nudge(node, turn, messages, prompts.REPEATED)
+            if "repeats" not in self.ablated and _normalized(code) in ran:
+                temperature = RESAMPLE_TEMPERATURE
+                if resampled < RESAMPLES:
+                    resampled += 1
+                    messages.pop()  # as if never said: the next draw sees the same prompt
+                    self._emit(Notice(self.run_id, node.node_id, turn,
+                                      f"the cell repeats an earlier one: drawing another (temperature {RESAMPLE_TEMPERATURE})"))
+                    continue
+                resampled = 0
+                self._nudge(node, turn, messages, prompts.repeated(last_output))
                 continue
-            last_code = code
+            temperature, resampled = 0.0, 0
+            ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
             extra = ""
             if result.killed and not self.cancel.cancelled:
@@ -410,6 +427,7 @@ class Engine:
                 raise Cancelled("stopped")
             node.evidence.add_output(result.output)
             node.cells.append(CellSources(result.output, tuple(result.sources)))
+            last_output = result.output
             if result.error:
                 if ("repeats" not in self.ablated and last_error is not None
                         and _last_line(result.error) == _last_line(last_error)):
@@ -426,13 +444,13 @@ class Engine:
                     node.attempts.append(result.answer)
                     messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
-                    last_code = None  # now that it has seen the output, the same cell may answer
+                    ran.discard(_normalized(code))  # now that it has seen the output, the same cell may answer
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
                 if verdict is None:
                     return NodeOutcome("ok", clean_answer(result.answer), saw_output=True), session
                 grounding_refused = True
-                last_code = None  # insisting on the same answer is allowed once refused
+                ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
                 continue
             messages.append(Message("user", prompts.output_message(result.output, result.error, extra)))
 

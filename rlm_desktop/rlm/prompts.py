@@ -53,7 +53,19 @@ _WHOLE_FOLDER = re.compile(
 
 NO_CODE = "Write one ```python block. Start with search('...') to find where the answer is, or call FINAL(answer) in code when the output already answers the question."
 NO_OUTPUT_YET = "You have not seen any output from the files yet, so that answer is a guess. First look: search('...') for the words of the question, then answer from what you see."
-REPEATED = "You ran the same code again; it will give the same output. Do something different: search other words, read(path, start, end) around a hit, or answer with FINAL(...) if the output above answers the question."
+REPEATED = "You ran the same code again; it will give the same output. Do something different: {step}, search for a name or number the output shows, or answer with FINAL(...) if the output above answers the question."
+_HIT = re.compile(r"^([^\s:]+\.\w+):(\d+): ", re.MULTILINE)
+
+
+def repeated(last_output: str) -> str:
+    """The nudge for a repeated cell, with a concrete next step: read around the first
+    hit the last output showed (a hit's sentence often goes on in the next line)."""
+    m = _HIT.search(last_output or "")
+    if m is None:
+        return REPEATED.format(step="read(path, start, end) around a hit")
+    line = int(m.group(2))
+    return REPEATED.format(step=f"read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) to see the lines around the first hit")
+
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."

@@ -217,13 +217,30 @@ def test_turn_without_code_or_answer_gets_corrective_message() -> None:
     assert "Write one ```python block" in last_user(root.calls[1])
 
 
-def test_repeated_cell_is_not_rerun_and_gets_corrective_message() -> None:
+def test_repeated_cell_is_drawn_again_at_a_temperature_before_any_nudge() -> None:
     root = ScriptedBackend()
-    root.enqueue([code("search('vault')"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
+    root.enqueue([code("search('vault')"), code("search('vault')"), code("read('notes/vault.txt')"), code("FINAL('ORCHID-7731')")])
     finished = make_engine(root).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
-    assert "same code again" in last_user(root.calls[2])
-    assert len(FakeSession.instances[0].cells) == 2
+    assert len(FakeSession.instances[0].cells) == 3  # the repeat never ran
+    # the second draw saw exactly the prompt the repeat answered, with a temperature
+    assert root.calls[2] == root.calls[1]
+    assert root.params[1].temperature == 0.0 and root.params[2].temperature > 0
+    assert root.params[3].temperature == 0.0  # back to greedy once the model moved on
+    assert "same code again" not in "".join(m.content for m in root.calls[3])
+
+
+def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> None:
+    root = ScriptedBackend()
+    same = code("search('vault')")
+    root.enqueue([same, same, same, same, code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert FakeSession.instances[0].cells.count("search('vault')\n") == 1
+    nudge = last_user(root.calls[4])
+    assert "same code again" in nudge
+    # the nudge names the first hit the search showed, to read around it
+    assert re.search(r"read\('/docs/a\.txt', 1, 5\)", nudge)
 
 
 def test_same_error_twice_names_what_to_do_instead() -> None:
