@@ -1,0 +1,75 @@
+"""``tally``: counting a captured value over every file, and telling the model which
+files its regex missed (other phrasings of the same property)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlm_desktop.rlm.repl.session import ReplSession
+from rlm_desktop.rlm.repl.tally import tally
+from rlm_desktop.rlm.repl.types import ReplConfig
+from tests.rlm.test_repl_session import FakeEngine, build_library
+
+
+@dataclass
+class F:
+    path: str
+    text: str
+
+
+@dataclass
+class Recorder:
+    sources: list[tuple[str, int | None]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def source(self, path: str, line: int | None, page: int | None, how: str) -> None:
+        self.sources.append((path, line))
+
+    def corpus_text(self, text: str) -> None:
+        self.texts.append(text)
+
+
+NOTES = [
+    F("n1.txt", "Note 1\nFiled by Maria Lopez from the Lisbon office.\nMaria Lopez said hi."),
+    F("n2.txt", "Note 2\nFiled by Tom Becker from the Osaka office."),
+    F("n3.txt", "Note 3\nThis note was written by Maria Lopez (Lima office)."),
+    F("n4.txt", "Note 4\nAuthor: Maria Lopez. Office: Lima."),
+    F("n5.txt", "Note 5\nFiled by Maria Lopez from the Lima office."),
+]
+
+
+def test_counts_once_per_file_and_shows_the_phrasings_it_missed() -> None:
+    rec = Recorder()
+    result = tally(NOTES, r"Filed by (\w+ \w+)", 0, rec)
+    assert result.most_common(2) == [("Maria Lopez", 2), ("Tom Becker", 1)]  # n1 counted once
+    assert result.paths["Maria Lopez"] == ["n1.txt", "n5.txt"]
+    assert result.unmatched == ["n3.txt", "n4.txt"]
+    text = repr(result)
+    assert "matched in 3 of 5 files" in text
+    # the missed files' lines that name a known value: the other phrasings
+    assert "n3.txt:2: This note was written by Maria Lopez" in text
+    assert "n4.txt:2: Author: Maria Lopez" in text
+    assert ("n1.txt", 2) in rec.sources and ("n3.txt", 2) in rec.sources
+
+
+def test_alternatives_each_with_a_group_cover_every_phrasing() -> None:
+    result = tally(NOTES, r"Filed by (\w+ \w+)|written by (\w+ \w+)|Author: (\w+ \w+)", 0, Recorder())
+    assert result.counts == {"Maria Lopez": 4, "Tom Becker": 1}
+    assert result.unmatched == []
+    assert "have no match" not in repr(result)
+
+
+def test_tally_runs_in_the_sandboxed_repl(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for note in NOTES:
+        (root / note.path).write_text(note.text)
+    db = build_library(root, tmp_path / "library.db")
+    config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=10.0)
+    with ReplSession(config, on_llm=FakeEngine()) as session:
+        result = session.run_cell("t = tally(r'status|office: (\\w+)|the (\\w+) office|\\((\\w+) office')\nprint(t)\nt[0]")
+    assert result.error is None, result.error
+    assert "matched in 5 of 5 files" in result.output
+    assert result.output.rstrip().endswith("('Lima', 3)")
+    assert {s.path for s in result.sources} >= {str(root / "n3.txt")}
