@@ -75,10 +75,12 @@ _LOOKUP = _turns(
 _MULTI = _turns(
     "What is the phone extension of the manager of the Oslo office?",
     "```python\nsearch('manager Oslo office')\n```",
-    "Output:\nshowing 1 of 1 matching files\nstaff/offices.txt:8: The Oslo office is managed by Lina Berg.",
+    "Output:\nshowing 1 of 1 matching files\nstaff/offices.txt:8: the new rota. The Oslo office is managed by",
+    "```python\n# the sentence goes on in the next line: read around the hit\nread('staff/offices.txt', 7, 10)\n```",
+    "Output:\n7| Week 12: the new rota.\n8| The Oslo office is managed by\n9| Lina Berg since May.\n10| Parking is free.",
     "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg extension')\n```",
     "Output:\nshowing 1 of 2 matching files\ndirectory/phones.txt:22: Lina Berg can be reached on extension 4471.",
-    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:8), whose extension is 4471 (directory/phones.txt:22)')\n```",
+    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:9), whose extension is 4471 (directory/phones.txt:22)')\n```",
 )
 
 _COUNT = _turns(
@@ -90,11 +92,12 @@ _COUNT = _turns(
 
 _MOST = _turns(
     "Which customer appears in the most files?",
-    "```python\ngrep(r'(?i)customer')\n```",
-    "Output:\nshowing 5 of 61 matches\norders/a.txt:2: Customer: Ivo Petrov\norders/b.txt:2: Placed by the customer Ana Silva.\norders/c.txt:3: Customer: Ivo Petrov\n...",
-    "```python\nimport collections, re\ncounts = collections.Counter()\nfor f in files:\n    for name in set(re.findall(r'[Cc]ustomer:? ([A-Z]\\w+ [A-Z]\\w+)', f.text)):\n        counts[name] += 1\nprint(counts.most_common(5))\n```",
-    "Output:\n[('Ivo Petrov', 14), ('Ana Silva', 9), ('Tom Reed', 6)]",
-    "```python\nFINAL('Ivo Petrov (14 files)')\n```",
+    "```python\ntally(r'Customer: (\\w+ \\w+)')\n```",
+    "Output:\ntally('Customer: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Ivo Petrov: 12 files\n  Ana Silva: 11 files\n  Tom Reed: 8 files\n"
+    "21 files have no match; their lines may say it another way, e.g.:\n  orders/b.txt:2: Placed by the customer Ana Silva.\n  orders/k.txt:1: Buyer: Ivo Petrov, paid in cash.",
+    "```python\n# add the other ways the files say it, one group each\ntally(r'Customer: (\\w+ \\w+)|customer (\\w+ \\w+)|Buyer: (\\w+ \\w+)')\n```",
+    "Output:\ntally(...): matched in 52 of 52 files; 3 distinct values:\n  Ivo Petrov: 21 files\n  Ana Silva: 18 files\n  Tom Reed: 13 files",
+    "```python\nFINAL('Ivo Petrov (21 of 52 files)')\n```",
 )
 
 _MAP = _turns(
@@ -120,8 +123,8 @@ _CALLERS = _turns(
 
 _HINTS: dict[StrategyName, str] = {
     "lookup": "The answer is one fact in one place: search for the key words, read around the best hit, answer with file:line. If two or three different searches find nothing, answer that it is not found and say what you searched.",
-    "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. Do not stop after the first fact.",
-    "whole_folder_code": "The answer needs every file: loop over files in code and count or collect; never answer from one page of search hits. Print the count and the paths.",
+    "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
+    "whole_folder_code": "The answer needs every file: count in code, never from one page of search hits. To find the most common value use tally(r'... (group)') and widen the regex until no file is missed; to count or list files that say something, loop over files and print the count and the paths.",
     "whole_folder_map": "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
     "code_question": "The files are source code: grep for 'def name(' or the name, read the lines, answer from the folder's code only. Do not import modules; the folder is the only source.",
 }
