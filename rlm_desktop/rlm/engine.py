@@ -413,6 +413,12 @@ class Engine:
                 resampled = 0
                 self._nudge(node, turn, messages, prompts.repeated(last_output))
                 continue
+            if _pastes_output(code, last_output):
+                # the 1.5B sometimes sends the last output back as its next cell (a
+                # SyntaxError, then the same paste again): point at the line instead
+                temperature = RESAMPLE_TEMPERATURE
+                self._nudge(node, turn, messages, prompts.pasted_output(last_output))
+                continue
             temperature, resampled = 0.0, 0
             ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
@@ -682,6 +688,15 @@ def _ablated(names) -> frozenset[str]:
 
 def _normalized(code: str) -> str:
     return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+
+
+def _pastes_output(code: str, output: str) -> bool:
+    """True when most lines of a cell are whole lines of the last output."""
+    shown = {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+    lines = [line.strip() for line in code.splitlines() if line.strip()]
+    if not shown or not lines:
+        return False
+    return sum(line in shown for line in lines) * 2 >= len(lines)
 
 
 def _last_line(error: str) -> str:

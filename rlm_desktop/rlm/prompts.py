@@ -58,6 +58,15 @@ REPEATED = "You ran the same code again; it will give the same output. Do someth
 _HIT = re.compile(r"^([^\s:]+\.\w+):(\d+): ", re.MULTILINE)
 
 
+PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL('<the answer> (<file>:<line>)') in a ```python block; otherwise write new code."
+
+
+def pasted_output(last_output: str) -> str:
+    m = _HIT.search(last_output or "")
+    where = f"The line {m.group(1)}:{m.group(2)} in the output is what you found. " if m else ""
+    return PASTED.format(where=where)
+
+
 def repeated(last_output: str) -> str:
     """The nudge for a repeated cell, with a concrete next step: read around the first
     hit the last output showed (a hit's sentence often goes on in the next line)."""

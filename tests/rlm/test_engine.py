@@ -243,6 +243,21 @@ def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> Non
     assert re.search(r"read\('/docs/a\.txt', 1, 5\)", nudge)
 
 
+def test_output_pasted_back_as_a_cell_is_not_run_and_points_at_the_line() -> None:
+    def paste_last_output(messages) -> str:
+        output = messages[-1].content.split("Output:\n", 1)[1].split("\nIf this answers", 1)[0]
+        return code(output)
+
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), paste_last_output, code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert FakeSession.instances[0].cells == ["search('vault')\n", "FINAL('ORCHID-7731')\n"]
+    nudge = last_user(root.calls[2])
+    assert "pasted back" in nudge and "/docs/a.txt:" in nudge
+    assert root.params[2].temperature > 0  # the next draw is not the same greedy paste
+
+
 def test_same_error_twice_names_what_to_do_instead() -> None:
     root = ScriptedBackend()
     root.enqueue([code("import os\nos.listdir('.')"), code("import os\nprint(os.getcwd())"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
