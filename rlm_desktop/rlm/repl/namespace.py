@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlm_desktop.library.extract import PAGE_BREAK
+from rlm_desktop.rlm.repl import values
 from rlm_desktop.rlm.repl.corpus import (
     TEXT_PATH,
     Backend,
@@ -23,6 +24,8 @@ from rlm_desktop.rlm.repl.corpus import (
     resolve_path,
     strip_prefixes,
 )
+from rlm_desktop.rlm.repl.tally import Tally
+from rlm_desktop.rlm.repl.tally import tally as tally_files
 
 MIN_FRAGMENT = 12  # corpus lines shorter than this are not used as grounding evidence
 _KEY = 80
@@ -31,10 +34,11 @@ _MAX_SOURCES = 300
 _SCAN_RECENT = 3_000
 ASK_EACH_MAX_CHARS = 12_000
 MAX_ANSWER_CHARS = 200_000
+_EXCERPT_NOTE = "\n[... only the sentences that share words with the question]"
 
 API_NAMES = (
     "context", "files", "search", "grep", "read", "llm_query", "llm_batch", "ask_each",
-    "rlm_query", "SHOW_VARS", "FINAL", "FINAL_VAR",
+    "ask_numbers", "rlm_query", "tally", "SHOW_VARS", "FINAL", "FINAL_VAR",
 )
 
 
@@ -99,8 +103,10 @@ class Repl:
         context_text: str | None,
         request_llm: Callable[[str, list[str], str | None, list[str], bool], list[str]],
         safe_import: Callable[..., Any],
+        check_values: bool = True,
     ) -> None:
         self.memory = CorpusMemory()
+        self.check_values = check_values  # False only in the 'check_values' ablation: parse, no checks
         self.cell = CellRecord()
         self._request_llm = request_llm
         self.corpus = Corpus(backend, self) if backend is not None else None
@@ -118,8 +124,9 @@ class Repl:
         self.namespace["files"] = corpus
         self.namespace.update(
             search=self.search, grep=self.grep, read=self.read, llm_query=self.llm_query,
-            llm_batch=self.llm_batch, ask_each=self.ask_each, rlm_query=self.rlm_query,
-            SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
+            llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers,
+            rlm_query=self.rlm_query,
+            tally=self.tally, SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
         )
         self._api_ids = {id(v) for k, v in self.namespace.items() if k in API_NAMES}
 
@@ -195,24 +202,9 @@ class Repl:
     def ask_each(self, question: str, items: Sequence[Any], max_chars: int = ASK_EACH_MAX_CHARS) -> list[tuple[str, str]]:
         """Ask ``question`` about each file (File, path or hit) or text in ``items``, one
         sub-model call per item, batched. Returns [(path, answer), ...]."""
-        if isinstance(items, (str, File)):
-            items = [items]
         labels: list[str] = []
         prompts: list[str] = []
-        known: dict[str, int] = self.corpus.index if self.corpus is not None else {}
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            text: str
-            if isinstance(item, (File, Hit, Match)) or (isinstance(item, str) and known and _is_path(item, known)):
-                full = resolve_path(item, known)
-                if full in seen:
-                    continue
-                seen.add(full)
-                text = self.corpus.file(full).text  # type: ignore[union-attr]
-                label = full
-            else:
-                text = str(item)
-                label = TEXT_PATH if self.corpus is None else f"text #{i + 1}"
+        for label, text in self._item_texts(items):
             cut = ""
             if len(text) > max_chars:
                 cut = f"\n[... cut: showing the first {max_chars:,} of {len(text):,} characters]"
@@ -223,6 +215,68 @@ class Repl:
             return []
         answers = self._request_llm("batch", prompts, None, [], True)
         return list(zip(labels, answers, strict=True))
+
+    def ask_numbers(self, question: str, items: Sequence[Any], max_chars: int = values.EXCERPT_CHARS) -> values.Numbers:
+        """Ask the sub-model for one number per file (File, path or hit) or text, batched;
+        each reply is parsed and checked against the text it was shown, and the replies
+        that fail are asked once more with the text's candidate numbers listed. Returns
+        rows (path, value, status) with .total()/.max()/.min() over the verified values."""
+        question = str(question)
+        pairs = self._item_texts(items)
+        if not pairs:
+            return values.Numbers(question, [], [], 0)
+        labels = [label for label, _ in pairs]
+        shown = [values.excerpt(text, question, max_chars) for _, text in pairs]
+        prompts = [
+            values.first_prompt(question, label, part + ("" if part == text else _EXCERPT_NOTE))
+            for (label, text), part in zip(pairs, shown, strict=True)
+        ]
+        parsed = [values.parse_reply(r, question) for r in self._request_llm("batch", prompts, None, [], True)]
+        if not self.check_values:  # ablation: parse only
+            rows = [values.Row(lb, p.value, "none" if p.value is None else "ok") for lb, p in zip(labels, parsed, strict=True)]
+            return values.Numbers(question, rows, [""] * len(rows), len(rows))
+        kind = values.expected_kind(question)
+        checks = [values.check_value(p, part, question, kind) for p, part in zip(parsed, shown, strict=True)]
+        options = {i: values.candidates(shown[i], question, kind) for i, c in enumerate(checks) if not c.ok}
+        again = [i for i, found in options.items() if found]
+        second: dict[int, values.Parsed] = {}
+        if again:
+            prompts = [values.second_prompt(question, labels[i], shown[i], options[i]) for i in again]
+            replies = self._request_llm("batch", prompts, None, [], True)
+            second = {i: values.parse_reply(r, question) for i, r in zip(again, replies, strict=True)}
+        rows: list[values.Row] = []
+        notes: list[str] = []
+        for i, (label, first) in enumerate(zip(labels, parsed, strict=True)):
+            row, note = values.settle(label, first, checks[i], second.get(i), options.get(i, []))
+            rows.append(row)
+            notes.append(note)
+        return values.Numbers(question, rows, notes, len(rows))
+
+    def _item_texts(self, items: Sequence[Any]) -> list[tuple[str, str]]:
+        """(label, text) per item: a file's path and text (each file once; reading it
+        records the file as a source), or a text and "text #i"."""
+        if isinstance(items, (str, File)):
+            items = [items]
+        out: list[tuple[str, str]] = []
+        known: dict[str, int] = self.corpus.index if self.corpus is not None else {}
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if isinstance(item, (File, Hit, Match)) or (isinstance(item, str) and known and _is_path(item, known)):
+                full = resolve_path(item, known)
+                if full in seen:
+                    continue
+                seen.add(full)
+                out.append((full, self.corpus.file(full).text))  # type: ignore[union-attr]
+            else:
+                out.append((TEXT_PATH if self.corpus is None else f"text #{i + 1}", str(item)))
+        return out
+
+    def tally(self, pattern: str, flags: int = re.IGNORECASE) -> Tally:
+        """Count the value the regex's group captures, once per file, over every file;
+        says how many files it missed and shows lines from them (other phrasings)."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        return tally_files(self.corpus, str(pattern), int(flags), self)
 
     def rlm_query(self, question: str, text_or_paths: Any) -> str:
         """Give a sub-question and some text (or files) to a child RLM with its own REPL."""

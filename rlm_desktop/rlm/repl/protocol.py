@@ -55,6 +55,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "output_chars": _INT,
         "echo": _BOOL,
         "totals": _BOOL,
+        "check_values": _BOOL,
         "allowed_imports": list,
     },
     "cell": {"code": _STR, "cell_id": _INT},

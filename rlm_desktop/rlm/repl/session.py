@@ -170,6 +170,7 @@ class ReplSession:
             "output_chars": int(cfg.output_chars),
             "echo": bool(cfg.echo),
             "totals": bool(cfg.totals),
+            "check_values": bool(cfg.check_values),
             "allowed_imports": list(cfg.allowed_imports),
         }
         try:

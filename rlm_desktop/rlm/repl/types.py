@@ -18,6 +18,8 @@ Names inside the REPL (what the model's code can use):
     llm_query(prompt)        -- one sub-model call, returns str
     llm_batch(prompts)       -- many sub-model calls at once, returns list[str]
     ask_each(question, paths_or_texts) -- sub-model question per file, list of (path, answer)
+    ask_numbers(question, paths_or_texts) -- a checked number per file: rows (path, value,
+                      status) with .total()/.max()/.min() over the verified ones (values.py)
     rlm_query(question, text_or_paths) -- a child RLM with its own REPL (depth-limited)
     SHOW_VARS()              -- names defined so far
     FINAL(value) / FINAL_VAR(name) / answer = {...}  -- set the answer

@@ -130,7 +130,7 @@ def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str
         backend = TextBackend(text)
     if isinstance(backend, LibraryBackend):
         channel.full_path = backend.full_path
-    repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]))
+    repl = Repl(backend, text, channel.request_llm, make_import(init["allowed_imports"]), check_values=init["check_values"])
     preload(init["allowed_imports"])
     # small models use re/collections without importing them (issue 10): these are ready
     for name in PRELOADED_NAMES:

@@ -1,0 +1,565 @@
+"""Numbers the sub-model reads out of files, parsed and checked before code adds them up.
+
+The 0.5B sub-model, asked "how many units were sold in March?" about one file, often
+answers with another figure of the same file (the year, the staff count) or one that is
+in no file at all. A reduce in code cannot see that. So a reply is parsed here (digits
+with separators, decimals, signs, English number words, "3.2 million"), and its value is
+checked against the text the sub-model was shown: it must be stated there, by the words
+of the question, and be of the right type (a count is a whole number >= 0). The REPL's
+``ask_numbers`` (namespace.py) asks again, listing the candidates, when a check fails.
+
+Pure functions and small result types; no model calls here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Literal, NamedTuple
+
+Number = int | float
+Status = Literal["ok", "second_pass", "unverified", "none"]
+Kind = Literal["count", "number"]
+
+EXCERPT_CHARS = 1_500  # a longer text is cut to the sentences that share words with the question
+MAX_EXCERPT_SENTENCES = 12
+MAX_CANDIDATES = 8
+NEAR_WORDS = 2  # words either side of a number that say what it counts
+
+# ---------------------------------------------------------------- number words
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9,
+}
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_SUFFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "bn": 10**9}  # glued to digits: 12k, 3.2M, 4bn
+_NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS, **_SCALES, "hundred": 100, "dozen": 12}
+# "the one in March", "one of the branches": a pronoun, not a quantity
+_ONE_PRONOUN_BEFORE = {"the", "this", "that", "which", "each", "every", "no", "any", "some", "another", "only"}
+
+_WORD = re.compile(r"[A-Za-z]+")
+_DIGITS = re.compile(
+    r"(?<![\w.])"  # not the tail of a word or of another number (Q1, B12, v2.3)
+    r"(?:\d{1,3}(?:(?:,\d{3}(?!\d))+|(?:[ \u00a0\u202f\u2009]\d{3}(?!\d))+|(?:'\d{3}(?!\d))+)(?:\.\d+)?"
+    r"|\d+(?:\.\d+)?)"
+)
+_DIGITS_NO_COMMA = re.compile(
+    r"(?<![\w.])(?:\d{1,3}(?:(?:[ \u00a0\u202f\u2009]\d{3}(?!\d))+|(?:'\d{3}(?!\d))+)(?:\.\d+)?|\d+(?:\.\d+)?)"
+)
+_AFTER_DIGITS = re.compile(
+    r"(?P<ordinal>st|nd|rd|th)\b|(?P<suffix>k|K|M|bn)\b|\s+(?P<scale>hundred|thousand|million|billion|trillion|dozen)\b",
+)
+# dates and times are not quantities: 2024-03-15, 15/03/2024, 10:30
+_DATE_OR_TIME = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_SENTENCE = re.compile(r"[^\n]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_COUNT_QUESTION = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.IGNORECASE)
+_YEAR_QUESTION = re.compile(r"\byears?\b|\bwhen\b", re.IGNORECASE)
+_STOP = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been being what which who whom "
+    "how many much did does do this that these those it its all across each per there their they have has "
+    "had number figure value amount give tell me please text file answer reply according same any".split()
+)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One number stated in a text: its value, how it was written, and its sentence."""
+
+    value: Number
+    surface: str
+    sentence: str
+    start: int  # offsets in the whole text
+    end: int
+    form: Literal["digits", "words"]
+    sentence_start: int = 0  # offset of ``sentence`` in the whole text
+
+
+def _as_number(value: Decimal) -> Number:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def same_value(a: Number, b: Number) -> bool:
+    """Equal up to float noise (3.2 million read as 3200000.0000000005)."""
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def format_number(value: Number) -> str:
+    """Digits as the sub-model should repeat them: 1250, 3.5 (no separators)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:.10g}"
+
+
+# ---------------------------------------------------------------- finding numbers
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence): lines, split again after . ! ? followed by a capital or digit
+    (not inside 3.2, which has no space after the dot)."""
+    out: list[tuple[int, str]] = []
+    for line in _SENTENCE.finditer(text):
+        start = line.start()
+        pieces = _SENTENCE_END.split(line.group())
+        for piece in pieces:
+            offset = text.find(piece, start)
+            if piece.strip():
+                out.append((offset, piece))
+            start = offset + len(piece)
+    return out
+
+
+def numbers_in(text: str) -> list[Mention]:
+    """Every number stated in ``text``, in order: digits (1,250 / 12 345 / 3.5 / -4 /
+    3.2 million / 12k) and words (two thousand five hundred and six, forty-one, a dozen).
+    Dates, times, ordinals (31st) and digits glued to letters (Q1) are left out."""
+    found: list[Mention] = []
+    for offset, sentence in sentences(text):
+        found += [
+            Mention(value, surface, sentence, offset + start, offset + end, form, offset)
+            for value, surface, start, end, form in _in_sentence(sentence)
+        ]
+    return found
+
+
+def _in_sentence(sentence: str) -> list[tuple[Number, str, int, int, Literal["digits", "words"]]]:
+    # a delimited row (North,120,340) has commas between fields, not inside numbers
+    row = sentence.count(",") >= 2 and ", " not in sentence and re.search(r",(?!\d{3}(?!\d))", sentence) is not None
+    pattern = _DIGITS_NO_COMMA if row else _DIGITS
+    skip = [(m.start(), m.end()) for m in _DATE_OR_TIME.finditer(sentence)]
+    out: list[tuple[Number, str, int, int, Literal["digits", "words"]]] = []
+    for m in pattern.finditer(sentence):
+        start, end = m.start(), m.end()
+        if any(a <= start < b for a, b in skip):
+            continue
+        try:
+            value = Decimal(re.sub(r"[,'\s\u00a0\u202f\u2009]", "", m.group()))
+        except InvalidOperation:
+            continue
+        after = _AFTER_DIGITS.match(sentence, end)
+        if after is not None and after.group("ordinal"):
+            continue
+        if after is not None:
+            word = after.group("suffix") or after.group("scale")
+            value *= _SUFFIXES.get(word) or _NUMBER_WORDS[word.lower()]
+            end = after.end()
+        if start > 0 and sentence[start - 1] in "-\u2212" and (start < 2 or not sentence[start - 2].isalnum()):
+            start -= 1
+            value = -value
+        out.append((_as_number(value), sentence[start:end], start, end, "digits"))
+    out += _word_numbers(sentence)
+    out.sort(key=lambda item: item[2])
+    return out
+
+
+def _word_numbers(sentence: str) -> list[tuple[Number, str, int, int, Literal["digits", "words"]]]:
+    words = list(_WORD.finditer(sentence))
+    out: list[tuple[Number, str, int, int, Literal["digits", "words"]]] = []
+    i = 0
+    while i < len(words):
+        taken = _read_words(sentence, words, i)
+        if taken is None:
+            i += 1
+            continue
+        value, j = taken  # words[i:j] spell the number
+        start, end = words[i].start(), words[j - 1].end()
+        lone_one = j - i == 1 and words[i].group().lower() == "one"
+        before = words[i - 1].group().lower() if i > 0 else ""
+        after = words[j].group().lower() if j < len(words) else ""
+        if not (lone_one and (before in _ONE_PRONOUN_BEFORE or after == "of")):
+            if i > 0 and before in ("minus", "negative") and _gap(sentence, words[i - 1].end(), start):
+                start, value = words[i - 1].start(), -value
+            out.append((value, sentence[start:end], start, end, "words"))
+        i = j
+    return out
+
+
+def _gap(sentence: str, end: int, start: int) -> bool:
+    """Words of one number are joined by spaces or a hyphen (forty-one)."""
+    return sentence[end:start].strip() in ("", "-")
+
+
+def _read_words(sentence: str, words: list[re.Match[str]], i: int) -> tuple[int, int] | None:
+    """The number spelled from words[i] on, and the index after its last word; None
+    when words[i] starts no number. Stops where the words stop composing (one two)."""
+    total = current = 0
+    last: str | None = None
+    last_scale = 10**15
+    j = i
+    first = words[i].group().lower()
+    if first in ("a", "an") and i + 1 < len(words) and _gap(sentence, words[i].end(), words[i + 1].start()):
+        following = words[i + 1].group().lower()
+        if following in _SCALES or following in ("hundred", "dozen"):
+            current, last, j = 1, "unit", i + 1
+    elif first not in _NUMBER_WORDS or first in _SCALES or first in ("hundred", "dozen"):
+        return None
+    while j < len(words):
+        word = words[j].group().lower()
+        if j > i and not _gap(sentence, words[j - 1].end(), words[j].start()):
+            break
+        if word == "and" and last in ("hundred", "scale") and j + 1 < len(words):
+            nxt = words[j + 1].group().lower()
+            if (nxt in _UNITS or nxt in _TEENS or nxt in _TENS) and _gap(sentence, words[j].end(), words[j + 1].start()):
+                j += 1
+                continue
+            break
+        kind = _word_kind(word)
+        if kind is None or not _composes(last, kind):
+            break
+        if kind in ("unit", "teen", "tens"):
+            current += _NUMBER_WORDS[word]
+        elif kind == "hundred":
+            current = max(current, 1) * 100
+        elif kind == "dozen":
+            current = max(current, 1) * 12
+        else:
+            scale = _SCALES[word]
+            if scale >= last_scale:
+                break
+            total += max(current, 1) * scale
+            current, last_scale = 0, scale
+        last = kind
+        j += 1
+    if last is None or j == i or (first in ("a", "an") and j <= i + 1):
+        return None
+    return total + current, j
+
+
+def _word_kind(word: str) -> str | None:
+    if word in _UNITS:
+        return "unit"
+    if word in _TEENS:
+        return "teen"
+    if word in _TENS:
+        return "tens"
+    if word in ("hundred", "dozen"):
+        return word
+    if word in _SCALES:
+        return "scale"
+    return None
+
+
+def _composes(last: str | None, kind: str) -> bool:
+    """Whether ``kind`` may follow ``last`` in one number: twenty one, two hundred and
+    six, three thousand; not one two, twenty thirty, ninety hundred."""
+    if last is None:
+        return kind in ("unit", "teen", "tens")
+    allowed = {
+        "unit": ("hundred", "dozen", "scale"),
+        "teen": ("hundred", "dozen", "scale"),
+        "tens": ("unit", "dozen", "scale"),
+        "hundred": ("unit", "teen", "tens", "scale"),
+        "dozen": ("scale",),
+        "scale": ("unit", "teen", "tens"),
+    }
+    return kind in allowed[last]
+
+
+# ---------------------------------------------------------------- relevance to the question
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def question_words(question: str) -> frozenset[str]:
+    """The question's content words, stemmed (branches -> branch, units -> unit)."""
+    return frozenset(_stem(w) for w in _WORD.findall(question) if w.lower() not in _STOP and len(w) > 1)
+
+
+def _shared(text: str, keys: frozenset[str]) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text)} & keys
+
+
+def expected_kind(question: str) -> Kind:
+    """'count' (a whole number >= 0) for "how many" / "number of" questions."""
+    return "count" if _COUNT_QUESTION.search(question) else "number"
+
+
+def question_numbers(question: str) -> list[Number]:
+    """Numbers the question itself states ("in March 2024"): never the answer."""
+    return [m.value for m in numbers_in(question)]
+
+
+def score(mention: Mention, keys: frozenset[str], question: str = "") -> float:
+    """How much a stated number looks like the answer: the question's words in its
+    sentence, twice over for those right next to it ("sold 1,250 units"), less a point
+    for a year when the question asks no date."""
+    s = mention.sentence
+    at = mention.start - mention.sentence_start
+    before = _WORD.findall(s[:at])[-NEAR_WORDS:]
+    after = _WORD.findall(s[at + len(mention.surface):])[:NEAR_WORDS]
+    near = {_stem(w) for w in before + after} & keys
+    points = len(_shared(s, keys)) + 2 * len(near)
+    if _year_like(mention) and not _YEAR_QUESTION.search(question):
+        points -= 1
+    return float(points)
+
+
+def _year_like(mention: Mention) -> bool:
+    return mention.form == "digits" and mention.surface.isdigit() and len(mention.surface) == 4 and 1900 <= int(mention.surface) <= 2100
+
+
+def candidates(text: str, question: str, kind: Kind | None = None) -> list[Number]:
+    """The distinct numbers of ``text`` that could answer ``question``, in text order:
+    not a number the question states, and a whole number >= 0 for a count."""
+    kind = kind or expected_kind(question)
+    given = question_numbers(question)
+    out: list[Number] = []
+    for m in numbers_in(text):
+        if any(same_value(m.value, g) for g in given) or any(same_value(m.value, v) for v in out):
+            continue
+        if kind == "count" and not _is_count(m.value):
+            continue
+        out.append(m.value)
+    return out[:MAX_CANDIDATES]
+
+
+def _is_count(value: Number) -> bool:
+    return value >= 0 and float(value).is_integer()
+
+
+# ---------------------------------------------------------------- replies and checks
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A sub-model reply read as a number. ``value`` None: the reply gave none.
+    ``numbers``: the distinct numbers the reply stated (beyond those of the question)."""
+
+    reply: str
+    value: Number | None
+    numbers: tuple[Number, ...] = ()
+
+
+def parse_number(reply: str) -> Number | None:
+    """The first number a reply states, or None ("12,345" -> 12345, "forty-one" -> 41)."""
+    mentions = numbers_in(reply)
+    return mentions[0].value if mentions else None
+
+
+def parse_reply(reply: str, question: str = "") -> Parsed:
+    """The number a sub-model reply gives for ``question``. Numbers the question states
+    are not the answer, nor a year beside another figure when the question asks no date
+    ("In March 2024 it sold 1,250" -> 1250); of several others, the one next to the
+    question's words (and the reply then counts as ambiguous)."""
+    given = question_numbers(question)
+    mentions = [m for m in numbers_in(reply) if not any(same_value(m.value, g) for g in given)]
+    if not _YEAR_QUESTION.search(question) and any(not _year_like(m) for m in mentions):
+        mentions = [m for m in mentions if not _year_like(m)]  # "in March 2024 it sold 1,250"
+    distinct: list[Number] = []
+    for m in mentions:
+        if not any(same_value(m.value, v) for v in distinct):
+            distinct.append(m.value)
+    if not mentions:
+        return Parsed(reply, None)
+    keys = question_words(question)
+    best = max(mentions, key=lambda m: score(m, keys, question)) if len(distinct) > 1 else mentions[0]
+    return Parsed(reply, best.value, tuple(distinct))
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    reason: str = ""  # why not, for the repr the model reads
+
+
+def check_value(parsed: Parsed, text: str, question: str = "", kind: Kind | None = None) -> Check:
+    """Whether a parsed value can be added up: one number in the reply, of the right type,
+    stated in ``text`` (digits or words), and the figure of ``text`` that stands by the
+    question's words (not the year or the staff count of the same file)."""
+    value = parsed.value
+    if value is None:
+        return Check(False, "no number in the reply")
+    if len(parsed.numbers) > 1:
+        shown = ", ".join(format_number(v) for v in parsed.numbers[:4])
+        return Check(False, f"the reply gave several numbers ({shown})")
+    kind = kind or expected_kind(question)
+    if kind == "count" and value < 0:
+        return Check(False, "a count can't be negative")
+    if kind == "count" and not float(value).is_integer():
+        return Check(False, "a count can't be fractional")
+    given = question_numbers(question)
+    if any(same_value(value, g) for g in given):
+        return Check(False, "the reply repeats a number of the question")
+    mentions = [m for m in numbers_in(text) if not any(same_value(m.value, g) for g in given)]
+    stated = [m for m in mentions if same_value(m.value, value)]
+    if not stated:
+        return Check(False, "not stated in the text")
+    keys = question_words(question)
+    if keys:
+        best = max(score(m, keys, question) for m in mentions)
+        if max(score(m, keys, question) for m in stated) < best:
+            return Check(False, "another figure of the text stands by the question's words")
+    return Check(True)
+
+
+def settle(label: str, first: Parsed, check: Check, second: Parsed | None, options: list[Number]) -> tuple[Row, str]:
+    """The row of one file, and a note on it: the first reply if it passed its check;
+    else the second reply if it names one of the ``options`` listed to it; else the
+    first value (or the second's), unverified; 'none' when neither reply gave a number."""
+    if check.ok:
+        return Row(label, first.value, "ok"), ""
+    if second is not None and second.value is not None and len(second.numbers) == 1 \
+            and any(same_value(second.value, o) for o in options):
+        was = "no number" if first.value is None else format_number(first.value)
+        return Row(label, second.value, "second_pass"), f"first reply {was}: {check.reason}"
+    value = first.value if first.value is not None else (second.value if second is not None else None)
+    if value is None:
+        return Row(label, None, "none"), ""
+    return Row(label, value, "unverified"), check.reason
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def excerpt(text: str, question: str, max_chars: int = EXCERPT_CHARS) -> str:
+    """The part of ``text`` the sub-model needs: all of it when short; else its first
+    line (a title or a table header) and the sentences that share words with the
+    question, best first up to the cap, shown in text order."""
+    if len(text) <= max_chars:
+        return text
+    keys = question_words(question)
+    parts = sentences(text)
+    scored = [(len(_shared(s, keys)) + (0.5 if numbers_in(s) else 0.0), i) for i, (_, s) in enumerate(parts)]
+    chosen: set[int] = set()
+    used = 0
+    for points, i in sorted(scored, key=lambda p: (-p[0], p[1])):
+        if points < 1 or len(chosen) >= MAX_EXCERPT_SENTENCES:
+            break
+        length = len(parts[i][1]) + 1
+        if used + length > max_chars:
+            continue
+        chosen.add(i)
+        used += length
+    if not chosen:
+        return text[:max_chars]
+    first = parts[0][1] if parts and len(parts[0][1]) <= 200 else None
+    picked = [parts[i][1].strip() for i in sorted(chosen)]
+    if first is not None and 0 not in chosen:
+        picked.insert(0, first.strip())
+    return "\n".join(picked) + "\n[... only the sentences that share words with the question]"
+
+
+def first_prompt(question: str, label: str, text: str) -> str:
+    return (
+        f"{question}\n\nText from {label}:\n---\n{text}\n---\n"
+        "Reply with the number only, or 'none' if the text does not give it."
+    )
+
+
+def second_prompt(question: str, label: str, text: str, options: list[Number]) -> str:
+    listed = ", ".join(format_number(v) for v in options)
+    return (
+        f"Text from {label}:\n---\n{text}\n---\n"
+        f"Question: {question}\nWhich of these numbers is the answer? {listed}\n"
+        "Reply with one of them, or 'none'."
+    )
+
+
+# ---------------------------------------------------------------- results
+
+
+class Figure(NamedTuple):
+    """A reduced value and the files it came from; prints like an answer with its sources."""
+
+    value: Number | None
+    paths: tuple[str, ...]
+    how: str = "total"
+
+    def __repr__(self) -> str:
+        if self.value is None:
+            return f"no verified values for the {self.how}"
+        return f"{format_number(self.value)} ({self.how} of {_files(self.paths)})" if self.how == "total" \
+            else f"{format_number(self.value)} (from {_files(self.paths)})"
+
+    __str__ = __repr__
+
+
+def _files(paths: tuple[str, ...]) -> str:
+    shown = ", ".join(paths[:8])
+    return shown + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+
+
+class Row(NamedTuple):
+    path: str
+    value: Number | None
+    status: Status
+
+
+class Numbers(list):
+    """Rows (path, value, status) from ``ask_numbers``. status: 'ok' (the reply passed the
+    checks), 'second_pass' (it did not; the answer to the list of candidates did),
+    'unverified' (neither: the value is kept but left out of total/max/min), 'none' (the
+    file gives no number). ``notes`` says why a row is not 'ok'."""
+
+    SHOWN = 10
+
+    def __init__(self, question: str, rows: list[Row], notes: list[str], files: int) -> None:
+        super().__init__(rows)
+        self.question = question
+        self.notes = notes
+        self.files = files
+
+    def verified(self, include_unverified: bool = False) -> list[Row]:
+        wanted = ("ok", "second_pass", "unverified") if include_unverified else ("ok", "second_pass")
+        return [r for r in self if r.status in wanted and r.value is not None]
+
+    @property
+    def unverified(self) -> list[Row]:
+        return [r for r in self if r.status == "unverified"]
+
+    def total(self, include_unverified: bool = False) -> Figure:
+        """The sum of the verified values, with the files they came from."""
+        rows = self.verified(include_unverified)
+        if not rows:
+            return Figure(None, (), "total")
+        value = sum(Decimal(str(r.value)) for r in rows)
+        return Figure(_as_number(value), tuple(r.path for r in rows), "total")
+
+    def max(self, include_unverified: bool = False) -> Figure:
+        """The largest verified value and the file(s) that gave it."""
+        return self._extreme(max, include_unverified)
+
+    def min(self, include_unverified: bool = False) -> Figure:
+        """The smallest verified value and the file(s) that gave it."""
+        return self._extreme(min, include_unverified)
+
+    def _extreme(self, pick, include_unverified: bool) -> Figure:  # noqa: ANN001 - max or min
+        rows = self.verified(include_unverified)
+        if not rows:
+            return Figure(None, (), pick.__name__)
+        value = pick(r.value for r in rows)
+        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__)
+
+    def __repr__(self) -> str:
+        valued = sum(1 for r in self if r.value is not None)
+        head = f"{valued} values from {self.files} files"
+        if self.unverified:
+            head += f" ({len(self.unverified)} unverified: {_files(tuple(r.path for r in self.unverified))})"
+        lines = [head]
+        for row, note in list(zip(self, self.notes, strict=True))[: self.SHOWN]:
+            value = "-" if row.value is None else format_number(row.value)
+            lines.append(f"  {row.path}: {value} ({row.status}{': ' + note if note else ''})")
+        if len(self) > self.SHOWN:
+            lines.append(f"  [... {len(self) - self.SHOWN} more rows]")
+        lines.append("Use .total(), .max() or .min() (verified values, with their files).")
+        return "\n".join(lines)
+
+    __str__ = __repr__

@@ -1,0 +1,273 @@
+"""Numbers read out of sub-model replies and checked against the file's text before a
+reduce adds them up (rlm/repl/values.py): the phrasings a 0.5B model answers with, and
+the distractors (years, other figures of the same sentence) it answers with wrongly."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlm_desktop.rlm.repl.values import (
+    Numbers,
+    Row,
+    candidates,
+    check_value,
+    excerpt,
+    expected_kind,
+    numbers_in,
+    parse_number,
+    parse_reply,
+    settle,
+)
+
+Q = "How many units did the branch sell in March?"
+REPORT = (
+    "North branch report, 2024.\n"
+    "In March the North branch sold 1,250 units to 31 customers. Staff: 12.\n"
+    "Opening hours changed on 2024-03-15 at 10:30."
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "value"),
+    [
+        ("1250", 1250),
+        ("1,250", 1250),
+        ("12 345", 12345),
+        ("12\u00a0345 units", 12345),
+        ("1,234,567", 1234567),
+        ("The total is 3.75.", 3.75),
+        ("$1,250.50", 1250.5),
+        ("-42", -42),
+        ("a loss of \u22127", -7),
+        ("minus twelve", -12),
+        ("forty-one", 41),
+        ("Forty one units", 41),
+        ("two thousand five hundred and six", 2506),
+        ("one hundred and six", 106),
+        ("twelve hundred", 1200),
+        ("a dozen", 12),
+        ("a thousand", 1000),
+        ("3.2 million", 3_200_000),
+        ("12k", 12_000),
+        ("4bn", 4_000_000_000),
+        ("ninety-nine thousand nine hundred and ninety-nine", 99_999),
+        ("two million three hundred thousand", 2_300_000),
+        ("**1,250** units", 1250),
+    ],
+)
+def test_parse_number_reads_digits_and_words(reply: str, value: float) -> None:
+    assert parse_number(reply) == value
+
+
+@pytest.mark.parametrize("reply", ["none", "The text does not say.", "N/A", "not mentioned", ""])
+def test_a_reply_without_a_number_parses_to_none(reply: str) -> None:
+    assert parse_number(reply) is None
+    assert parse_reply(reply, Q).value is None
+
+
+def test_numbers_in_lists_each_number_with_its_sentence() -> None:
+    found = numbers_in(REPORT)
+    assert [m.value for m in found] == [2024, 1250, 31, 12]  # the date and the time are no quantities
+    assert found[1].surface == "1,250"
+    assert found[1].sentence == "In March the North branch sold 1,250 units to 31 customers."
+    assert found[3].sentence == "Staff: 12."
+    assert REPORT[found[1].start:found[1].end] == "1,250"
+
+
+def test_numbers_in_skips_ordinals_codes_and_pronouns() -> None:
+    assert numbers_in("On March 31st the Q1 figures for B12 came in") == []
+    assert numbers_in("the one in March, one of the branches") == []
+    assert [m.value for m in numbers_in("one two three")] == [1, 2, 3]
+
+
+def test_numbers_in_a_comma_separated_row_are_fields_not_thousands() -> None:
+    assert [m.value for m in numbers_in("North,March,120,340")] == [120, 340]
+    assert [m.value for m in numbers_in("It sold 120,340 units, mostly online.")] == [120340]
+
+
+def test_words_and_digits_of_the_same_number_match() -> None:
+    text = "The East branch sold two thousand five hundred and six units in March."
+    assert check_value(parse_reply("2,506", Q), text, Q).ok
+    assert check_value(parse_reply("two thousand five hundred and six", Q), "In March it sold 2506 units.", Q).ok
+
+
+def test_a_value_stated_by_the_question_words_passes() -> None:
+    assert check_value(parse_reply("The North branch sold 1,250 units in March.", Q), REPORT, Q).ok
+
+
+def test_a_year_beside_the_figure_in_a_reply_is_not_a_second_number() -> None:
+    parsed = parse_reply("In March 2024 the branch sold 1,250 units.", Q)
+    assert parsed.value == 1250 and parsed.numbers == (1250,)
+    assert check_value(parsed, REPORT, Q).ok
+
+
+def test_a_number_of_the_question_is_not_the_answer() -> None:
+    question = "How many units did the branch sell in March 2024?"
+    assert parse_reply("In March 2024: 1,250", question).value == 1250
+    assert not check_value(parse_reply("2024", question), REPORT, question).ok
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("999", "not stated in the text"),
+        ("31", "another figure"),  # the customers of the same sentence
+        ("12", "another figure"),  # the staff count
+        ("2024", "another figure"),  # the year
+        ("-1250", "negative"),
+        ("1250.5", "fractional"),
+        ("1,250 units to 31 customers", "several numbers"),
+        ("none", "no number"),
+    ],
+)
+def test_a_wrong_or_doubtful_value_is_unverified(reply: str, reason: str) -> None:
+    check = check_value(parse_reply(reply, Q), REPORT, Q)
+    assert not check.ok
+    assert reason in check.reason
+
+
+def test_an_amount_may_be_fractional_but_a_count_may_not() -> None:
+    assert expected_kind("How many units were sold?") == "count"
+    assert expected_kind("What was the revenue in March?") == "number"
+    text = "Revenue in March was 1,250.75 dollars."
+    assert check_value(parse_reply("1250.75", "What was the revenue in March?"), text, "What was the revenue in March?").ok
+
+
+def test_candidates_are_the_texts_whole_numbers_for_a_count() -> None:
+    text = "In March the branch sold 1,250 units (up 3.5 percent) to 31 customers; -4 returns."
+    assert candidates(text, Q) == [1250, 31]
+    assert candidates(text, "What was the growth rate in March?") == [1250, 3.5, 31, -4]
+    assert 2024 not in candidates(REPORT, "How many units did the branch sell in March 2024?")
+
+
+def test_excerpt_keeps_a_short_text_and_cuts_a_long_one_to_relevant_sentences() -> None:
+    assert excerpt(REPORT, Q) == REPORT
+    filler = "The weather was mild and the parking lot was repainted. " * 60
+    long = "Branch report\n" + filler + "In March the branch sold 1,250 units. " + filler + "Staff: 12."
+    cut = excerpt(long, Q, max_chars=600)
+    assert len(cut) <= 700
+    assert "sold 1,250 units" in cut and cut.startswith("Branch report")
+    assert "parking" not in cut
+
+
+def test_settle_prefers_a_checked_reply_then_the_second_pass() -> None:
+    good = parse_reply("1250", Q)
+    wrong = parse_reply("31", Q)
+    row, note = settle("north.txt", good, check_value(good, REPORT, Q), None, [])
+    assert row == Row("north.txt", 1250, "ok") and note == ""
+    check = check_value(wrong, REPORT, Q)
+    row, note = settle("north.txt", wrong, check, parse_reply("1250", Q), [1250, 31, 12])
+    assert row == Row("north.txt", 1250, "second_pass") and "first reply 31" in note
+    row, _ = settle("north.txt", wrong, check, parse_reply("777", Q), [1250, 31, 12])
+    assert row == Row("north.txt", 31, "unverified")
+    none = parse_reply("none", Q)
+    row, _ = settle("north.txt", none, check_value(none, REPORT, Q), parse_reply("none", Q), [1250])
+    assert row == Row("north.txt", None, "none")
+
+
+def test_numbers_reduce_over_verified_values_with_their_paths() -> None:
+    rows = [
+        Row("north.txt", 1250, "ok"),
+        Row("south.txt", 980, "second_pass"),
+        Row("east.txt", 31, "unverified"),
+        Row("west.txt", None, "none"),
+        Row("centre.txt", 1250, "ok"),
+    ]
+    numbers = Numbers(Q, rows, ["", "first reply 12: x", "not stated in the text", "", ""], 5)
+    total = numbers.total()
+    assert total.value == 1250 + 980 + 1250
+    assert total.paths == ("north.txt", "south.txt", "centre.txt")
+    assert numbers.total(include_unverified=True).value == 1250 + 980 + 1250 + 31
+    assert numbers.max().value == 1250 and numbers.max().paths == ("north.txt", "centre.txt")
+    assert numbers.min() == (980, ("south.txt",), "min")
+    value, paths, _ = numbers.min()
+    assert (value, paths) == (980, ("south.txt",))
+    shown = repr(numbers)
+    assert shown.startswith("4 values from 5 files (1 unverified: east.txt)")
+    assert "east.txt: 31 (unverified: not stated in the text)" in shown
+    assert "3480 (total of north.txt, south.txt, centre.txt)" == repr(total)
+    assert repr(numbers.max()) == "1250 (from north.txt, centre.txt)"
+    assert repr(Numbers(Q, [], [], 0).total()) == "no verified values for the total"
+
+
+def test_decimal_totals_have_no_float_noise() -> None:
+    numbers = Numbers("revenue?", [Row("a", 0.1, "ok"), Row("b", 0.2, "ok")], ["", ""], 2)
+    assert numbers.total().value == 0.3
+
+
+# ---------------------------------------------------------------- ask_numbers in the REPL, driven by the engine
+
+BRANCHES = {
+    "north.txt": "North branch report, 2024.\nIn March the North branch sold 1,250 units to 31 customers.\nStaff: 12.\n",
+    "south.txt": "South branch, 2024. The South branch sold nine hundred and eighty units in March.\n",
+    "east.txt": "East branch report, 2024.\nIn March the East branch sold 700 units to 45 customers.\nStaff: 9.\n",
+}
+QUESTION = "How many units did the branch sell in March?"
+# the sub-model's first replies: right for north and south, the customers for east
+FIRST = {"north.txt": "1250", "south.txt": "980", "east.txt": "45"}
+SECOND = {"north.txt": "1250", "south.txt": "980", "east.txt": "700"}
+
+
+@pytest.fixture
+def branches(tmp_path):
+    from rlm_desktop.library.store import Library
+
+    docs = tmp_path / "branches"
+    docs.mkdir()
+    for name, text in BRANCHES.items():
+        (docs / name).write_text(text)
+    lib = Library.open(tmp_path / "library.db")
+    lib.add_folder(docs)
+    lib.scan()
+    yield lib
+    lib.close()
+
+
+def _sub_model(prompts_seen: list[str]):
+    """Answers like a 0.5B model that misreads east.txt once: the list of candidates fixes it."""
+
+    def reply(messages) -> str:
+        prompt = messages[-1].content
+        prompts_seen.append(prompt)
+        name = next(n for n in BRANCHES if f"{n}:\n---" in prompt)
+        return (SECOND if "Which of these numbers" in prompt else FIRST)[name]
+
+    return reply
+
+
+def _run(library, ablate: tuple[str, ...] = ()):
+    from rlm_desktop.rlm.engine import Engine
+    from rlm_desktop.settings import Settings
+    from tests.fakes import ScriptedBackend
+
+    root, sub = ScriptedBackend("root"), ScriptedBackend("sub")
+    prompts_seen: list[str] = []
+    sub.default = _sub_model(prompts_seen)
+    root.enqueue([
+        f"```python\nrows = ask_numbers({QUESTION!r}, files)\nprint(rows)\n```",
+        "```python\nFINAL(rows.total())\n```",
+    ])
+    finished = Engine(root, sub, library, Settings(ablate=ablate)).run("How many units were sold in March across all branches?")
+    return finished, root, prompts_seen
+
+
+def test_ask_numbers_second_pass_fixes_a_misread_value_and_keeps_citations(branches) -> None:
+    finished, root, prompts_seen = _run(branches)
+    shown = root.calls[1][-1].content
+    assert "3 values from 3 files" in shown and "unverified" not in shown.splitlines()[0]
+    assert "east.txt: 700 (second_pass: first reply 45" in shown
+    assert finished.status == "ok"
+    assert finished.answer.startswith("2930 (total of ")
+    assert all(name in finished.answer for name in BRANCHES)
+    assert {c.path.rsplit("/", 1)[-1] for c in finished.citations} >= set(BRANCHES)
+    # one batch of three, then one stricter prompt for east.txt only, listing its candidates
+    assert len(prompts_seen) == 4
+    second = prompts_seen[3]
+    assert "east.txt" in second and "Which of these numbers is the answer? 2024, 700, 45, 9" in second
+
+
+def test_ask_numbers_with_the_check_ablated_adds_up_the_misread_value(branches) -> None:
+    finished, root, prompts_seen = _run(branches, ablate=("check_values",))
+    assert len(prompts_seen) == 3  # no second pass
+    assert "east.txt: 45 (ok)" in root.calls[1][-1].content
+    assert finished.answer.startswith("2275 (total of ")
