@@ -211,6 +211,20 @@ def test_model_code_sees_short_paths_and_citations_keep_full_ones(lib_session: R
     assert lib_session.run_cell("collections.Counter(re.findall('a', 'banana')).most_common(1)").output == "[('a', 3)]\n"
 
 
+def test_a_search_hit_whose_sentence_runs_on_shows_the_next_line(tmp_path: Path, engine: FakeEngine) -> None:
+    root = tmp_path / "wrapped"
+    root.mkdir()
+    (root / "a.txt").write_text("Intro line.\nBudget news: the project codenamed Marigold\nis led by Ana Ruiz. She works in room 12.\n")
+    (root / "b.txt").write_text("Marigold seeds are sold out.\nNothing else here.\n")
+    db = build_library(root, tmp_path / "wrapped.db")
+    config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=5.0)
+    with ReplSession(config, on_llm=engine) as session:
+        result = session.run_cell("search('Marigold')")
+    assert "a.txt:2: Budget news: the project codenamed [Marigold] is led by Ana Ruiz." in result.output
+    # a hit that ends its sentence stays one line
+    assert "b.txt:1: [Marigold] seeds are sold out.\n" in result.output
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

@@ -338,6 +338,10 @@ class TextBackend:
         return matches, total, 1 if total else 0, True
 
 
+CONTINUATION_WORDS = 10
+_SENTENCE_END = (".", "!", "?", "…", ":", ";", '."', ".)")
+
+
 class LibraryBackend:
     """The read-only library (``rlm_desktop.library.store.Library``), limited to ``roots``."""
 
@@ -370,8 +374,24 @@ class LibraryBackend:
 
     def search(self, query: str, k: int) -> tuple[list[Hit], int]:
         result = self._lib.search(query, k=k, roots=self._roots)
-        hits = [Hit(self.show(h.path), h.line, h.snippet, h.score, h.page) for h in result.hits]
+        hits = [Hit(self.show(h.path), h.line, self._continued(h), h.score, h.page) for h in result.hits]
         return hits, result.total_files
+
+    def _continued(self, hit: Any) -> str:
+        """A hit's line, plus the start of the next line when the sentence runs on: text
+        files are hard-wrapped, and 'The project codenamed Marigold' at the end of one line
+        with 'is led by ...' on the next sent the 1.5B searching the same words again."""
+        snippet = hit.snippet.rstrip()
+        if hit.line is None or hit.page is not None or snippet.endswith(_SENTENCE_END):
+            return hit.snippet
+        try:
+            after = self._lib.read(hit.path, hit.line + 1, hit.line + 1).strip()
+        except Exception:  # noqa: BLE001 - a vanished file keeps its plain hit
+            return hit.snippet
+        if not after:
+            return hit.snippet
+        words = after.split()
+        return f"{snippet} {' '.join(words[:CONTINUATION_WORDS])}{' …' if len(words) > CONTINUATION_WORDS else ''}"
 
     def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]:
         matches: list[Match] = []
