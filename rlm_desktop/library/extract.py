@@ -122,24 +122,24 @@ _LINES = re.compile(rf"(?:[^\n]*\n){{{CHUNK_LINES}}}")
 def chunk_lines(text: str, page: int | None = None) -> list[Chunk]:
     """Cut text into chunks of at most CHUNK_LINES lines and about CHUNK_CHARS chars,
     always at line boundaries (a single longer line is one chunk), so "\\n".join of the
-    chunk texts is the text again. Works on offsets, never on a list of all lines."""
+    chunk texts is the text again. Works on offsets, never on a list of all lines, and
+    counts each window's newlines once: a chunk's line count follows from where it was
+    cut (this runs over every byte indexed, so each pass over the text shows)."""
     chunks: list[Chunk] = []
     pos, line, n = 0, 1, len(text)
     while True:
         end = min(n, pos + CHUNK_CHARS)
         newlines = text.count("\n", pos, end)
         if end == n and newlines < CHUNK_LINES:
-            stop = n
+            stop, count = n, newlines + 1
         elif newlines >= CHUNK_LINES:
-            stop = _LINES.match(text, pos, end).end() - 1  # type: ignore[union-attr]
+            stop, count = _LINES.match(text, pos, end).end() - 1, CHUNK_LINES  # type: ignore[union-attr]
         elif newlines:
-            stop = text.rfind("\n", pos, end)
+            stop, count = text.rfind("\n", pos, end), newlines  # the window's last newline ends the chunk
         else:
-            stop = text.find("\n", pos)
+            stop, count = text.find("\n", pos), 1
             stop = n if stop < 0 else stop
-        piece = text[pos:stop]
-        count = piece.count("\n") + 1
-        chunks.append((line, count, page, piece))
+        chunks.append((line, count, page, text[pos:stop]))
         if stop >= n:
             return chunks
         line += count
@@ -150,6 +150,13 @@ def count_lines(text: str) -> int:
     if not text:
         return 0
     return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def _chunked_lines(chunks: list[Chunk], text: str) -> int:
+    """``count_lines(text)`` from ``chunk_lines(text)``'s chunks, without another pass."""
+    if not chunks:
+        return 0
+    return chunks[-1][0] + chunks[-1][1] - 1 - (1 if text.endswith("\n") else 0)
 
 
 # --- decoding -------------------------------------------------------------------------
@@ -302,18 +309,24 @@ def extract_bytes(data: bytes, kind: str) -> tuple[list[Chunk], int, int]:
         text = _notebook(data)
     else:
         text = _plain(data)
-    return (chunk_lines(text) if text else []), count_lines(text), 0
+    chunks = chunk_lines(text) if text else []
+    return chunks, _chunked_lines(chunks, text), 0
 
 
 def extract_file(path: str, kind: str, max_bytes: int) -> Extracted:
     """Read and extract one file. Never raises for a bad or vanished file."""
     started = time.perf_counter()
     try:
-        size = os.stat(path).st_size
-        if size > max_bytes:
-            return Extracted(kind, "skipped", f"larger than the {max_bytes / 1e6:.0f} MB size limit")
         with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                return Extracted(kind, "skipped", f"larger than the {max_bytes / 1e6:.0f} MB size limit")
+            # A buffer of the file's size: ``read(max_bytes + 1)`` allocated 50 MB for
+            # every file and cost more CPU than reading the bytes. One byte more tells a
+            # file that grew since the stat, and then the rest is read up to the limit.
+            data = fh.read(size + 1)
+            if len(data) > size:
+                data += fh.read(max_bytes - size)
     except FileNotFoundError:
         return Extracted(kind, "vanished", "the file disappeared before it could be read")
     except PermissionError:

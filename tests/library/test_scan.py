@@ -180,3 +180,24 @@ def test_a_new_folder_is_extracted_while_its_walk_goes_on(lib: Library, folder: 
     assert any("symlink loop" in reason for _, reason in lib.errors())
     assert seen[-1].files_done == seen[-1].files_total == 30
     assert lib.scan().unchanged == 30  # the next scan compares, finds nothing to do
+
+
+def test_a_cancelled_scan_stops_its_walking_thread(lib: Library, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new folder is walked in a thread ahead of the writer; cancelling the scan
+    must not leave that thread walking (or holding the folder open) behind it."""
+    monkeypatch.setattr(scan_module, "WALK_LIST", 2)
+    monkeypatch.setattr(scan_module, "WALK_AHEAD", 1)  # the walk blocks, waiting for the writer
+    monkeypatch.setattr(scan_module, "PROGRESS_EVERY_S", 0.0)
+    for i in range(40):
+        (folder / f"f{i:02}.txt").write_text(f"file number {i}\n")
+    lib.add_folder(folder)
+    cancel = threading.Event()
+
+    def progress(p: ScanProgress) -> None:
+        if p.files_done >= 5:
+            cancel.set()
+
+    report = lib.scan(progress=progress, cancel=cancel)
+    assert report.cancelled and report.added < 40
+    assert not [t for t in threading.enumerate() if t.name == "rlm-scan-walk"]
+    assert lib.scan().added == 40 - report.added
