@@ -27,6 +27,7 @@ In the code you can use:
 - llm_query(prompt): ask a helper model about text you put in the prompt (it knows nothing else)
 - llm_batch(prompts): many llm_query at once, returns a list
 - tally(pattern): count the value the regex group captures, once per file, over all files
+- ask_numbers(question, files): the figure each file gives, checked; .total(), .max(), .min()
 - FINAL(answer): your final answer, with the file:line it came from
 
 Rules: search first, then read around what search found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules (re, collections, math and json are already imported)."""

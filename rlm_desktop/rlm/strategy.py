@@ -102,9 +102,21 @@ _MOST = _turns(
 
 _MAP = _turns(
     "What is the total of all the invoices?",
-    "```python\nimport re\nsel, prompts = [], []\nfor f in files:\n    parts = [s for s in re.split(r'(?<=[.!?])\\s+', f.text) if 'invoice' in s.lower() or 'total' in s.lower()]\n    if parts:\n        sel.append(f.path)\n        prompts.append(' '.join(parts)[:800] + '\\n\\nWhat is the invoice total here? Reply with the number only, in digits.')\nanswers = llm_batch(prompts)\nvalues = []\nfor path, a in zip(sel, answers):\n    m = re.search(r'\\d[\\d,]*(\\.\\d+)?', a)\n    if m:\n        values.append((path, float(m.group().replace(',', ''))))\nprint(len(values), 'values from', len(files), 'files:', values[:8])\nprint('sum', sum(v for _, v in values))\n```",
-    "Output:\n38 values from 38 files: [('inv/01.txt', 1250.0), ('inv/02.txt', 310.0), ...]\nsum 48210.0",
-    "```python\nFINAL('48210 (the sum over 38 invoices, one per file)')\n```",
+    "```python\nrows = ask_numbers('What is the invoice total?', files)\nrows\n```",
+    "Output:\n38 values from 38 files\n  inv/01.txt: 1250 (ok)\n  inv/02.txt: 310 (second_pass: first reply 2019: a year)\n  inv/03.txt: 4400 (ok)\n  ...\n"
+    "Use .total(), .max() or .min() (verified values, with their files).",
+    "```python\nrows.total()\n```",
+    "Output:\n48210 (total of inv/01.txt, inv/02.txt, inv/03.txt, inv/04.txt, inv/05.txt, inv/06.txt, inv/07.txt, inv/08.txt and 30 more)",
+    "```python\nFINAL('48210 (the total of the 38 invoices, one per file: inv/01.txt ... inv/38.txt)')\n```",
+)
+
+_MAX = _turns(
+    "Which shop paid the highest rent in May?",
+    "```python\nrows = ask_numbers('How much rent did the shop pay in May?', files)\nrows.max()\n```",
+    "Output:\n2300 (from shops/harbor.txt)",
+    "```python\nread('shops/harbor.txt', 1, 3)\n```",
+    "Output:\n1| Harbor Street shop\n2| Rent paid in May: 2,300.\n3| Staff: 3.",
+    "```python\nFINAL('The Harbor Street shop: 2300 in May (shops/harbor.txt:2)')\n```",
 )
 
 _CODE = _turns(
@@ -125,7 +137,7 @@ _HINTS: dict[StrategyName, str] = {
     "lookup": "The answer is one fact in one place: search for the key words, read around the best hit, answer with file:line. If two or three different searches find nothing, answer that it is not found and say what you searched.",
     "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
     "whole_folder_code": "The answer needs every file: count in code, never from one page of search hits. To find the most common value use tally(r'... (group)') and widen the regex until no file is missed; to count or list files that say something, loop over files and print the count and the paths.",
-    "whole_folder_map": "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
+    "whole_folder_map": "The answer needs a figure from every file: rows = ask_numbers('<the figure, as a question about one file>', files) asks for it in each file and checks it; then rows.total(), rows.max() or rows.min(). Do not add up numbers by hand.",
     "code_question": "The files are source code: grep for 'def name(' or the name, read the lines, answer from the folder's code only. Do not import modules; the folder is the only source.",
 }
 
@@ -134,7 +146,7 @@ _EXAMPLES: dict[StrategyName, tuple[tuple[Message, ...], ...]] = {
     "lookup": (_NOT_FOUND, _LOOKUP),
     "multi_step": (_LOOKUP, _MULTI),
     "whole_folder_code": (_MOST, _COUNT),
-    "whole_folder_map": (_COUNT, _MAP),
+    "whole_folder_map": (_MAX, _MAP),
     "code_question": (_CALLERS, _CODE),
 }
 

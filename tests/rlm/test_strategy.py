@@ -108,7 +108,7 @@ def test_strategies_give_only_their_own_examples() -> None:
     lookup = strategy_named("lookup")
     assert "for f in files" in count.examples and "for f in files" not in lookup.examples
     assert "Not found" in lookup.examples  # absent questions are answered by the lookup strategy
-    assert "llm_batch" in strategy_named("whole_folder_map").examples
+    assert "ask_numbers(" in strategy_named("whole_folder_map").examples and "tally(" in count.examples
     # the last example turn is a final answer in code, which the model copies
     for name in NAMES:
         last = strategy_named(name).example_messages[-1]
