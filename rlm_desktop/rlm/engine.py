@@ -51,7 +51,7 @@ from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
-from rlm_desktop.rlm.strategy import Strategy, choose_strategy, fallback, needs_fallback, strategy_named
+from rlm_desktop.rlm.strategy import WITHOUT_TECHNIQUES, Strategy, choose_strategy, fallback, needs_fallback, strategy_named, without
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ RESAMPLE_TEMPERATURE = 0.7
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats"})
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "check_values"}) | WITHOUT_TECHNIQUES
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
@@ -313,7 +313,7 @@ class Engine:
             return strategy_named("lookup", "default")
         if self.cancel.cancelled:
             raise Cancelled("stopped")
-        strategy = choose_strategy(question, node.backend)
+        strategy = without(choose_strategy(question, node.backend), self.ablated)
         # shown under the first turn: the runs DB and the tree keep notices per turn
         node.pending.append(f"strategy: {strategy.name} (chosen by {strategy.source})")
         return strategy
@@ -333,6 +333,7 @@ class Engine:
         except BudgetExceeded:
             return None
         retry = fallback(strategy, tried)
+        retry = without(retry, self.ablated) if retry is not None else None
         if retry is None:
             return None
         why = outcome.error or f"answer {outcome.answer!r}"

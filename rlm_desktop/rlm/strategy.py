@@ -119,6 +119,24 @@ _MAX = _turns(
     "```python\nFINAL('The Harbor Street shop: 2300 in May (shops/harbor.txt:2)')\n```",
 )
 
+# Before tally and ask_numbers (issue 10's ablations 'tally' and 'map_helper' bring them back):
+# the root writes its own Counter regex, or its own sentence filter, llm_batch and parse.
+_MOST_COUNTER = _turns(
+    "Which customer appears in the most files?",
+    "```python\ngrep(r'(?i)customer')\n```",
+    "Output:\nshowing 5 of 61 matches\norders/a.txt:2: Customer: Ivo Petrov\norders/b.txt:2: Placed by the customer Ana Silva.\norders/c.txt:3: Customer: Ivo Petrov\n...",
+    "```python\nimport collections, re\ncounts = collections.Counter()\nfor f in files:\n    for name in set(re.findall(r'[Cc]ustomer:? ([A-Z]\\w+ [A-Z]\\w+)', f.text)):\n        counts[name] += 1\nprint(counts.most_common(5))\n```",
+    "Output:\n[('Ivo Petrov', 14), ('Ana Silva', 9), ('Tom Reed', 6)]",
+    "```python\nFINAL('Ivo Petrov (14 files)')\n```",
+)
+
+_MAP_BATCH = _turns(
+    "What is the total of all the invoices?",
+    "```python\nimport re\nsel, prompts = [], []\nfor f in files:\n    parts = [s for s in re.split(r'(?<=[.!?])\\s+', f.text) if 'invoice' in s.lower() or 'total' in s.lower()]\n    if parts:\n        sel.append(f.path)\n        prompts.append(' '.join(parts)[:800] + '\\n\\nWhat is the invoice total here? Reply with the number only, in digits.')\nanswers = llm_batch(prompts)\nvalues = []\nfor path, a in zip(sel, answers):\n    m = re.search(r'\\d[\\d,]*(\\.\\d+)?', a)\n    if m:\n        values.append((path, float(m.group().replace(',', ''))))\nprint(len(values), 'values from', len(files), 'files:', values[:8])\nprint('sum', sum(v for _, v in values))\n```",
+    "Output:\n38 values from 38 files: [('inv/01.txt', 1250.0), ('inv/02.txt', 310.0), ...]\nsum 48210.0",
+    "```python\nFINAL('48210 (the sum over 38 invoices, one per file)')\n```",
+)
+
 _CODE = _turns(
     "What is the default value of the parameter `timeout` of the function `connect`?",
     "```python\ngrep(r'def connect\\(')\n```",
@@ -150,6 +168,19 @@ _EXAMPLES: dict[StrategyName, tuple[tuple[Message, ...], ...]] = {
     "code_question": (_CALLERS, _CODE),
 }
 
+# (technique switched off, strategy) -> (examples, hint) used instead: the ablation table
+_WITHOUT: dict[tuple[str, StrategyName], tuple[tuple[tuple[Message, ...], ...], str]] = {
+    ("tally", "whole_folder_code"): (
+        (_MOST_COUNTER, _COUNT),
+        "The answer needs every file: loop over files in code and count or collect; never answer from one page of search hits. Print the count and the paths.",
+    ),
+    ("map_helper", "whole_folder_map"): (
+        (_COUNT, _MAP_BATCH),
+        "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
+    ),
+}
+WITHOUT_TECHNIQUES = frozenset(t for t, _ in _WITHOUT)
+
 FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
     "lookup": ("multi_step", "whole_folder_code"),
     "multi_step": ("lookup", "whole_folder_code"),
@@ -159,11 +190,22 @@ FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
 }
 
 
-def strategy_named(name: StrategyName, source: str = "default") -> Strategy:
+def strategy_named(name: StrategyName, source: str = "default", without: Iterable[str] = ()) -> Strategy:
+    """The strategy ``name``; ``without`` names techniques switched off for an ablation
+    run ('tally', 'map_helper'), whose strategies then show the examples from before them."""
     if name not in _HINTS:
         raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(NAMES)}")
-    examples = tuple(m for ex in _EXAMPLES[name] for m in ex)
-    return Strategy(name, _HINTS[name], examples, FALLBACKS[name], source)
+    chosen, hint = _EXAMPLES[name], _HINTS[name]
+    for technique in without:
+        chosen, hint = _WITHOUT.get((technique, name), (chosen, hint))
+    examples = tuple(m for ex in chosen for m in ex)
+    return Strategy(name, hint, examples, FALLBACKS[name], source)
+
+
+def without(strategy: Strategy, techniques: Iterable[str]) -> Strategy:
+    """``strategy`` as an ablation run sees it (unchanged when nothing applies)."""
+    names = [t for t in techniques if (t, strategy.name) in _WITHOUT]
+    return strategy_named(strategy.name, strategy.source, names) if names else strategy
 
 
 # --- rules -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ strategy, and each ``Settings.ablate`` switch changes what the user would see.""
 
 from __future__ import annotations
 
+import pytest
+
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.engine import Engine
@@ -185,3 +187,23 @@ def test_all_switches_off_every_technique_and_unknown_ones_change_nothing() -> N
     make_engine(root2, ablate=["imports", "check_values", "map_helper"]).run("What is the vault code?")
     config = FakeSession.instances[0].config
     assert config.echo is True and "os" not in config.allowed_imports
+
+
+@pytest.mark.parametrize(
+    ("technique", "question", "helper", "instead"),
+    [
+        ("tally", "How many notes did each person file, and who filed the most notes?", "tally(", "collections.Counter"),
+        ("map_helper", "What is the total number of units sold across all branches?", "ask_numbers(", "answers = llm_batch(prompts)"),
+    ],
+)
+def test_ablating_a_helper_shows_the_examples_from_before_it(technique: str, question: str, helper: str, instead: str) -> None:
+    def first_prompt(ablate: list[str]) -> str:
+        root = ScriptedBackend()
+        root.enqueue([code("FINAL('x')")])
+        root.default = code("FINAL('done')")
+        make_engine(root, ablate=ablate).run(question)
+        return seen(root.calls[0])
+
+    on, off = first_prompt([]), first_prompt([technique])
+    assert helper in on and instead not in on
+    assert instead in off and helper not in off.split("Question:", 1)[1]  # only the system prompt's list names it
