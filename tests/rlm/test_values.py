@@ -101,6 +101,13 @@ def test_a_year_beside_the_figure_in_a_reply_is_not_a_second_number() -> None:
     assert check_value(parsed, REPORT, Q).ok
 
 
+def test_sold_meets_sell_so_the_figure_by_the_verb_wins_over_a_nearby_count() -> None:
+    text = "The Hill branch had 52 visitors a day in March and sold 610 units that month; February was 590."
+    assert check_value(parse_reply("610", Q), text, Q).ok
+    assert not check_value(parse_reply("52", Q), text, Q).ok
+    assert not check_value(parse_reply("590", Q), text, Q).ok
+
+
 def test_a_number_of_the_question_is_not_the_answer() -> None:
     question = "How many units did the branch sell in March 2024?"
     assert parse_reply("In March 2024: 1,250", question).value == 1250
@@ -133,11 +140,14 @@ def test_an_amount_may_be_fractional_but_a_count_may_not() -> None:
     assert check_value(parse_reply("1250.75", "What was the revenue in March?"), text, "What was the revenue in March?").ok
 
 
-def test_candidates_are_the_texts_whole_numbers_for_a_count() -> None:
+def test_candidates_are_the_texts_whole_numbers_for_a_count_likeliest_first() -> None:
     text = "In March the branch sold 1,250 units (up 3.5 percent) to 31 customers; -4 returns."
-    assert candidates(text, Q) == [1250, 31]
-    assert candidates(text, "What was the growth rate in March?") == [1250, 3.5, 31, -4]
-    assert 2024 not in candidates(REPORT, "How many units did the branch sell in March 2024?")
+    assert [m.value for m in candidates(text, Q)] == [1250, 31]
+    assert sorted(m.value for m in candidates(text, "What was the growth rate in March?")) == [-4, 3.5, 31, 1250]
+    assert [m.value for m in candidates(REPORT, Q)] == [1250, 31, 2024, 12]
+    assert 2024 not in [m.value for m in candidates(REPORT, "How many units did the branch sell in March 2024?")]
+    words = candidates("It has 7 staff. The branch sold nine hundred and eighty units in March.", Q)
+    assert [(m.value, m.surface) for m in words] == [(980, "nine hundred and eighty"), (7, "7")]
 
 
 def test_excerpt_keeps_a_short_text_and_cuts_a_long_one_to_relevant_sentences() -> None:
@@ -150,19 +160,22 @@ def test_excerpt_keeps_a_short_text_and_cuts_a_long_one_to_relevant_sentences() 
     assert "parking" not in cut
 
 
-def test_settle_prefers_a_checked_reply_then_the_second_pass() -> None:
-    good = parse_reply("1250", Q)
-    wrong = parse_reply("31", Q)
-    row, note = settle("north.txt", good, check_value(good, REPORT, Q), None, [])
-    assert row == Row("north.txt", 1250, "ok") and note == ""
-    check = check_value(wrong, REPORT, Q)
-    row, note = settle("north.txt", wrong, check, parse_reply("1250", Q), [1250, 31, 12])
+def _settle(first: str, second: str | None):
+    one = parse_reply(first, Q)
+    two = None if second is None else parse_reply(second, Q)
+    return settle("north.txt", one, check_value(one, REPORT, Q), two, None if two is None else check_value(two, REPORT, Q))
+
+
+def test_settle_prefers_a_checked_reply_then_a_checked_second_pass() -> None:
+    assert _settle("1250", None) == (Row("north.txt", 1250, "ok"), "")
+    row, note = _settle("31", "1250")
     assert row == Row("north.txt", 1250, "second_pass") and "first reply 31" in note
-    row, _ = settle("north.txt", wrong, check, parse_reply("777", Q), [1250, 31, 12])
-    assert row == Row("north.txt", 31, "unverified")
-    none = parse_reply("none", Q)
-    row, _ = settle("north.txt", none, check_value(none, REPORT, Q), parse_reply("none", Q), [1250])
-    assert row == Row("north.txt", None, "none")
+    # the second reply also fails its check: the model and the text disagree
+    row, note = _settle("31", "31")
+    assert row == Row("north.txt", 31, "unverified") and "asked again: 31" in note
+    assert _settle("999", "777")[0] == Row("north.txt", 999, "unverified")
+    assert _settle("none", "none")[0] == Row("north.txt", None, "none")
+    assert _settle("none", "12")[0] == Row("north.txt", 12, "unverified")
 
 
 def test_numbers_reduce_over_verified_values_with_their_paths() -> None:
@@ -263,7 +276,10 @@ def test_ask_numbers_second_pass_fixes_a_misread_value_and_keeps_citations(branc
     # one batch of three, then one stricter prompt for east.txt only, listing its candidates
     assert len(prompts_seen) == 4
     second = prompts_seen[3]
-    assert "east.txt" in second and "Which of these numbers is the answer? 2024, 700, 45, 9" in second
+    assert "east.txt" in second and "Which of these numbers answers it?" in second
+    listed = [line.split(" ", 2)[1] for line in second.splitlines() if line.startswith("- ")]
+    assert listed == ["700", "45", "2024", "9"]  # the likeliest first
+    assert '- 700 ("700" in "In March the East branch sold 700 units to 45 customers.")' in second
 
 
 def test_ask_numbers_with_the_check_ablated_adds_up_the_misread_value(branches) -> None:

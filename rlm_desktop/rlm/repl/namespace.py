@@ -247,7 +247,9 @@ class Repl:
         rows: list[values.Row] = []
         notes: list[str] = []
         for i, (label, first) in enumerate(zip(labels, parsed, strict=True)):
-            row, note = values.settle(label, first, checks[i], second.get(i), options.get(i, []))
+            later = second.get(i)
+            later_check = None if later is None else values.check_value(later, shown[i], question, kind)
+            row, note = values.settle(label, first, checks[i], later, later_check)
             rows.append(row)
             notes.append(note)
         return values.Numbers(question, rows, notes, len(rows))
