@@ -512,14 +512,23 @@ class Engine:
         )
         answer = parse_forced_answer(completion.text)
         code = parse_turn(completion.text).code
+        from_code = False
+        node.evidence.add_model_text(code if code is not None else completion.text)
         if code is not None and session is not None:
             # FINAL(var) in code: let the REPL say what the variable holds
             result, _ = self._run_cell(node, session, turn + 1, code)
             if result.answer_ready and result.answer:
-                answer = result.answer
+                answer, from_code = result.answer, True
         if _parrots_instruction(answer):
             # a small model sometimes repeats the "answer now" instruction as its answer
             answer = ""
+        missing = ungrounded_values(answer, node.evidence, from_code=from_code) if answer and "grounding" not in self.ablated else []
+        if missing:
+            # no turn is left to send it back: a guess (often the worked example's values)
+            # is not shown as the answer
+            self._emit(Notice(self.run_id, node.node_id, turn + 1,
+                              f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
+            answer = prompts.NOT_FOUND_IN_BUDGET.format(budget=exc.budget)
         return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 
     # -- the REPL session -----------------------------------------------------------------

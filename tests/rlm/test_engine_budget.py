@@ -132,3 +132,14 @@ def test_forced_turn_that_repeats_the_instruction_is_no_answer() -> None:
     finished = make_engine(root, max_iterations=2).run("What is the vault code?")
     assert finished.status == "budget_exhausted"
     assert "budget is used up" not in finished.answer
+
+
+def test_a_forced_answer_naming_values_no_output_showed_is_not_given_as_the_answer() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code(f"search('vault {i}')") for i in range(2)]
+                 + [code("FINAL('4471 (directory/phones.txt:22)')")])  # the worked example's values
+    events: list = []
+    finished = make_engine(root, events=events, max_iterations=2).run("What is the vault code?")
+    assert finished.status == "budget_exhausted"
+    assert "4471" not in finished.answer and finished.answer.startswith("Not found")
+    assert any(isinstance(e, ev.Notice) and "4471" in e.text for e in events)
