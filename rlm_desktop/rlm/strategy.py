@@ -37,6 +37,7 @@ class Strategy:
     example_messages: tuple[Message, ...]  # worked examples as earlier chat turns
     fallbacks: tuple[StrategyName, ...]
     source: str = "default"  # rule | model | default | fallback
+    question: str = ""  # orders the examples: the nearest kind goes last
 
     @property
     def examples(self) -> str:
@@ -190,22 +191,38 @@ FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
 }
 
 
-def strategy_named(name: StrategyName, source: str = "default", without: Iterable[str] = ()) -> Strategy:
+_SUPERLATIVE = re.compile(r"\b(most|least|fewest|largest|smallest|highest|lowest|biggest|maximum|minimum)\b", re.IGNORECASE)
+# the examples that answer "which ... the most": last for such a question, first otherwise
+_SUPERLATIVE_EXAMPLES = (_MOST, _MOST_COUNTER, _MAX)
+
+
+def _ordered(chosen: tuple[tuple[Message, ...], ...], question: str) -> tuple[tuple[Message, ...], ...]:
+    """The 1.5B copies the last example: "which person filed the most notes" ended on the
+    "how many files mention X" example and was answered with a file count."""
+    top = [ex for ex in chosen if ex in _SUPERLATIVE_EXAMPLES]
+    if not question or not top:
+        return chosen
+    rest = tuple(ex for ex in chosen if ex not in top)
+    return (*rest, *top) if _SUPERLATIVE.search(question) else (*top, *rest)
+
+
+def strategy_named(name: StrategyName, source: str = "default", without: Iterable[str] = (), question: str = "") -> Strategy:
     """The strategy ``name``; ``without`` names techniques switched off for an ablation
-    run ('tally', 'map_helper'), whose strategies then show the examples from before them."""
+    run ('tally', 'map_helper'), whose strategies then show the examples from before them.
+    With the ``question``, the example nearest its kind goes last."""
     if name not in _HINTS:
         raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(NAMES)}")
     chosen, hint = _EXAMPLES[name], _HINTS[name]
     for technique in without:
         chosen, hint = _WITHOUT.get((technique, name), (chosen, hint))
-    examples = tuple(m for ex in chosen for m in ex)
-    return Strategy(name, hint, examples, FALLBACKS[name], source)
+    examples = tuple(m for ex in _ordered(chosen, question) for m in ex)
+    return Strategy(name, hint, examples, FALLBACKS[name], source, question)
 
 
 def without(strategy: Strategy, techniques: Iterable[str]) -> Strategy:
     """``strategy`` as an ablation run sees it (unchanged when nothing applies)."""
     names = [t for t in techniques if (t, strategy.name) in _WITHOUT]
-    return strategy_named(strategy.name, strategy.source, names) if names else strategy
+    return strategy_named(strategy.name, strategy.source, names, strategy.question) if names else strategy
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -306,7 +323,7 @@ def choose_strategy(question: str, backend: Backend | None = None) -> Strategy:
     """Rules first; the model for what they leave open; lookup when both are silent."""
     name = classify_by_rules(question)
     if name is not None:
-        return strategy_named(name, "rule")
+        return strategy_named(name, "rule", question=question)
     if backend is not None:
         try:
             name = classify_with_model(question, backend)
@@ -314,8 +331,8 @@ def choose_strategy(question: str, backend: Backend | None = None) -> Strategy:
             log.exception("strategy classifier failed")
             name = None
         if name is not None:
-            return strategy_named(name, "model")
-    return strategy_named("lookup", "default")
+            return strategy_named(name, "model", question=question)
+    return strategy_named("lookup", "default", question=question)
 
 
 _EMPTY_ANSWER = re.compile(r"^\s*$|\bnot found\b|\bno (mention|information|match|result)|\bcould ?n[o']t (find|determine)|\bunable to\b", re.IGNORECASE)
@@ -332,5 +349,5 @@ def fallback(current: Strategy, tried: Iterable[str] = ()) -> Strategy | None:
     done = set(tried) | {current.name}
     for name in current.fallbacks:
         if name not in done:
-            return strategy_named(name, "fallback")
+            return strategy_named(name, "fallback", question=current.question)
     return None

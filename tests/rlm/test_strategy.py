@@ -150,3 +150,13 @@ def test_router_accuracy_with_the_real_small_model(small_model_path, capsys) -> 
     with capsys.disabled():
         print(f"\nrouter: {total_right}/{len(LABELLED)} overall; model alone {model_right}/{len(open_questions)} on the questions rules leave open; misses: {misses}")
     assert total_right >= 0.8 * len(LABELLED)
+
+
+def test_the_example_nearest_the_question_goes_last() -> None:
+    def last_code(question: str) -> str:
+        return choose_strategy(question).example_messages[-3].content  # the cell before the final answer
+
+    assert "tally(" in last_code("Which person filed the most notes?")
+    assert "for f in files" in last_code("How many notes have the status escalated?")
+    assert ".total()" in last_code("What is the total number of units sold across all branches?")
+    assert ".max()" in "".join(m.content for m in choose_strategy("Which branch sold the most units in March?").example_messages[-6:])
