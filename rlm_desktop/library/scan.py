@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -89,6 +90,7 @@ def _batches(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
 
 
 WALK_THREAD = True
+CHECKPOINT_THREAD = True
 WALK_LIST = 256  # jobs per hand-over from the walking thread
 WALK_AHEAD = 64  # lists the walking thread may get ahead of the writer
 
@@ -144,6 +146,49 @@ def _ahead(lists: Iterator[list[_Job]]) -> Iterator[list[_Job]]:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+class _Checkpointer:
+    """Copies the WAL into the database from its own thread and connection while the
+    writer goes on. With SQLite's automatic checkpoint, the commit that crosses the
+    WAL limit copies the pages and waits for two fsyncs on the writer's thread; on this
+    machine's disk that stalled the writer for seconds per scan with no CPU work done.
+    A passive checkpoint needs no write lock, so it runs alongside the next transaction
+    (the writer's connection has ``wal_autocheckpoint`` off while this runs)."""
+
+    def __init__(self, db_path: str) -> None:
+        self.db_path = db_path
+        self.wake = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="rlm-scan-checkpoint", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.db_path, isolation_level=None)
+        except sqlite3.Error:
+            log.warning("scan: no checkpoint connection", exc_info=True)
+            return
+        try:
+            while True:
+                self.wake.wait()
+                self.wake.clear()
+                if self.stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # busy or gone: the writer's own checkpoint catches up
+                    log.debug("scan: passive checkpoint failed", exc_info=True)
+        finally:
+            conn.close()
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.thread.join()
 
 
 @dataclass
@@ -393,6 +438,8 @@ class Scanner:
         tx_files = tx_bytes = 0
         tx_started = time.monotonic()
         pending: list[tuple] = []  # chunk rows not yet written (flushed before each commit)
+        checkpointer: _Checkpointer | None = None  # started at the first commit of a long scan
+        autocheckpoint = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             started = False
@@ -426,7 +473,12 @@ class Scanner:
                 tx_bytes += ex.chars
                 if tx_files >= COMMIT_FILES or tx_bytes >= COMMIT_BYTES or time.monotonic() - tx_started > COMMIT_SECONDS:
                     self.lib.flush_chunks(pending)
+                    if checkpointer is None and CHECKPOINT_THREAD and self._wal():
+                        self.conn.execute("PRAGMA wal_autocheckpoint = 0")  # before this commit: it would checkpoint
+                        checkpointer = _Checkpointer(str(self.lib.db_path))
                     self.conn.execute("COMMIT")
+                    if checkpointer is not None:
+                        checkpointer.poke()
                     self.conn.execute("BEGIN IMMEDIATE")
                     tx_files = tx_bytes = 0
                     tx_started = time.monotonic()
@@ -438,8 +490,15 @@ class Scanner:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        finally:
+            if checkpointer is not None:
+                checkpointer.stop()
+                self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
         self._report(done, self.total, nbytes, "", errors, force=True)
         return self.cancel.is_set()
+
+    def _wal(self) -> bool:
+        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
 
     def _report(self, done: int, total: int, nbytes: int, current: str, errors: int, force: bool = False) -> None:
         if self.progress is None:

@@ -201,3 +201,22 @@ def test_a_cancelled_scan_stops_its_walking_thread(lib: Library, folder: Path, m
     assert report.cancelled and report.added < 40
     assert not [t for t in threading.enumerate() if t.name == "rlm-scan-walk"]
     assert lib.scan().added == 40 - report.added
+
+
+def test_a_long_scan_checkpoints_beside_the_writer_and_restores_the_setting(lib: Library, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans that commit more than once copy the WAL into the database from another
+    thread; afterwards the connection checkpoints by itself again, the thread is gone,
+    and everything written is in the database file once the WAL is checkpointed."""
+    monkeypatch.setattr(scan_module, "COMMIT_FILES", 5)
+    for i in range(40):
+        (folder / f"f{i:02}.txt").write_text(f"checkpointed file {i} word{i}\n" * 50)
+    lib.add_folder(folder)
+    before = lib.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert lib.scan().added == 40
+    assert lib.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == before
+    assert not [t for t in threading.enumerate() if t.name == "rlm-scan-checkpoint"]
+    lib.close()
+    again = Library.open(lib.db_path)
+    assert again.search("word39").hits[0].path == str(folder / "f39.txt")
+    assert again.stats().files == 40
+    again.close()
