@@ -13,7 +13,7 @@ from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 
 # The techniques of issue 10 the engine can switch off; "all" is the plain loop.
-TECHNIQUES = ("strategy", "echo", "totals", "grounding", "repeats", "imports", "tally", "map_helper", "check_values", "all")
+TECHNIQUES = ("strategy", "echo", "totals", "grounding", "repeats", "bridge", "imports", "tally", "map_helper", "check_values", "all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

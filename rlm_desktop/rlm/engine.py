@@ -69,7 +69,7 @@ RESAMPLE_TEMPERATURE = 0.7
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "check_values"}) | WITHOUT_TECHNIQUES
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "check_values", "bridge"}) | WITHOUT_TECHNIQUES
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
@@ -266,7 +266,7 @@ class Engine:
                     messages = prompts.opening(question, description, strategy)
                     if session is None:
                         session = self._start_session(node)
-                    outcome, session = self._loop(node, question, messages, session)
+                    outcome, session = self._loop(node, question, messages, session, strategy)
                 except SandboxError as exc:
                     log.warning("REPL worker failed: %s", exc)
                     self._emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
@@ -345,12 +345,14 @@ class Engine:
         node.exhausted = None
         return retry
 
-    def _loop(self, node: _Node, question: str, messages: list[Message], session) -> tuple[NodeOutcome, object]:
+    def _loop(self, node: _Node, question: str, messages: list[Message], session,
+              strategy: Strategy | None = None) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
         saw_output = False
         ran: set[str] = set()  # normalized cells run in this attempt
         last_output = ""
         temperature, resampled = 0.0, 0
+        bridged: set[str] = set()  # names already pointed at (multi-step)
         last_error: str | None = None
         grounding_refused = False
         restarts = 0
@@ -459,6 +461,13 @@ class Engine:
                 grounding_refused = True
                 ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
                 continue
+            if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
+                name = prompts.bridge(question, result.output)
+                if name is not None and name not in bridged and name.lower() not in code.lower():
+                    bridged.add(name)
+                    hint = prompts.BRIDGE.format(name=name)
+                    extra = (extra + "\n" if extra else "") + hint
+                    self._emit(Notice(self.run_id, node.node_id, turn, hint))
             messages.append(Message("user", prompts.output_message(result.output, result.error, extra)))
 
     def _judge(self, node: _Node, turn: int, messages: list[Message], answer: str, from_code: bool,

@@ -68,6 +68,43 @@ def pasted_output(last_output: str) -> str:
     return PASTED.format(where=where)
 
 
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
+_MARKED = re.compile(r"\[([^\]]+)\]")
+BRIDGE_HITS = 3
+
+
+def bridge(question: str, output: str) -> str | None:
+    """The name a two-step question goes through, when the last output shows it: among the
+    first hits, the sentence that matched best (most [marked] words from search, else most
+    words of the question), and in it a capitalized name the question does not contain
+    ("... codenamed Marigold is led by Yusuf Demir" gives "Yusuf Demir"). Else None."""
+    lines = [output[m.end():].split("\n", 1)[0] for m in list(_HIT.finditer(output or ""))[:BRIDGE_HITS]]
+    if not lines:
+        return None
+    asked = {w.lower() for w in re.findall(r"\w+", question) if len(w) > 3}
+    marked = any(_MARKED.search(line) for line in lines)
+
+    def score(sentence: str) -> int:  # search marks [matched] words; grep and read do not
+        if marked:
+            return len(_MARKED.findall(sentence))
+        return sum(w.lower() in asked for w in re.findall(r"\w+", sentence))
+
+    sentences = [s for line in lines for s in re.split(r"(?<=[.!?])\s+", line)]
+    best = max(sentences, key=score)
+    if not score(best):
+        return None
+    for name in _NAME.findall(_MARKED.sub(r"\1", best)):
+        words = name.replace("-", " ").split()
+        if words[0] in ("The", "A", "An", "In", "On", "At"):
+            words = words[1:]
+        if words and not all(w.lower() in asked for w in words):
+            return " ".join(words) if len(words) > 1 else None
+    return None
+
+
+BRIDGE = "The first fact names {name}: search for {name} next to find the answer."
+
+
 def repeated(last_output: str) -> str:
     """The nudge for a repeated cell, with a concrete next step: read around the first
     hit the last output showed (a hit's sentence often goes on in the next line)."""

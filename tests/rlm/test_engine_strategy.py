@@ -207,3 +207,32 @@ def test_ablating_a_helper_shows_the_examples_from_before_it(technique: str, que
     on, off = first_prompt([]), first_prompt([technique])
     assert helper in on and instead not in on
     assert instead in off and helper not in off.split("Question:", 1)[1]  # only the system prompt's list names it
+
+
+CHAIN = {
+    "/docs/projects.txt": "Status of the projects.\nThe project codenamed Marigold is led by Yusuf Demir. Budget is fine.",
+    "/docs/rooms.txt": "Rooms.\nYusuf Demir works in room 366.",
+}
+
+
+def _chain_run(ablate: list[str]) -> tuple[ScriptedBackend, list]:
+    root = ScriptedBackend()
+    root.enqueue([code("search('Marigold project leader')"), code("search('Yusuf Demir')"), code("FINAL('366 (/docs/rooms.txt:2)')")])
+    events: list = []
+    finished = make_engine(root, events=events, files=CHAIN, ablate=ablate).run(
+        "In which room does the leader of the project codenamed Marigold work?")
+    assert finished.answer.startswith("366")
+    return root, events
+
+
+def test_multi_step_output_names_the_bridge_to_search_next() -> None:
+    root, events = _chain_run([])
+    assert "search for Yusuf Demir next" in last_user(root.calls[1])
+    # said once: the next output does not repeat it
+    assert "Yusuf Demir next" not in last_user(root.calls[2])
+    assert any("Yusuf Demir" in n for n in notices(events))
+
+
+def test_ablate_bridge_gives_no_hint() -> None:
+    root, _ = _chain_run(["bridge"])
+    assert "next to find the answer" not in last_user(root.calls[1])

@@ -160,3 +160,15 @@ def test_the_example_nearest_the_question_goes_last() -> None:
     assert "for f in files" in last_code("How many notes have the status escalated?")
     assert ".total()" in last_code("What is the total number of units sold across all branches?")
     assert ".max()" in "".join(m.content for m in choose_strategy("Which branch sold the most units in March?").example_messages[-6:])
+
+
+def test_bridge_is_the_new_name_in_the_sentence_that_matched() -> None:
+    from rlm_desktop.rlm.prompts import bridge
+
+    question = "In which room does the leader of the project codenamed Marigold work?"
+    out = ("search('Marigold leader'): showing 2 of 2 matching files:\n"
+           "notes/a.txt:8: Work was slow. The project codenamed [Marigold] is led by Yusuf Demir. Ana Ruiz left …\n"
+           "notes/b.txt:3: Quinn Gallagher works in [room] 662.")
+    assert bridge(question, out) == "Yusuf Demir"
+    assert bridge(question, "search('x'): showing 0 of 0 matching files:") is None
+    assert bridge(question, "notes/a.txt:8: The project codenamed [Marigold] was stopped.") is None
