@@ -14,10 +14,9 @@ Every step is emitted live as an event (``events.py``) through ``sink``."""
 
 from __future__ import annotations
 
-import re
-
 import itertools
 import logging
+import re
 import shutil
 import threading
 import time
@@ -51,7 +50,15 @@ from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
-from rlm_desktop.rlm.strategy import WITHOUT_TECHNIQUES, Strategy, choose_strategy, fallback, needs_fallback, strategy_named, without
+from rlm_desktop.rlm.strategy import (
+    WITHOUT_TECHNIQUES,
+    Strategy,
+    choose_strategy,
+    fallback,
+    needs_fallback,
+    strategy_named,
+    without,
+)
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
