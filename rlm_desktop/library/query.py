@@ -37,8 +37,13 @@ def words(text: str) -> list[str]:
     return kept or found
 
 
-def _quote(word: str) -> str:
+def quote(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
+
+
+def has_syntax(text: str) -> bool:
+    """True when the user wrote FTS5 syntax (AND/OR/NEAR, quotes, prefixes) themselves."""
+    return bool(_SYNTAX.search(text or ""))
 
 
 def candidates(text: str) -> Iterator[str]:
@@ -47,7 +52,7 @@ def candidates(text: str) -> Iterator[str]:
         return
     if _SYNTAX.search(text):
         yield text
-    terms = list(dict.fromkeys(_quote(w) for w in words(text)))
+    terms = list(dict.fromkeys(quote(w) for w in words(text)))
     if not terms:
         return
     yield " ".join(terms)

@@ -41,8 +41,9 @@ def search(conn: sqlite3.Connection, query: str, k: int = 10, roots: Iterable[st
         used = candidate
         if rows:
             break
+    missing = _missing_words(conn, query, used, scope_clause, scope_params) if " OR " in used else ()
     if not rows:
-        return SearchResult(query, [], 0)
+        return SearchResult(query, [], 0, missing)
     total = conn.execute(
         f"SELECT count(DISTINCT rowid >> {CHUNK_SHIFT}) FROM chunks_fts WHERE chunks_fts MATCH ?{scope_clause}",
         [used, *scope_params],
@@ -58,7 +59,28 @@ def search(conn: sqlite3.Connection, query: str, k: int = 10, roots: Iterable[st
         hits.append(_hit(conn, used, terms, rowid, rank))
         if len(hits) >= k:
             break
-    return SearchResult(query, hits, total)
+    return SearchResult(query, hits, total, missing)
+
+
+def _missing_words(conn: sqlite3.Connection, query: str, used: str, scope_clause: str, scope_params: list) -> tuple[str, ...]:
+    """The words of a free-text query that no file in scope contains. Asked only when the
+    all-words query found nothing and the any-word fallback ran: "Montevideo magic number"
+    then lists files about other cities' numbers, and a small model takes one of them for
+    the answer unless the listing says that nothing mentions Montevideo."""
+    if fts_query.has_syntax(query):
+        return ()
+    missing = []
+    for word in dict.fromkeys(fts_query.words(query)):
+        try:
+            found = conn.execute(
+                f"SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?{scope_clause} LIMIT 1", [fts_query.quote(word), *scope_params]
+            ).fetchone()
+        except sqlite3.OperationalError:
+            continue
+        if found is None:
+            missing.append(word)
+    return tuple(missing)
+
 
 def _hit(conn: sqlite3.Connection, match: str, terms: re.Pattern[str] | None, rowid: int, rank: float) -> SearchHit:
     path, kind = conn.execute("SELECT path, kind FROM files WHERE id = ?", (rowid >> CHUNK_SHIFT,)).fetchone()

@@ -86,6 +86,8 @@ class SearchResult:
     query: str
     hits: list[SearchHit]
     total_files: int  # how many files matched in all, not just the hits shown
+    # query words found in no file (in scope): the hits then match only the other words
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

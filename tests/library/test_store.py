@@ -52,6 +52,15 @@ def test_messy_queries_never_raise(indexed: Library) -> None:
     assert {h.path.rsplit("/", 1)[1] for h in indexed.search("what are the timeouts?").hits} >= {"other.txt"}
 
 
+def test_search_names_the_words_no_file_contains(indexed: Library) -> None:
+    # all words present: nothing is missing
+    assert indexed.search("vault code").missing == ()
+    # one word is in no file: the any-word fallback runs and says which word was not found
+    result = indexed.search("Montevideo vault code")
+    assert result.total_files == 1 and result.missing == ("Montevideo",)
+    assert indexed.search("Montevideo Zanzibar").missing == ("Montevideo", "Zanzibar")
+
+
 def test_search_scope_limits_to_roots(indexed: Library, folder: Path, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()

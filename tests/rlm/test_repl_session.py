@@ -225,6 +225,13 @@ def test_a_search_hit_whose_sentence_runs_on_shows_the_next_line(tmp_path: Path,
     assert "b.txt:1: [Marigold] seeds are sold out.\n" in result.output
 
 
+def test_search_says_which_words_no_file_contains(lib_session: ReplSession) -> None:
+    result = lib_session.run_cell("r = search('Montevideo vault code')\nprint(r)\nr.missing")
+    head = result.output.splitlines()[0]
+    assert head == "search('Montevideo vault code'): No file contains 'Montevideo'; showing 2 files with some of the other words:"
+    assert result.output.rstrip().endswith("('Montevideo',)")
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

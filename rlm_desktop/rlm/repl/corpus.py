@@ -72,7 +72,7 @@ class Backend(Protocol):
     def files(self) -> list[FileMeta]: ...
     def text(self, path: str) -> str: ...
     def read(self, path: str, start: int | None, end: int | None) -> str: ...
-    def search(self, query: str, k: int) -> tuple[list[Hit], int]: ...
+    def search(self, query: str, k: int) -> tuple[list[Hit], int, tuple[str, ...]]: ...
     def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]: ...
 
 
@@ -92,21 +92,28 @@ SHOW_TOTALS = True
 class SearchResults(list):
     """A list of ``Hit``; its repr says how many files matched in all."""
 
-    def __init__(self, query: str, hits: Sequence[Hit], total: int) -> None:
+    def __init__(self, query: str, hits: Sequence[Hit], total: int, missing: Sequence[str] = ()) -> None:
         super().__init__(hits)
         self.query = query
         self.total = total
+        self.missing = tuple(missing)  # query words no file contains
 
     @property
     def paths(self) -> list[str]:
         return list(dict.fromkeys(h.path for h in self))
 
     def __repr__(self) -> str:
+        absent = ""
+        if self.missing:
+            words = ", ".join(repr(w) for w in self.missing)
+            absent = f" No file contains {words}"
         if not self:
-            return f"search({self.query!r}): no matching files. Try other words, or grep() for an exact pattern."
+            return f"search({self.query!r}): no matching files.{absent} Try other words, or grep() for an exact pattern."
         head = f"search({self.query!r}): showing {len(self)} of {self.total} matching files"
         if not SHOW_TOTALS:
             head = f"search({self.query!r})"
+        if absent:
+            head = f"search({self.query!r}):{absent}; showing {len(self)} file{'s' if len(self) != 1 else ''} with some of the other words"
         return "\n".join([head + ":", *(repr(h) for h in self)])
 
     __str__ = __repr__
@@ -309,11 +316,11 @@ class TextBackend:
         last = len(self._lines) if end is None else min(end, len(self._lines))
         return "\n".join(self._lines[first - 1 : last])
 
-    def search(self, query: str, k: int) -> tuple[list[Hit], int]:
+    def search(self, query: str, k: int) -> tuple[list[Hit], int, tuple[str, ...]]:
         """Lines ranked by how many query words they contain (no index for one text)."""
         words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 1]
         if not words:
-            return [], 0
+            return [], 0, ()
         scored = []
         for i, line in enumerate(self._lines, 1):
             low = line.lower()
@@ -322,7 +329,9 @@ class TextBackend:
                 scored.append((score, i, line))
         scored.sort(key=lambda t: (-t[0], t[1]))
         hits = [Hit(TEXT_PATH, i, line.strip()[:300], float(score)) for score, i, line in scored[:k]]
-        return hits, len(scored)
+        low = self._text.lower()
+        missing = tuple(dict.fromkeys(w for w in words if len(w) > 2 and w not in low)) if scored else ()
+        return hits, len(scored), missing
 
     def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]:
         rx = re.compile(pattern, flags)
@@ -372,10 +381,10 @@ class LibraryBackend:
     def read(self, path: str, start: int | None, end: int | None) -> str:
         return self._lib.read(self.full_path(path), start, end)
 
-    def search(self, query: str, k: int) -> tuple[list[Hit], int]:
+    def search(self, query: str, k: int) -> tuple[list[Hit], int, tuple[str, ...]]:
         result = self._lib.search(query, k=k, roots=self._roots)
         hits = [Hit(self.show(h.path), h.line, self._continued(h), h.score, h.page) for h in result.hits]
-        return hits, result.total_files
+        return hits, result.total_files, tuple(result.missing)
 
     def _continued(self, hit: Any) -> str:
         """A hit's line, plus the start of the next line when the sentence runs on: text

@@ -150,11 +150,11 @@ class Repl:
         """Full-text search (BM25): the best ``k`` files with a snippet and line each."""
         if self.corpus is None:
             raise LookupError("no files in this run")
-        hits, total = self.corpus._backend.search(str(query), int(k))
+        hits, total, missing = self.corpus._backend.search(str(query), int(k))
         for h in hits:
             self.source(h.path, h.line, h.page, "search")
             self.corpus_text(h.snippet)
-        return SearchResults(str(query), hits, total)
+        return SearchResults(str(query), hits, total, missing)
 
     def grep(self, pattern: str, limit: int = 50, flags: int = re.IGNORECASE) -> GrepResults:
         """Regex over every line of every file (case-insensitive unless flags=0)."""
