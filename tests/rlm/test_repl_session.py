@@ -245,6 +245,11 @@ def test_read_by_unique_suffix_numbers_lines(lib_session: ReplSession, library_d
     assert [(s.path, s.line, s.how) for s in result.sources] == [(str(root / "notes" / "vault.txt"), 2, "read")]
 
 
+def test_read_past_the_end_says_how_long_the_file_is(lib_session: ReplSession) -> None:
+    result = lib_session.run_cell("read('vault.txt', 10, 12)")
+    assert result.output.strip() == "(nothing there: corpus/notes/vault.txt has 3 lines; lines 10-12 are past its end)"
+
+
 def test_read_of_an_ambiguous_name_lists_the_candidates(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("read('garden.md')")
     assert "matches 2 files" in result.error

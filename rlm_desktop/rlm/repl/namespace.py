@@ -174,7 +174,14 @@ class Repl:
         full = resolve_path(path, self._paths())
         text = self.corpus._backend.read(full, start, end)
         self.corpus_text(text)
-        kind = self.corpus.file(full).kind
+        meta = self.corpus.file(full)
+        kind = meta.kind
+        if start and not text.strip():
+            unit = "pages" if kind == "pdf" else "lines"
+            count = meta.pages if kind == "pdf" else meta.lines
+            if count and start > count:
+                # the 1.5B paged on past the end, reading "" nine times
+                return f"(nothing there: {full} has {count} {unit}; {unit} {start}-{end or start} are past its end)"
         if kind == "pdf":
             first_page = max(1, start or 1)
             self.source(full, None, first_page, "read")
