@@ -76,12 +76,11 @@ _LOOKUP = _turns(
 _MULTI = _turns(
     "What is the phone extension of the manager of the Oslo office?",
     "```python\nsearch('manager Oslo office')\n```",
-    "Output:\nshowing 1 of 1 matching files\nstaff/offices.txt:8: the new rota. The Oslo office is managed by",
-    "```python\n# the sentence goes on in the next line: read around the hit\nread('staff/offices.txt', 7, 10)\n```",
-    "Output:\n7| Week 12: the new rota.\n8| The Oslo office is managed by\n9| Lina Berg since May.\n10| Parking is free.",
+    "Output:\nsearch('manager Oslo office'): showing 1 of 1 matching files:\nstaff/offices.txt:8: the new rota. The [Oslo] [office] is [managed] by Lina Berg since May.\n"
+    "The first fact names Lina Berg: search for Lina Berg next to find the answer.",
     "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg extension')\n```",
-    "Output:\nshowing 1 of 2 matching files\ndirectory/phones.txt:22: Lina Berg can be reached on extension 4471.",
-    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:9), whose extension is 4471 (directory/phones.txt:22)')\n```",
+    "Output:\nsearch('Lina Berg extension'): showing 1 of 2 matching files:\ndirectory/phones.txt:22: [Lina] [Berg] can be reached on [extension] 4471.",
+    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:8), whose extension is 4471 (directory/phones.txt:22)')\n```",
 )
 
 _COUNT = _turns(
