@@ -60,10 +60,11 @@ def _turns(question: str, *steps: str) -> tuple[Message, ...]:
 _NOT_FOUND = _turns(
     "What is the warranty period of the Zenith blender?",
     "```python\nsearch('Zenith blender warranty')\n```",
-    "Output:\nshowing 0 of 0 matching files",
-    "```python\ngrep(r'(?i)zenith')\n```",
-    "Output:\n0 matches",
-    "```python\nFINAL('Not found: no file mentions the Zenith blender (searched for \"Zenith blender warranty\" and grep \"zenith\" over all files).')\n```",
+    "Output:\nsearch('Zenith blender warranty'): No file contains 'Zenith'; showing 2 files with some of the other words:\n"
+    "kitchen/mixer.txt:4: The Vortex [blender] has a two-year [warranty].\nnotes/buy.txt:9: new [blender]?",
+    "```python\n# those hits are about other blenders; check the name itself\ngrep(r'zenith')\n```",
+    "Output:\ngrep('zenith'): 0 matches",
+    "```python\nFINAL('Not found: no file mentions the Zenith blender (search and grep for "zenith" over all files found nothing; the hits were about the Vortex blender).')\n```",
 )
 
 _LOOKUP = _turns(
