@@ -64,7 +64,7 @@ _NOT_FOUND = _turns(
     "kitchen/mixer.txt:4: The Vortex [blender] has a two-year [warranty].\nnotes/buy.txt:9: new [blender]?",
     "```python\n# those hits are about other blenders; check the name itself\ngrep(r'zenith')\n```",
     "Output:\ngrep('zenith'): 0 matches",
-    "```python\nFINAL('Not found: no file mentions the Zenith blender (search and grep for "zenith" over all files found nothing; the hits were about the Vortex blender).')\n```",
+    "```python\nFINAL('Not found: no file mentions the Zenith blender (search and grep for zenith over all files found nothing; the hits were about the Vortex blender).')\n```",
 )
 
 _LOOKUP = _turns(
