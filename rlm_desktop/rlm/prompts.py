@@ -119,7 +119,7 @@ UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Fin
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
 NOT_FOUND_IN_BUDGET = "Not found: the {budget} budget ran out before the answer was found in the files."
-NEXT = "If this answers the question, write FINAL(answer) with the file:line in code. Otherwise write more code."
+NEXT = "If this answers the question, write FINAL('<the answer> (<file>:<line>)') in code. Otherwise write more code."
 EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"
 
 _ERROR_HINTS = {
