@@ -232,6 +232,18 @@ def test_search_says_which_words_no_file_contains(lib_session: ReplSession) -> N
     assert result.output.rstrip().endswith("('Montevideo',)")
 
 
+def test_grep_shows_a_def_whose_parameters_run_over_several_lines_whole(tmp_path: Path, engine: FakeEngine) -> None:
+    root = tmp_path / "code"
+    root.mkdir()
+    (root / "glob2.py").write_text("def iglob(pathname, *, root_dir=None,\n          dir_fd=None, recursive=False,\n          include_hidden=False):\n    pass\n")
+    db = build_library(root, tmp_path / "code.db")
+    config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=5.0)
+    with ReplSession(config, on_llm=engine) as session:
+        result = session.run_cell("grep(r'def iglob\\(')")
+    assert "glob2.py:1: def iglob(pathname, *, root_dir=None, dir_fd=None, recursive=False, include_hidden=False):" in result.output
+    assert "pass" not in result.output
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

@@ -348,6 +348,12 @@ class TextBackend:
 
 
 CONTINUATION_WORDS = 10
+CONTINUATION_LINES = 6
+GREP_SHOWN_CHARS = 300
+
+
+def _bracket_depth(text: str) -> int:
+    return text.count("(") + text.count("[") + text.count("{") - text.count(")") - text.count("]") - text.count("}")
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", '."', ".)")
 
 
@@ -410,8 +416,28 @@ class LibraryBackend:
             total += 1
             files.add(m.path)
             if len(matches) < limit:
-                matches.append(Match(self.show(m.path), m.line, m.text.strip()[:300], m.page))
+                matches.append(Match(self.show(m.path), m.line, self._closed(m)[:GREP_SHOWN_CHARS], m.page))
         return matches, total, len(files), total < GREP_COUNT_CAP
+
+    def _closed(self, match: Any) -> str:
+        """A matched line with an unclosed bracket, joined with the lines that close it (at
+        most ``CONTINUATION_LINES``): a ``def`` whose parameters run over several lines is
+        then shown whole, not cut after its first parameters."""
+        text = match.text.strip()
+        depth = _bracket_depth(text)
+        if depth <= 0 or match.page is not None:
+            return text
+        try:
+            after = self._lib.read(match.path, match.line + 1, match.line + CONTINUATION_LINES).split("\n")
+        except Exception:  # noqa: BLE001 - a vanished file keeps its plain match
+            return text
+        parts = [text]
+        for line in after:
+            parts.append(line.strip())
+            depth += _bracket_depth(line)
+            if depth <= 0:
+                break
+        return " ".join(p for p in parts if p)
 
 
 def display_prefix(roots: Sequence[str]) -> str:
