@@ -36,6 +36,9 @@ class ScriptedBackend:
         self.default: Response | None = None
         self.delay_s = 0.0
         self.router_answer = "lookup"
+        # a router call takes a one-word scripted response as its label; False: always
+        # ``router_answer`` (for a sub model whose queue holds sub-call answers like "blue")
+        self.route_from_queue = True
         self.router_calls: list[list[Message]] = []
         self._lock = threading.Lock()
 
@@ -64,7 +67,7 @@ class ScriptedBackend:
         if messages and messages[0].role == "system" and messages[0].content == CLASSIFY_SYSTEM:
             self.router_calls.append(list(messages))
             head = self._queue[0] if self._queue else None
-            if not (isinstance(head, str) and head.strip().isidentifier()):
+            if not (self.route_from_queue and isinstance(head, str) and head.strip().isidentifier()):
                 # not scripted for the router: answer it without taking the model's turns
                 text = self.router_answer
                 return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)

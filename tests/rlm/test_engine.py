@@ -131,8 +131,10 @@ FILES = {
 def make_engine(root: ScriptedBackend, sub: ScriptedBackend | None = None, files=FILES, events=None, **settings):
     library = FakeLibrary(files)
     FakeSession.instances.clear()
+    sub = sub or ScriptedBackend("sub")
+    sub.route_from_queue = False  # the engine routes with the sub model; its queue is for sub-calls
     return Engine(
-        root, sub or ScriptedBackend("sub"), library, Settings(**settings),
+        root, sub, library, Settings(**settings),
         sink=(events.append if events is not None else None),
         session_factory=lambda config, on_llm: FakeSession(config, on_llm, files),
     )

@@ -32,12 +32,12 @@ def notices(events) -> list[str]:
 
 
 def test_rule_routed_question_gets_only_its_strategy_examples_and_no_router_call() -> None:
-    root = ScriptedBackend()
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
     root.enqueue([code("print(len(files))"), code("FINAL(len(files))")])
     events: list = []
-    finished = make_engine(root, events=events).run("How many files mention a budget?")
+    finished = make_engine(root, sub, events=events).run("How many files mention a budget?")
     assert finished.status == "ok"
-    assert root.router_calls == []  # the rules were sure: no extra model call
+    assert root.router_calls == [] and sub.router_calls == []  # the rules were sure: no extra model call
     first = root.calls[0]
     assert first[0].content == prompts.SYSTEM  # byte-stable system prompt (KV reuse)
     text = seen(first)
@@ -49,13 +49,13 @@ def test_rule_routed_question_gets_only_its_strategy_examples_and_no_router_call
 
 
 def test_open_question_asks_the_router_and_uses_its_choice() -> None:
-    root = ScriptedBackend()
-    root.router_answer = "chain"
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.router_answer = "chain"
     root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
     events: list = []
-    finished = make_engine(root, events=events).run("What is the vault code?")
+    finished = make_engine(root, sub, events=events).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
-    assert len(root.router_calls) == 1
+    assert len(sub.router_calls) == 1 and root.router_calls == []  # the sub model routes
     text = seen(root.calls[0])
     assert MULTI in text and COUNT not in text and FIXED not in text
     assert "strategy: multi_step (chosen by model)" in notices(events)
