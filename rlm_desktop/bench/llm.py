@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("llm", help="prompt/generation tokens/s, batched llm_batch, root KV reuse, state and cache")
     p.add_argument("--models", nargs="+", default=None, metavar="MODEL", help="catalog names or .gguf paths (default: both default models)")
     p.add_argument("--quick", action="store_true", help="shorter prompts and answers, 4 root turns")
+    p.add_argument("--batch-invariant", action="store_true",
+                   help="weights not repacked and compute graphs under 64 tokens (identical batched answers, slower prompts)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     p.set_defaults(func=main)
 
@@ -102,25 +104,28 @@ class _BufferLog(logging.Handler):
         return total
 
 
-def bench_model(path: Path, settings: Settings, plan: Plan, say) -> dict[str, Any]:
+def bench_model(path: Path, settings: Settings, plan: Plan, say, invariant: bool = False) -> dict[str, Any]:
+    from rlm_desktop.llm.batch import BATCH_INVARIANT_UBATCH
     from rlm_desktop.llm.cache import CachedBackend, PromptStateStore, SubcallCache
     from rlm_desktop.llm.lane import LoadedModel
     from rlm_desktop.llm.llama_backend import LlamaCppBackend
 
     out: dict[str, Any] = {"model": path.name}
     started = time.monotonic()
-    model = LoadedModel(path, n_gpu_layers=settings.n_gpu_layers)
+    model = LoadedModel(path, n_gpu_layers=settings.n_gpu_layers, repack=not invariant)
+    ubatch = BATCH_INVARIANT_UBATCH if invariant else None
+    out["batch_invariant"] = invariant
     out["load_s"] = round(time.monotonic() - started, 2)
     work = Path(tempfile.mkdtemp(prefix="rlm-bench-llm-"))
     catcher = _BufferLog()
     llama_log = logging.getLogger("rlm_desktop.llm.llama_cpp")
     llama_log.addHandler(catcher)
     try:
-        sub = LlamaCppBackend(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_seq_max=8, name="sub")
+        sub = LlamaCppBackend(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_seq_max=8, name="sub", n_ubatch=ubatch)
         catcher.lines.clear()
         root = LlamaCppBackend(
             model, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_seq_max=2, name="root",
-            state_store=PromptStateStore(work / "kv"),
+            state_store=PromptStateStore(work / "kv"), n_ubatch=ubatch,
         )
         out["context_mib"] = {"kv": catcher.mib("KV"), "compute": catcher.mib("compute")}
     finally:
@@ -356,12 +361,12 @@ def main(args: argparse.Namespace) -> int:
 
     say(f"bench llm: {report['machine']['cores']} cores, avx2={report['machine']['avx2']}, "
         f"avx512={report['machine']['avx512']}, gpu={report['machine']['gpu_offload']}, "
-        f"threads {settings.n_threads}, n_ctx {settings.n_ctx}, load average {report['machine']['load_average']}")
+        f"threads {settings.n_threads}, n_ctx {settings.n_ctx}, batch-invariant {args.batch_invariant}, load average {report['machine']['load_average']}")
     for name in names:
         path = resolve_model_path(name)
         say(f"\n{path.name}")
         started = time.monotonic()
-        report["models"][path.name] = bench_model(path, settings, plan, say)
+        report["models"][path.name] = bench_model(path, settings, plan, say, invariant=args.batch_invariant)
         say(f"  ({time.monotonic() - started:.0f} s)")
     report["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     if args.json:

@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "cancelled"]
 
+# Physical batch size for batch-invariant decoding: llama.cpp's CPU flash attention computes
+# a graph of >= 64 query tokens with its tiled kernel and smaller ones with its per-query
+# kernel, which round differently; below 64 every token takes the same kernel whatever
+# else is in its batch. Costs prompt speed, so only with ``LoadedModel(repack=False)`` in
+# the batch-invariant configuration (docs/inference.md, "Identical outputs").
+BATCH_INVARIANT_UBATCH = 32
+
 
 @dataclass(frozen=True)
 class SequenceRequest:
@@ -151,6 +158,7 @@ class SequenceContext:
         n_seq_max: int = 1,
         n_batch: int = 512,
         prompt_chunk: int = 128,
+        n_ubatch: int | None = None,
     ) -> None:
         import llama_cpp
         import llama_cpp._internals as internals
@@ -163,7 +171,9 @@ class SequenceContext:
         self.prompt_chunk = max(1, min(prompt_chunk, n_batch))
         self._llama_cpp = llama_cpp
         self._internals = internals
-        self._ctx = model.new_context(n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, n_batch=n_batch)
+        self._ctx = model.new_context(
+            n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, n_batch=n_batch, n_ubatch=n_ubatch
+        )
         self._memory = llama_cpp.llama_get_memory(self._ctx.ctx)
         self._batch = internals.LlamaBatch(n_tokens=max(n_batch, n_seq_max), embd=0, n_seq_max=1, verbose=False)
         self.cached: list[int] = []  # the tokens sequence 0 holds in the KV cache

@@ -97,7 +97,10 @@ class ChatPrompt:
 class LoadedModel:
     """One GGUF file's weights, tokenizer and chat template, plus the lane lock."""
 
-    def __init__(self, path: Path, *, n_gpu_layers: int = 0) -> None:
+    def __init__(self, path: Path, *, n_gpu_layers: int = 0, repack: bool = True) -> None:
+        """``repack=False`` keeps the weights in their file layout: llama.cpp's repacked CPU
+        kernels compute one token (GEMV) and a group of tokens (GEMM) in a different order,
+        so a sequence's logits would depend on how many sequences decode with it."""
         import llama_cpp
         import llama_cpp._internals as internals
 
@@ -110,6 +113,7 @@ class LoadedModel:
         offload = llama_cpp.llama_supports_gpu_offload()
         self.n_gpu_layers = 0 if not offload else (0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers)
         params.n_gpu_layers = self.n_gpu_layers
+        params.use_extra_bufts = repack
         _LLAMA_LOG.recent.clear()
         try:
             self._model = internals.LlamaModel(path_model=str(path), params=params, verbose=False)
@@ -210,14 +214,18 @@ class LoadedModel:
 
     # -- contexts ---------------------------------------------------------------------------
 
-    def new_context(self, *, n_ctx: int, n_threads: int, n_seq_max: int = 1, n_batch: int = 512):
+    def new_context(
+        self, *, n_ctx: int, n_threads: int, n_seq_max: int = 1, n_batch: int = 512, n_ubatch: int | None = None
+    ):
         """A fresh KV cache on these weights. ``n_seq_max > 1`` shares one unified cache of
-        ``n_ctx`` cells among the sequences (batched decoding)."""
+        ``n_ctx`` cells among the sequences (batched decoding). ``n_ubatch`` (default
+        ``n_batch``) is the most tokens one compute graph holds; below 64 llama.cpp's CPU
+        flash attention never takes its tiled path (see docs/inference.md)."""
         llama_cpp = self._llama_cpp
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
-        params.n_ubatch = n_batch
+        params.n_ubatch = min(n_ubatch or n_batch, n_batch)
         params.n_seq_max = n_seq_max
         # Logits are read only for each sequence's last token of a batch. The default
         # (n_batch outputs) reserves n_batch x n_vocab floats: ~300 MiB for Qwen2.5.

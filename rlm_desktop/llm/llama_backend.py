@@ -49,6 +49,7 @@ class LlamaCppBackend:
         owns_model: bool = False,
         prompt_chunk: int = 128,
         state_store: PromptStateStore | None = None,
+        n_ubatch: int | None = None,
     ) -> None:
         if n_ctx > model.n_ctx_train:
             log.warning("%s was trained for %d tokens of context; using that instead of %d", model.path.name, model.n_ctx_train, n_ctx)
@@ -62,7 +63,8 @@ class LlamaCppBackend:
         self._state_store = state_store if n_seq_max >= 2 else None
         with model.lock:
             self._context = SequenceContext(
-                model, n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, prompt_chunk=prompt_chunk
+                model, n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, prompt_chunk=prompt_chunk,
+                n_ubatch=n_ubatch,
             )
         self._closed = False
 
