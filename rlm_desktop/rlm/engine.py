@@ -71,6 +71,7 @@ MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
 # times before the model is told off: the 1.5B, greedy, re-sends the same search for ten
 # turns, nudge or not (dev-set traces), but a second draw usually tries something new.
 RESAMPLES = 2
+MAX_REPEAT_NUDGES = 2  # then the node answers now (a forced turn) instead of repeating on
 RESAMPLE_TEMPERATURE = 0.7
 
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
@@ -360,7 +361,7 @@ class Engine:
         saw_output = False
         ran: set[str] = set()  # normalized cells run in this attempt
         last_output = ""
-        temperature, resampled = 0.0, 0
+        temperature, resampled, repeat_nudges = 0.0, 0, 0
         bridged: set[str] = set()  # names already pointed at (multi-step)
         last_error: str | None = None
         grounding_refused = False
@@ -423,6 +424,12 @@ class Engine:
                                       f"the cell repeats an earlier one: drawing another (temperature {RESAMPLE_TEMPERATURE})"))
                     continue
                 resampled = 0
+                repeat_nudges += 1
+                if repeat_nudges > MAX_REPEAT_NUDGES:
+                    # stuck: every further turn would be the same cell; answer now instead
+                    node.exhausted = BudgetExceeded(
+                        "iterations", f"the model repeated the same cell after {MAX_REPEAT_NUDGES} corrections")
+                    continue
                 self._nudge(node, turn, messages, prompts.repeated(last_output))
                 continue
             if _pastes_output(code, last_output):
@@ -528,8 +535,9 @@ class Engine:
         self._emit(
             TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
         )
-        answer = parse_forced_answer(completion.text)
         code = parse_turn(completion.text).code
+        # a forced turn that is only code (a search again) is no answer; FINAL in it is
+        answer = parse_forced_answer(completion.text) if code is None or "FINAL" in code else ""
         from_code = False
         node.evidence.add_model_text(code if code is not None else completion.text)
         if code is not None and session is not None:
@@ -546,6 +554,8 @@ class Engine:
             # is not shown as the answer
             self._emit(Notice(self.run_id, node.node_id, turn + 1,
                               f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
+            answer = ""
+        if not answer.strip():
             answer = prompts.NOT_FOUND_IN_BUDGET.format(budget=exc.budget)
         return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 

@@ -105,9 +105,17 @@ def bridge(question: str, output: str) -> str | None:
 BRIDGE = "The first fact names {name}: search for {name} next to find the answer."
 
 
+_ABSENT = re.compile(r"No file contains ('[^;]+?')(?:;|$)", re.MULTILINE)
+REPEATED_ABSENT = "You ran the same code again; it will give the same output. The output says no file contains {words}: if the question is about that, the answer is not in the folder. Answer FINAL('Not found: no file mentions ... (searched for ...)'), or search other words."
+
+
 def repeated(last_output: str) -> str:
-    """The nudge for a repeated cell, with a concrete next step: read around the first
+    """The nudge for a repeated cell, with a concrete next step: when a search said that no
+    file contains a word, that the answer may be "not found"; else read around the first
     hit the last output showed (a hit's sentence often goes on in the next line)."""
+    absent = _ABSENT.search(last_output or "")
+    if absent is not None:
+        return REPEATED_ABSENT.format(words=absent.group(1))
     m = _HIT.search(last_output or "")
     if m is None:
         return REPEATED.format(step="read(path, start, end) around a hit")

@@ -10,7 +10,7 @@ from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.repl.types import CellResult
 from tests.fakes import ScriptedBackend
-from tests.rlm.test_engine import FakeSession, code, make_engine
+from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
 
 
 def test_iterations_exhausted_returns_last_answer_attempt() -> None:
@@ -143,3 +143,23 @@ def test_a_forced_answer_naming_values_no_output_showed_is_not_given_as_the_answ
     assert finished.status == "budget_exhausted"
     assert "4471" not in finished.answer and finished.answer.startswith("Not found")
     assert any(isinstance(e, ev.Notice) and "4471" in e.text for e in events)
+
+
+def test_a_model_that_repeats_through_two_corrections_is_asked_for_its_answer_at_once() -> None:
+    root = ScriptedBackend()
+    same = code("search('vault')")
+    root.enqueue([same] * 10 + [code("FINAL('ORCHID-7731')")])
+    events: list = []
+    finished = make_engine(root, events=events, max_iterations=30).run("What is the vault code?")
+    assert finished.status == "budget_exhausted" and finished.answer == "ORCHID-7731"
+    assert len(root.calls) == 11  # not 30 turns of the same search
+    assert "No more turns" in last_user(root.calls[-1])
+    assert any(isinstance(e, ev.Notice) and "repeated the same cell after 2 corrections" in e.text for e in events)
+
+
+def test_a_forced_turn_that_is_only_code_is_no_answer() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code(f"search('vault {i}')") for i in range(2)] + [code("search('vault again')")])
+    finished = make_engine(root, max_iterations=2).run("What is the vault code?")
+    assert finished.status == "budget_exhausted"
+    assert finished.answer.startswith("Not found: the iterations budget ran out")

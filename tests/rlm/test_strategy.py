@@ -172,3 +172,11 @@ def test_bridge_is_the_new_name_in_the_sentence_that_matched() -> None:
     assert bridge(question, out) == "Yusuf Demir"
     assert bridge(question, "search('x'): showing 0 of 0 matching files:") is None
     assert bridge(question, "notes/a.txt:8: The project codenamed [Marigold] was stopped.") is None
+
+
+def test_repeat_nudge_after_a_search_that_found_no_file_with_the_name_suggests_not_found() -> None:
+    from rlm_desktop.rlm.prompts import repeated
+
+    out = "search('Montevideo magic number'): No file contains 'Montevideo'; showing 2 files with some of the other words:\na.txt:5: magic number for Lima is 4."
+    assert "no file contains 'Montevideo'" in repeated(out) and "Not found" in repeated(out)
+    assert "read('a.txt', 3, 8)" in repeated("search('x'): showing 1 of 1 matching files:\na.txt:5: x here.")
