@@ -49,12 +49,6 @@ def default_workers() -> int:
     return min(4, max(2, (os.cpu_count() or 2) - 1))
 
 
-# The writer extracts a batch itself when no worker has a result for it, as long as
-# the batch is plain text or code (pure Python, bounded by BATCH_BYTES: nothing that
-# can crash the process or hold the writer up for long): while the pool starts, and on
-# a machine where other jobs leave the workers short of CPU, it would otherwise wait.
-STEAL = True
-PLAIN_KINDS = frozenset({"code", "text", "markdown", "json", "csv"})
 BATCH_FILES = 32
 BATCH_BYTES = 2_000_000
 INFLIGHT_PER_WORKER = 2  # batches queued per worker: enough to keep it busy, little memory
@@ -80,10 +74,6 @@ class _Job:
     mtime: float
     kind: str
     existed: bool
-
-
-def _plain(batch: list[_Job]) -> bool:
-    return sum(j.size for j in batch) <= BATCH_BYTES and all(j.kind in PLAIN_KINDS for j in batch)
 
 
 def _batches(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
@@ -221,7 +211,6 @@ class Scanner:
         self.inline = inline  # None: decide by the amount of work
         self.tally = _Tally()
         self.waited_s = 0.0  # time the writer spent waiting for extraction (tuning aid)
-        self.stolen = 0  # files the writer extracted itself instead of waiting (tuning aid)
         self.total = 0  # files in scope; grows while a streamed walk goes on
         self._last_progress = 0.0
 
@@ -357,7 +346,7 @@ class Scanner:
                     self.lib.set_folder_status(root, "ok", scanned=not cancelled)
         t = self.tally
         report = ScanReport(t.added, t.updated, t.removed, t.unchanged, t.skipped, t.failed, time.monotonic() - started, cancelled, t.renamed)
-        log.info("scan: %s (writer waited %.1f s for extraction, extracted %d files itself)", report, self.waited_s, self.stolen)
+        log.info("scan: %s (writer waited %.1f s for extraction)", report, self.waited_s)
         return report
 
     def _results(self, jobs: Iterable[_Job]) -> Iterator[tuple[_Job, Extracted]]:
@@ -408,11 +397,6 @@ class Scanner:
         worker in flight so memory stays bounded whatever the corpus."""
         workers = self.lib.workers or default_workers()
         pending = iter(_batches(work))
-        held: list[list[_Job]] = []  # taken to extract here, but not plain text: the pool's next
-
-        def next_batch() -> list[_Job] | None:
-            return held.pop() if held else next(pending, None)
-
         context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
         crashed = "the text extractor crashed on this file (or on one read at the same time)"
         while True:  # a new pool after a worker crash
@@ -422,25 +406,15 @@ class Scanner:
             try:
                 while True:
                     while len(inflight) < workers * INFLIGHT_PER_WORKER and not self.cancel.is_set():
-                        batch = next_batch()
+                        batch = next(pending, None)
                         if batch is None:
                             break
                         inflight[pool.submit(extract_batch, [(j.fs_path, j.kind) for j in batch], limit)] = batch
                     if not inflight or self.cancel.is_set():
                         return
-                    done, _ = cf.wait(inflight, timeout=0, return_when=cf.FIRST_COMPLETED)
-                    if not done and STEAL:
-                        batch = next_batch()
-                        if batch is not None and _plain(batch):
-                            yield from zip(batch, extract_batch([(j.fs_path, j.kind) for j in batch], limit), strict=True)
-                            self.stolen += len(batch)
-                            continue
-                        if batch is not None:
-                            held.append(batch)
-                    if not done:
-                        waited = time.perf_counter()
-                        done, _ = cf.wait(inflight, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-                        self.waited_s += time.perf_counter() - waited
+                    waited = time.perf_counter()
+                    done, _ = cf.wait(inflight, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                    self.waited_s += time.perf_counter() - waited
                     for future in done:
                         batch = inflight.pop(future)
                         try:
