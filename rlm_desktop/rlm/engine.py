@@ -111,6 +111,8 @@ class _Node:
     completion_tokens: int = 0
     last_turn: int = 0  # turn numbers go on across a fallback attempt in the same node
     pending: list[str] = field(default_factory=list)  # notices to attach to the next turn
+    question: str = ""
+    absent: set[str] = field(default_factory=set)  # words a search said no file contains
 
 
 class Engine:
@@ -258,7 +260,7 @@ class Engine:
         context_text: str | None,
         backend: Backend,
     ) -> NodeOutcome:
-        node = _Node(self.new_node_id(), depth, backend, roots, context_text)
+        node = _Node(self.new_node_id(), depth, backend, roots, context_text, question=question)
         started = time.monotonic()
         self.budget.note_depth(depth)
         self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
@@ -452,6 +454,7 @@ class Engine:
                 raise Cancelled("stopped")
             node.evidence.add_output(result.output)
             node.cells.append(CellSources(result.output, tuple(result.sources)))
+            node.absent.update(prompts.absent_words(result.output))
             last_output = result.output
             if result.error:
                 if ("repeats" not in self.ablated and last_error is not None
@@ -492,7 +495,11 @@ class Engine:
         node.attempts.append(answer)
         if already_refused or "grounding" in self.ablated:
             return None
-        if _only_a_location(answer):
+        subject = prompts.absent_subject(node.question, node.absent)
+        if subject is not None and not needs_fallback(answer, "ok"):
+            # "No file contains 'Antananarivo'", then another city's number as the answer
+            nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+        elif _only_a_location(answer):
             nudge = prompts.ONLY_LOCATION
         else:
             missing = ungrounded_values(answer, node.evidence, from_code=from_code)

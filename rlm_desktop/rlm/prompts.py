@@ -109,6 +109,21 @@ _ABSENT = re.compile(r"No file contains ('[^;]+?')(?:;|$)", re.MULTILINE)
 REPEATED_ABSENT = "You ran the same code again; it will give the same output. The output says no file contains {words}: if the question is about that, the answer is not in the folder. Answer FINAL('Not found: no file mentions ... (searched for ...)'), or search other words."
 
 
+ABSENT_SUBJECT = "A search said no file contains {word!r}, and the question is about {word}: an answer from other lines is about something else. If no file mentions {word}, answer FINAL('Not found: no file mentions {word} (searched for ...)')."
+
+
+def absent_words(output: str) -> list[str]:
+    """The words an output's search said no file contains."""
+    return [w for m in _ABSENT.finditer(output or "") for w in re.findall(r"'([^']+)'", m.group(1))]
+
+
+def absent_subject(question: str, absent: set[str]) -> str | None:
+    """A word of the question that a search said no file contains, if any (names first)."""
+    hits = [w for w in absent if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", question, re.IGNORECASE)]
+    hits.sort(key=lambda w: (not w[:1].isupper(), -len(w)))
+    return hits[0] if hits else None
+
+
 def repeated(last_output: str) -> str:
     """The nudge for a repeated cell, with a concrete next step: when a search said that no
     file contains a word, that the answer may be "not found"; else read around the first

@@ -163,3 +163,14 @@ def test_a_forced_turn_that_is_only_code_is_no_answer() -> None:
     finished = make_engine(root, max_iterations=2).run("What is the vault code?")
     assert finished.status == "budget_exhausted"
     assert finished.answer.startswith("Not found: the iterations budget ran out")
+
+
+def test_an_answer_about_a_subject_no_file_contains_is_sent_back_once() -> None:
+    def absent_search(messages) -> str:
+        return code("print(\"search('Montevideo vault code'): No file contains 'Montevideo'; showing 1 file with some of the other words:\")\nprint(search('vault'))")
+
+    root = ScriptedBackend()
+    root.enqueue([absent_search, code("FINAL('ORCHID-7731')"), code("FINAL('Not found: no file mentions Montevideo')")])
+    finished = make_engine(root, ablate=["strategy"]).run("What is the vault code of Montevideo?")  # no fallback run
+    assert finished.answer == "Not found: no file mentions Montevideo"
+    assert "no file contains 'Montevideo'" in last_user(root.calls[2])

@@ -180,3 +180,12 @@ def test_repeat_nudge_after_a_search_that_found_no_file_with_the_name_suggests_n
     out = "search('Montevideo magic number'): No file contains 'Montevideo'; showing 2 files with some of the other words:\na.txt:5: magic number for Lima is 4."
     assert "no file contains 'Montevideo'" in repeated(out) and "Not found" in repeated(out)
     assert "read('a.txt', 3, 8)" in repeated("search('x'): showing 1 of 1 matching files:\na.txt:5: x here.")
+
+
+def test_absent_words_and_the_question_subject() -> None:
+    from rlm_desktop.rlm.prompts import absent_subject, absent_words
+
+    out = "search('Montevideo magic number'): No file contains 'Montevideo', 'zork'; showing 2 files with some of the other words:"
+    assert absent_words(out) == ["Montevideo", "zork"]
+    assert absent_subject("What is the magic number for Montevideo?", {"Montevideo", "zork"}) == "Montevideo"
+    assert absent_subject("What is the magic number for Lima?", {"Montevideo"}) is None
