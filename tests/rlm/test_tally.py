@@ -73,3 +73,10 @@ def test_tally_runs_in_the_sandboxed_repl(tmp_path: Path) -> None:
     assert "matched in 5 of 5 files" in result.output
     assert result.output.rstrip().endswith("('Lima', 3)")
     assert {s.path for s in result.sources} >= {str(root / "n3.txt")}
+
+
+def test_the_pattern_is_echoed_as_the_raw_string_the_model_wrote() -> None:
+    # repr() would print 'Filed by (\\w+ \\w+)'; copied back into r'...' the backslashes
+    # double on every turn
+    result = tally(NOTES, r"Filed by (\w+ \w+)", 0, Recorder())
+    assert repr(result).startswith(r"tally(r'Filed by (\w+ \w+)'): matched in 3 of 5 files")

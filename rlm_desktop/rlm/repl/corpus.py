@@ -108,12 +108,12 @@ class SearchResults(list):
             words = ", ".join(repr(w) for w in self.missing)
             absent = f" No file contains {words}"
         if not self:
-            return f"search({self.query!r}): no matching files.{absent} Try other words, or grep() for an exact pattern."
-        head = f"search({self.query!r}): showing {len(self)} of {self.total} matching files"
+            return f"search({as_source(self.query)}): no matching files.{absent} Try other words, or grep() for an exact pattern."
+        head = f"search({as_source(self.query)}): showing {len(self)} of {self.total} matching files"
         if not SHOW_TOTALS:
-            head = f"search({self.query!r})"
+            head = f"search({as_source(self.query)})"
         if absent:
-            head = f"search({self.query!r}):{absent}; showing {len(self)} file{'s' if len(self) != 1 else ''} with some of the other words"
+            head = f"search({as_source(self.query)}):{absent}; showing {len(self)} file{'s' if len(self) != 1 else ''} with some of the other words"
         return "\n".join([head + ":", *(repr(h) for h in self)])
 
     __str__ = __repr__
@@ -135,14 +135,14 @@ class GrepResults(list):
 
     def __repr__(self) -> str:
         if not self:
-            return f"grep({self.pattern!r}): no matches."
+            return f"grep({as_source(self.pattern)}): no matches."
         at_least = "" if self.exact else "at least "
         head = (
-            f"grep({self.pattern!r}): showing {len(self)} of {at_least}{self.total} matches "
+            f"grep({as_source(self.pattern)}): showing {len(self)} of {at_least}{self.total} matches "
             f"in {at_least}{self.total_files} files"
         )
         if not SHOW_TOTALS:
-            head = f"grep({self.pattern!r})"
+            head = f"grep({as_source(self.pattern)})"
         return "\n".join([head + ":", *(repr(m) for m in self)])
 
     __str__ = __repr__
@@ -438,6 +438,16 @@ class LibraryBackend:
             if depth <= 0:
                 break
         return " ".join(p for p in parts if p)
+
+
+def as_source(text: str) -> str:
+    r"""A string as the model would write it in code: a raw literal when that is exact
+    (``r'def f\(\w+'``), else ``repr``. Echoing ``repr`` of a regex doubles its
+    backslashes, the 1.5B copies the doubled form back into its next ``r''`` pattern, and
+    they double again on every turn (dev-set trace, ``tally``)."""
+    if "\\" in text and "'" not in text and "\n" not in text and not text.endswith("\\"):
+        return f"r'{text}'"
+    return repr(text)
 
 
 def display_prefix(roots: Sequence[str]) -> str:

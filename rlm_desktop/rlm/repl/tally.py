@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from rlm_desktop.rlm.repl.corpus import File
+from rlm_desktop.rlm.repl.corpus import File, as_source
 
 SHOWN_VALUES = 12
 SHOWN_UNMATCHED = 3
@@ -43,7 +43,7 @@ class Tally(list):
 
     def __repr__(self) -> str:
         matched = self.searched - len(self.unmatched)
-        head = f"tally({self.pattern!r}): matched in {matched} of {self.searched} files; {len(self)} distinct values"
+        head = f"tally({as_source(self.pattern)}): matched in {matched} of {self.searched} files; {len(self)} distinct values"
         lines = [head + (":" if self else ".")]
         lines += [f"  {value}: {n} file{'s' if n != 1 else ''}" for value, n in self[:SHOWN_VALUES]]
         if len(self) > SHOWN_VALUES:
