@@ -24,6 +24,9 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     # Text the assistant turn starts with (already "said"); the completion continues it.
     prefix: str = ""
+    # The leading messages every run of this kind starts with (the system prompt, and the
+    # worked examples after it): a backend may save their KV state and load it next time.
+    stable_messages: int = 1
 
 
 @dataclass(frozen=True)

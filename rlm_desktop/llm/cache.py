@@ -255,7 +255,7 @@ class PromptStateStore:
     Files live in ``<data dir>/kv/``, named by the model's identity, the context size and
     a hash of the prompt tokens; the newest ``keep`` are kept."""
 
-    def __init__(self, directory: Path | None = None, *, keep: int = 8, min_tokens: int = 64) -> None:
+    def __init__(self, directory: Path | None = None, *, keep: int = 16, min_tokens: int = 64) -> None:
         self.directory = Path(directory) if directory is not None else paths.data_dir() / "kv"
         self.keep = keep
         self.min_tokens = min_tokens

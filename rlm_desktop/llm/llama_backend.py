@@ -130,7 +130,7 @@ class LlamaCppBackend:
     ) -> Completion:
         started = time.monotonic()
         request = self._request(messages, params, on_token=on_token, stop_fn=stop_fn)
-        system = self._system_prefix(messages, request)
+        system = self._system_prefix(messages, request, params.stable_messages)
         with self.model.lock:
             self._check_open()
             if cancel is not None and cancel.cancelled:
@@ -141,14 +141,17 @@ class LlamaCppBackend:
                 self._save_system_prompt(system, state_file)
         return _completion(result, time.monotonic() - started)
 
-    def _system_prefix(self, messages: Sequence[Message], request: SequenceRequest) -> tuple[int, ...] | None:
+    def _system_prefix(self, messages: Sequence[Message], request: SequenceRequest, stable: int = 1) -> tuple[int, ...] | None:
+        """The tokens of the stable head: the system message, and with ``stable`` > 1 the
+        worked examples after it (never the last message, which is the question)."""
         if self._state_store is None or messages[0].role != "system":
             return None
-        ends = self._render(messages[:1]).message_ends
-        if not ends or ends[0] < self._state_store.min_tokens:
+        n = max(1, min(stable, len(messages) - 1))
+        ends = self._render(messages[:n]).message_ends
+        if len(ends) < n or ends[n - 1] < self._state_store.min_tokens:
             return None
-        prefix = request.tokens[: ends[0]]
-        return prefix if len(prefix) == ends[0] else None
+        prefix = request.tokens[: ends[n - 1]]
+        return prefix if len(prefix) == ends[n - 1] else None
 
     def _restore_system_prompt(self, system: tuple[int, ...] | None) -> Path | None:
         """The state file for this system prompt; loaded into the cache first when this

@@ -380,10 +380,10 @@ class Engine:
             node.last_turn = turn
             self.budget.iterations += 1
             fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
-            completion = self.chat(
-                node.backend, node.node_id, fitted, GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature),
-                stop_after_first_block,
-            )
+            # the system prompt and the strategy's examples (all before the question) are
+            # the same in every run with this strategy: their KV state is saved and reloaded
+            params = GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature, stable_messages=keep_head - 1)
+            completion = self.chat(node.backend, node.node_id, fitted, params, stop_after_first_block)
             node.prompt_tokens += completion.prompt_tokens
             node.completion_tokens += completion.completion_tokens
             log.debug("%s turn %d: %d prompt tokens (%d evaluated), %d generated, %.1f s", node.node_id, turn,

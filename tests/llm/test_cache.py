@@ -133,3 +133,29 @@ def test_system_prompt_state_survives_a_restart(small_model_path: Path, isolated
     assert cold.evaluated_prompt_tokens == cold.prompt_tokens > 100
     # only the question and the chat markup around it: "<|im_end|>\n<|im_start|>user\n..."
     assert warm.evaluated_prompt_tokens <= 20
+
+
+@pytest.mark.model
+def test_worked_examples_after_the_system_prompt_are_saved_with_it(small_model_path: Path, isolated_data: Path) -> None:
+    from rlm_desktop.llm.loader import load_backend
+    from rlm_desktop.settings import Settings
+
+    system = Message("system", "You answer questions about a folder of files. " + "Cite the file and line. " * 10)
+    examples = [Message("user", "Question: where is the key? " * 8), Message("assistant", "```python\nsearch('key')\n```"),
+                Message("user", "Output: notes/a.txt:3: the key is in the shed. " * 4), Message("assistant", "FINAL('the shed (notes/a.txt:3)')")]
+    head = [system, *examples]
+    params = GenerationParams(max_tokens=2, stable_messages=len(head))
+    settings = Settings(n_ctx=1024)
+    first = load_backend(small_model_path, settings, role="root")
+    try:
+        cold = first.chat([*head, Message("user", "Question: where is main?")], params)
+    finally:
+        first.close()
+    second = load_backend(small_model_path, settings, role="root")
+    try:
+        warm = second.chat([*head, Message("user", "Question: who wrote the report?")], params)
+    finally:
+        second.close()
+    assert cold.evaluated_prompt_tokens == cold.prompt_tokens > 200
+    # after a restart only the new question is evaluated, not the examples
+    assert warm.evaluated_prompt_tokens <= 25
