@@ -118,10 +118,13 @@ def absent_words(output: str) -> list[str]:
 
 
 def absent_subject(question: str, absent: set[str]) -> str | None:
-    """A word of the question that a search said no file contains, if any (names first)."""
-    hits = [w for w in absent if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", question, re.IGNORECASE)]
-    hits.sort(key=lambda w: (not w[:1].isupper(), -len(w)))
-    return hits[0] if hits else None
+    """A name in the question (capitalized, not its first word) that a search said no file
+    contains. Only names: a common word like "leader" is often written another way ("led
+    by") and its absence says nothing about the answer."""
+    for m in re.finditer(r"\b[A-Z][\w-]*", question):
+        if m.start() > 0 and m.group() in absent:
+            return m.group()
+    return None
 
 
 def repeated(last_output: str) -> str:

@@ -189,3 +189,10 @@ def test_absent_words_and_the_question_subject() -> None:
     assert absent_words(out) == ["Montevideo", "zork"]
     assert absent_subject("What is the magic number for Montevideo?", {"Montevideo", "zork"}) == "Montevideo"
     assert absent_subject("What is the magic number for Lima?", {"Montevideo"}) is None
+
+
+def test_a_common_word_no_file_contains_is_no_absent_subject() -> None:
+    from rlm_desktop.rlm.prompts import absent_subject
+
+    # "leader" is absent because the files say "led by": the answer can still be there
+    assert absent_subject("In which room does the leader of the project codenamed Marigold work?", {"leader"}) is None
