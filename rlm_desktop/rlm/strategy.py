@@ -94,10 +94,11 @@ _COUNT = _turns(
 _MOST = _turns(
     "Which customer appears in the most files?",
     "```python\ntally(r'Customer: (\\w+ \\w+)')\n```",
-    "Output:\ntally('Customer: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Ivo Petrov: 12 files\n  Ana Silva: 11 files\n  Tom Reed: 8 files\n"
-    "21 files have no match; their lines may say it another way, e.g.:\n  orders/b.txt:2: Placed by the customer Ana Silva.\n  orders/k.txt:1: Buyer: Ivo Petrov, paid in cash.",
-    "```python\n# add the other ways the files say it, one group each\ntally(r'Customer: (\\w+ \\w+)|customer (\\w+ \\w+)|Buyer: (\\w+ \\w+)')\n```",
-    "Output:\ntally(...): matched in 52 of 52 files; 3 distinct values:\n  Ivo Petrov: 21 files\n  Ana Silva: 18 files\n  Tom Reed: 13 files",
+    "Output:\ntally(r'Customer: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Ivo Petrov: 12 files\n  Ana Silva: 11 files\n  Tom Reed: 8 files\n"
+    "21 files have no match; their lines may say it another way, e.g.:\n  orders/b.txt:2: Placed by the customer Ana Silva.\n  orders/k.txt:1: Buyer: Ivo Petrov, paid in cash.\n"
+    "To count those too: tally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)')",
+    "```python\n# count the other phrasings too\ntally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)')\n```",
+    "Output:\ntally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)'): matched in 52 of 52 files; 3 distinct values:\n  Ivo Petrov: 21 files\n  Ana Silva: 18 files\n  Tom Reed: 13 files",
     "```python\nFINAL('Ivo Petrov (21 of 52 files)')\n```",
 )
 

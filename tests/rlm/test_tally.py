@@ -80,3 +80,13 @@ def test_the_pattern_is_echoed_as_the_raw_string_the_model_wrote() -> None:
     # double on every turn
     result = tally(NOTES, r"Filed by (\w+ \w+)", 0, Recorder())
     assert repr(result).startswith(r"tally(r'Filed by (\w+ \w+)'): matched in 3 of 5 files")
+
+
+def test_it_suggests_the_pattern_widened_with_the_phrasings_it_missed() -> None:
+    first = tally(NOTES, r"Filed by (\w+ \w+)", 0, Recorder())
+    assert first.suggestion == r"Filed by (\w+ \w+)|written by ([A-Z]\w+ [A-Z]\w+)|Author: ([A-Z]\w+ [A-Z]\w+)"
+    assert repr(first).endswith(f"To count those too: tally(r'{first.suggestion}')")
+    widened = tally(NOTES, first.suggestion, 0, Recorder())
+    assert widened.unmatched == [] and widened.counts == {"Maria Lopez": 4, "Tom Becker": 1}
+    # nothing matched: no value to look for, so no suggestion
+    assert tally(NOTES, r"Owner: (\w+)", 0, Recorder()).suggestion is None

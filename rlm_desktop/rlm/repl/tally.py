@@ -18,6 +18,8 @@ from rlm_desktop.rlm.repl.corpus import File, as_source
 
 SHOWN_VALUES = 12
 SHOWN_UNMATCHED = 3
+SCAN_UNMATCHED = 40  # missed files looked at for other phrasings
+MAX_ALTERNATIVES = 4
 _SHORT_LINE = 200
 
 
@@ -26,9 +28,10 @@ class Tally(list):
     ``.unmatched`` the files with no match. Prints as a short report."""
 
     def __init__(self, pattern: str, rows: list[tuple[str, int]], paths: dict[str, list[str]],
-                 searched: int, unmatched: list[str], examples: list[str]) -> None:
+                 searched: int, unmatched: list[str], examples: list[str], suggestion: str | None = None) -> None:
         super().__init__(rows)
         self.pattern = pattern
+        self.suggestion = suggestion  # the pattern widened with the phrasings it missed
         self.paths = paths
         self.searched = searched
         self.unmatched = unmatched
@@ -51,6 +54,8 @@ class Tally(list):
         if self.unmatched:
             lines.append(f"{len(self.unmatched)} files have no match; their lines may say it another way, e.g.:")
             lines += [f"  {e}" for e in self.examples]
+            if self.suggestion:
+                lines.append(f"To count those too: tally({as_source(self.suggestion)})")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -84,10 +89,56 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
             counter[value] += 1
             paths.setdefault(value, []).append(f.path)
     rows = counter.most_common()
-    examples = _examples(unmatched, [v for v, _ in rows[:SHOWN_VALUES]], recorder)
+    known = [v for v, _ in rows[:SHOWN_VALUES]]
+    examples = _examples(unmatched, known, recorder)
     for value, _ in rows[:SHOWN_VALUES]:
         recorder.corpus_text(value)
-    return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples)
+    suggestion = _widened(pattern, flags, unmatched, known)
+    return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion)
+
+
+def _shape(value: str) -> str:
+    """A group that matches values shaped like ``value``: capitalized words stay
+    capitalized (names), other words any word, numbers digits."""
+    parts = []
+    for word in value.split():
+        if word.isdigit():
+            parts.append(r"\d+")
+        elif word[:1].isupper():
+            parts.append(r"[A-Z]\w+")
+        else:
+            parts.append(r"\w+")
+    return "(" + " ".join(parts) + ")"
+
+
+def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) -> str | None:
+    r"""``pattern`` plus one alternative per other phrasing found in the missed files: the
+    two words before a known value on a line there ("Filed by Maria Lopez" gives
+    ``Filed by ([A-Z]\w+ [A-Z]\w+)``). None when the missed files name no known value."""
+    if not known or not unmatched:
+        return None
+    added: list[str] = []
+    for f in unmatched[:SCAN_UNMATCHED]:
+        for line in f.text.split("\n"):
+            for value in known:
+                at = line.find(value)
+                if at <= 0 or (at > 0 and line[at - 1].isalnum()):
+                    continue
+                before = line[:at].split()[-2:]
+                if not before:
+                    continue
+                alt = re.escape(" ".join(before)).replace("\\ ", " ") + " " + _shape(value)
+                if alt not in added and len(added) < MAX_ALTERNATIVES:
+                    added.append(alt)
+                break
+    if not added:
+        return None
+    widened = "|".join([pattern, *added])
+    try:
+        re.compile(widened, flags)
+    except re.error:
+        return None
+    return widened
 
 
 def _examples(unmatched: list[File], known: list[str], recorder: Any) -> list[str]:
