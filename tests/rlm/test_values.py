@@ -17,6 +17,7 @@ from rlm_desktop.rlm.repl.values import (
     parse_number,
     parse_reply,
     settle,
+    text_answer,
 )
 
 Q = "How many units did the branch sell in March?"
@@ -287,3 +288,27 @@ def test_ask_numbers_with_the_check_ablated_adds_up_the_misread_value(branches) 
     assert len(prompts_seen) == 3  # no second pass
     assert "east.txt: 45 (ok)" in root.calls[1][-1].content
     assert finished.answer.startswith("2275 (total of ")
+
+
+WRAPPED = ("Branch report: Hull\n\nThe branch employs 57 people. In February it had sold one thousand seven hundred and\n"
+           "ninety-seven units. Hull closed March with two thousand three hundred\nand eighty-six units sold. The "
+           "branch opened in 1982 and nobody there remembers a quieter year than this one.\n")
+MARCH = "How many units sold in March across all branches?"
+
+
+def test_a_number_written_in_words_across_a_line_break_is_read_whole() -> None:
+    assert [m.value for m in numbers_in(WRAPPED)][:3] == [57, 1797, 2386]
+
+
+def test_the_figure_of_the_month_the_question_names_beats_another_months() -> None:
+    # "sold ... units" shares two words with the question, but it is February's figure
+    assert text_answer(WRAPPED, MARCH).value == 2386
+    assert check_value(parse_reply("1797", MARCH), WRAPPED, MARCH).ok is False
+
+
+def test_when_both_replies_fail_a_clear_figure_of_the_text_is_used_and_said_so() -> None:
+    first, second = parse_reply("17", MARCH), parse_reply("2896", MARCH)
+    row, note = settle("hull.txt", first, check_value(first, WRAPPED, MARCH), second, check_value(second, WRAPPED, MARCH),
+                       text_answer(WRAPPED, MARCH))
+    assert (row.value, row.status) == (2386, "from_text")
+    assert "replies 17; asked again: 2896 failed" in note

@@ -256,7 +256,10 @@ class Repl:
         for i, (label, first) in enumerate(zip(labels, parsed, strict=True)):
             later = second.get(i)
             later_check = None if later is None else values.check_value(later, shown[i], question, kind)
-            row, note = values.settle(label, first, checks[i], later, later_check)
+            fallback = None
+            if not checks[i].ok and not (later_check is not None and later_check.ok):
+                fallback = values.text_answer(shown[i], question, kind)
+            row, note = values.settle(label, first, checks[i], later, later_check, fallback)
             rows.append(row)
             notes.append(note)
         return values.Numbers(question, rows, notes, len(rows))

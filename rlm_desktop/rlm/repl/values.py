@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal, NamedTuple
 
 Number = int | float
-Status = Literal["ok", "second_pass", "unverified", "none"]
+Status = Literal["ok", "second_pass", "from_text", "unverified", "none"]
 Kind = Literal["count", "number"]
 
 EXCERPT_CHARS = 1_500  # a longer text is cut to the sentences that share words with the question
@@ -103,11 +103,32 @@ def format_number(value: Number) -> str:
 # ---------------------------------------------------------------- finding numbers
 
 
+WRAPPED_LINE = 50  # a shorter line is a title or a row, not wrapped prose
+
+
+def _blocks(text: str) -> list[re.Match[str]]:
+    """Lines, with a hard-wrapped prose line joined to the next ("The Leiden team moved
+    280" / "units during March."): a line of prose length that does not end a sentence,
+    followed by a line with spaces (a title or a table row has no sentence to continue)."""
+    lines = list(_SENTENCE.finditer(text))
+    blocks: list[re.Match[str]] = []
+    start = 0
+    for i, line in enumerate(lines):
+        last = i + 1 == len(lines)
+        joins = (not last and len(line.group().strip()) >= WRAPPED_LINE and " " in lines[i + 1].group().strip()
+                 and not line.group().rstrip().endswith((".", "!", "?", ":", ";"))
+                 and text[line.end():lines[i + 1].start()] == "\n")
+        if not joins:
+            blocks.append(re.compile(r".+", re.DOTALL).match(text, lines[start].start(), line.end()))  # type: ignore[arg-type]
+            start = i + 1
+    return blocks
+
+
 def sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence): lines, split again after . ! ? followed by a capital or digit
-    (not inside 3.2, which has no space after the dot)."""
+    """(offset, sentence): lines (hard-wrapped prose lines joined), split again after
+    . ! ? followed by a capital or digit (not inside 3.2, which has no space after the dot)."""
     out: list[tuple[int, str]] = []
-    for line in _SENTENCE.finditer(text):
+    for line in _blocks(text):
         start = line.start()
         pieces = _SENTENCE_END.split(line.group())
         for piece in pieces:
@@ -323,7 +344,23 @@ def score(mention: Mention, keys: frozenset[str], question: str = "") -> float:
     points = len(_shared(s, keys)) + 2 * len(near)
     if _year_like(mention) and not _YEAR_QUESTION.search(question):
         points -= 1
+    # a question about March is not answered by the sentence about February: another
+    # month (or quarter, weekday) than the question names costs more than a shared verb
+    asked = {w.lower() for w in _WORD.findall(question)} & _PERIODS
+    if asked:
+        said = {w.lower() for w in _WORD.findall(s)} & _PERIODS
+        if said & asked:
+            points += 2
+        elif said:
+            points -= 3
     return float(points)
+
+
+# months, weekdays, seasons, quarters ("may" and "fall" left out: too often a verb)
+_PERIODS = frozenset(
+    "january february march april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday spring summer autumn winter q1 q2 q3 q4".split()
+)
 
 
 def _year_like(mention: Mention) -> bool:
@@ -430,7 +467,20 @@ def check_value(parsed: Parsed, text: str, question: str = "", kind: Kind | None
     return Check(True)
 
 
-def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None) -> tuple[Row, str]:
+def text_answer(text: str, question: str, kind: Kind | None = None) -> Mention | None:
+    """The figure of ``text`` that stands by the question's words, when one does clearly:
+    the top candidate scores higher than every other. The regex side of the cross-check."""
+    found = candidates(text, question, kind)
+    if not found:
+        return None
+    keys = question_words(question)
+    if len(found) > 1 and score(found[1], keys, question) >= score(found[0], keys, question):
+        return None
+    return found[0]
+
+
+def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None,
+           from_text: Mention | None = None) -> tuple[Row, str]:
     """The row of one file, and a note on it: the first reply if it passed its check;
     else the second reply if it passes the same check; else the first value (or the
     second's), unverified — the model and the text disagree; 'none' when neither reply
@@ -441,9 +491,13 @@ def settle(label: str, first: Parsed, check: Check, second: Parsed | None, secon
         was = "no number" if first.value is None else format_number(first.value)
         return Row(label, second.value, "second_pass"), f"first reply {was}: {check.reason}"
     value = first.value if first.value is not None else (second.value if second is not None else None)
+    again = "" if second is None or second.value is None else f"; asked again: {format_number(second.value)}"
+    if from_text is not None:
+        # the sub-model failed twice where the text is clear: the text's figure, said so
+        was = "no number" if first.value is None else format_number(first.value)
+        return Row(label, from_text.value, "from_text"), f"replies {was}{again} failed: {check.reason}; the text's figure by the question's words"
     if value is None:
         return Row(label, None, "none"), ""
-    again = "" if second is None or second.value is None else f"; asked again: {format_number(second.value)}"
     return Row(label, value, "unverified"), check.reason + again
 
 
@@ -550,7 +604,7 @@ class Numbers(list):
         self.files = files
 
     def verified(self, include_unverified: bool = False) -> list[Row]:
-        wanted = ("ok", "second_pass", "unverified") if include_unverified else ("ok", "second_pass")
+        wanted = ("ok", "second_pass", "from_text", "unverified") if include_unverified else ("ok", "second_pass", "from_text")
         return [r for r in self if r.status in wanted and r.value is not None]
 
     @property
