@@ -193,7 +193,7 @@ def test_numbers_reduce_over_verified_values_with_their_paths() -> None:
     assert total.paths == ("north.txt", "south.txt", "centre.txt")
     assert numbers.total(include_unverified=True).value == 1250 + 980 + 1250 + 31
     assert numbers.max().value == 1250 and numbers.max().paths == ("north.txt", "centre.txt")
-    assert numbers.min() == (980, ("south.txt",), "min")
+    assert numbers.min()[:3] == (980, ("south.txt",), "min") and numbers.min().left_out == ("east.txt", "west.txt")
     value, paths, _ = numbers.min()
     assert (value, paths) == (980, ("south.txt",))
     shown = repr(numbers)
@@ -312,3 +312,11 @@ def test_when_both_replies_fail_a_clear_figure_of_the_text_is_used_and_said_so()
                        text_answer(WRAPPED, MARCH))
     assert (row.value, row.status) == (2386, "from_text")
     assert "replies 17; asked again: 2896 failed" in note
+
+
+def test_a_total_that_leaves_files_out_says_which() -> None:
+    rows = Numbers("q", [Row("a.txt", 10, "ok"), Row("b.txt", 5, "unverified"), Row("c.txt", None, "none")], ["", "", ""], 3)
+    total = rows.total()
+    assert total.value == 10
+    assert "not counted: 2 of 3 files (b.txt, c.txt)" in repr(total)
+    assert "not counted" not in repr(Numbers("q", [Row("a.txt", 10, "ok")], [""], 1).total())

@@ -568,12 +568,19 @@ class Figure(NamedTuple):
     value: Number | None
     paths: tuple[str, ...]
     how: str = "total"
+    left_out: tuple[str, ...] = ()  # files whose value is not in it (unverified or none)
 
     def __repr__(self) -> str:
         if self.value is None:
             return f"no verified values for the {self.how}"
-        return f"{format_number(self.value)} ({self.how} of {_files(self.paths)})" if self.how == "total" \
+        text = f"{format_number(self.value)} ({self.how} of {_files(self.paths)})" if self.how == "total" \
             else f"{format_number(self.value)} (from {_files(self.paths)})"
+        if self.left_out:
+            # a partial total read as the answer was the dev set's numeric failure
+            text += (f" -- not counted: {len(self.left_out)} of {len(self.paths) + len(self.left_out)} files "
+                     f"({_files(self.left_out)}) had no verified value: read them, or "
+                     f"{self.how}(include_unverified=True)")
+        return text
 
     __str__ = __repr__
 
@@ -617,7 +624,11 @@ class Numbers(list):
         if not rows:
             return Figure(None, (), "total")
         value = sum(Decimal(str(r.value)) for r in rows)
-        return Figure(_as_number(value), tuple(r.path for r in rows), "total")
+        return Figure(_as_number(value), tuple(r.path for r in rows), "total", self._left_out(rows))
+
+    def _left_out(self, used: list[Row]) -> tuple[str, ...]:
+        taken = {r.path for r in used}
+        return tuple(r.path for r in self if r.path not in taken)
 
     def max(self, include_unverified: bool = False) -> Figure:
         """The largest verified value and the file(s) that gave it."""
@@ -632,7 +643,7 @@ class Numbers(list):
         if not rows:
             return Figure(None, (), pick.__name__)
         value = pick(r.value for r in rows)
-        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__)
+        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__, self._left_out(rows))
 
     def __repr__(self) -> str:
         valued = sum(1 for r in self if r.value is not None)
