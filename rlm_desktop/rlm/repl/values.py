@@ -569,6 +569,7 @@ class Figure(NamedTuple):
     paths: tuple[str, ...]
     how: str = "total"
     left_out: tuple[str, ...] = ()  # files whose value is not in it (unverified or none)
+    files: int = 0  # rows it was reduced from
 
     def __repr__(self) -> str:
         if self.value is None:
@@ -577,7 +578,7 @@ class Figure(NamedTuple):
             else f"{format_number(self.value)} (from {_files(self.paths)})"
         if self.left_out:
             # a partial total read as the answer was the dev set's numeric failure
-            text += (f" -- not counted: {len(self.left_out)} of {len(self.paths) + len(self.left_out)} files "
+            text += (f" -- not counted: {len(self.left_out)} of {self.files or len(self.paths) + len(self.left_out)} files "
                      f"({_files(self.left_out)}) had no verified value: read them, or "
                      f"{self.how}(include_unverified=True)")
         return text
@@ -624,7 +625,7 @@ class Numbers(list):
         if not rows:
             return Figure(None, (), "total")
         value = sum(Decimal(str(r.value)) for r in rows)
-        return Figure(_as_number(value), tuple(r.path for r in rows), "total", self._left_out(rows))
+        return Figure(_as_number(value), tuple(r.path for r in rows), "total", self._left_out(rows), len(self))
 
     def _left_out(self, used: list[Row]) -> tuple[str, ...]:
         taken = {r.path for r in used}
@@ -643,7 +644,7 @@ class Numbers(list):
         if not rows:
             return Figure(None, (), pick.__name__)
         value = pick(r.value for r in rows)
-        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__, self._left_out(rows))
+        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__, self._left_out(rows), len(self))
 
     def __repr__(self) -> str:
         valued = sum(1 for r in self if r.value is not None)
