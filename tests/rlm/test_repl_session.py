@@ -211,15 +211,23 @@ def test_model_code_sees_short_paths_and_citations_keep_full_ones(lib_session: R
     assert lib_session.run_cell("collections.Counter(re.findall('a', 'banana')).most_common(1)").output == "[('a', 3)]\n"
 
 
-def test_a_search_hit_whose_sentence_runs_on_shows_the_next_line(tmp_path: Path, engine: FakeEngine) -> None:
-    root = tmp_path / "wrapped"
+def run_in_folder(tmp_path: Path, engine: FakeEngine, files: dict[str, str], code: str):
+    """One cell in a fresh library of ``files`` (name -> text)."""
+    root = tmp_path / "folder"
     root.mkdir()
-    (root / "a.txt").write_text("Intro line.\nBudget news: the project codenamed Marigold\nis led by Ana Ruiz. She works in room 12.\n")
-    (root / "b.txt").write_text("Marigold seeds are sold out.\nNothing else here.\n")
-    db = build_library(root, tmp_path / "wrapped.db")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    db = build_library(root, tmp_path / "folder.db")
     config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=5.0)
     with ReplSession(config, on_llm=engine) as session:
-        result = session.run_cell("search('Marigold')")
+        return session.run_cell(code)
+
+
+def test_a_search_hit_whose_sentence_runs_on_shows_the_next_line(tmp_path: Path, engine: FakeEngine) -> None:
+    result = run_in_folder(tmp_path, engine, {
+        "a.txt": "Intro line.\nBudget news: the project codenamed Marigold\nis led by Ana Ruiz. She works in room 12.\n",
+        "b.txt": "Marigold seeds are sold out.\nNothing else here.\n",
+    }, "search('Marigold')")
     assert "a.txt:2: Budget news: the project codenamed [Marigold] is led by Ana Ruiz." in result.output
     # a hit that ends its sentence stays one line
     assert "b.txt:1: [Marigold] seeds are sold out.\n" in result.output
@@ -233,13 +241,8 @@ def test_search_says_which_words_no_file_contains(lib_session: ReplSession) -> N
 
 
 def test_grep_shows_a_def_whose_parameters_run_over_several_lines_whole(tmp_path: Path, engine: FakeEngine) -> None:
-    root = tmp_path / "code"
-    root.mkdir()
-    (root / "glob2.py").write_text("def iglob(pathname, *, root_dir=None,\n          dir_fd=None, recursive=False,\n          include_hidden=False):\n    pass\n")
-    db = build_library(root, tmp_path / "code.db")
-    config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=5.0)
-    with ReplSession(config, on_llm=engine) as session:
-        result = session.run_cell("grep(r'def iglob\\(')")
+    source = "def iglob(pathname, *, root_dir=None,\n          dir_fd=None, recursive=False,\n          include_hidden=False):\n    pass\n"
+    result = run_in_folder(tmp_path, engine, {"glob2.py": source}, "grep(r'def iglob\\(')")
     assert "glob2.py:1: def iglob(pathname, *, root_dir=None, dir_fd=None, recursive=False, include_hidden=False):" in result.output
     assert "pass" not in result.output
 
