@@ -499,6 +499,8 @@ class Engine:
         if subject is not None and not needs_fallback(answer, "ok"):
             # "No file contains 'Antananarivo'", then another city's number as the answer
             nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+        elif re.search(r"<(the )?(answer|value|file)\b", answer):
+            nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
         elif _only_a_location(answer):
             nudge = prompts.ONLY_LOCATION
         else:
@@ -561,9 +563,7 @@ class Engine:
             # is not shown as the answer
             self._emit(Notice(self.run_id, node.node_id, turn + 1,
                               f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
-            answer = ""
-        if not answer.strip():
-            answer = prompts.NOT_FOUND_IN_BUDGET.format(budget=exc.budget)
+            answer = ""  # no answer (the CLI exits 1, `ask --json` says answer "")
         return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 
     # -- the REPL session -----------------------------------------------------------------

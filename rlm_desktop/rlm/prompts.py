@@ -59,7 +59,7 @@ REPEATED = "You ran the same code again; it will give the same output. Do someth
 _HIT = re.compile(r"^([^\s:]+\.\w+):(\d+): ", re.MULTILINE)
 
 
-PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL('<the answer> (<file>:<line>)') in a ```python block; otherwise write new code."
+PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL in a ```python block with the answer itself and its file:line; otherwise write new code."
 
 
 def pasted_output(last_output: str) -> str:
@@ -140,12 +140,12 @@ def repeated(last_output: str) -> str:
     line = int(m.group(2))
     return REPEATED.format(step=f"read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) to see the lines around the first hit")
 
+PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
-NOT_FOUND_IN_BUDGET = "Not found: the {budget} budget ran out before the answer was found in the files."
-NEXT = "If this answers the question, write FINAL('<the answer> (<file>:<line>)') in code. Otherwise write more code."
+NEXT = "If this answers the question, write FINAL in code with the answer itself and the file:line it came from. Otherwise write more code."
 EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"
 
 _ERROR_HINTS = {

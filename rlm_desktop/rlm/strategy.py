@@ -154,7 +154,7 @@ _CALLERS = _turns(
 )
 
 _HINTS: dict[StrategyName, str] = {
-    "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, FINAL('<value> (<file>:<line>)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
+    "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, as in FINAL('30 June 2027 (leases/harbor.txt:12)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
     "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
     "whole_folder_code": "The answer needs every file: count in code, never from one page of search hits. To find the most common value use tally(r'... (group)') and widen the regex until no file is missed; to count or list files that say something, loop over files and print the count and the paths.",
     "whole_folder_map": "The answer needs a figure from every file: rows = ask_numbers('<the figure, as a question about one file>', files) asks for it in each file and checks it; then rows.total(), rows.max() or rows.min(). Do not add up numbers by hand.",

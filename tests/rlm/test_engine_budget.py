@@ -141,7 +141,7 @@ def test_a_forced_answer_naming_values_no_output_showed_is_not_given_as_the_answ
     events: list = []
     finished = make_engine(root, events=events, max_iterations=2).run("What is the vault code?")
     assert finished.status == "budget_exhausted"
-    assert "4471" not in finished.answer and finished.answer.startswith("Not found")
+    assert finished.answer == ""  # no answer rather than the example's values
     assert any(isinstance(e, ev.Notice) and "4471" in e.text for e in events)
 
 
@@ -162,7 +162,7 @@ def test_a_forced_turn_that_is_only_code_is_no_answer() -> None:
     root.enqueue([code(f"search('vault {i}')") for i in range(2)] + [code("search('vault again')")])
     finished = make_engine(root, max_iterations=2).run("What is the vault code?")
     assert finished.status == "budget_exhausted"
-    assert finished.answer.startswith("Not found: the iterations budget ran out")
+    assert finished.answer == ""
 
 
 def test_an_answer_about_a_subject_no_file_contains_is_sent_back_once() -> None:
@@ -174,3 +174,11 @@ def test_an_answer_about_a_subject_no_file_contains_is_sent_back_once() -> None:
     finished = make_engine(root, ablate=["strategy"]).run("What is the vault code of Montevideo?")  # no fallback run
     assert finished.answer == "Not found: no file mentions Montevideo"
     assert "no file contains 'Montevideo'" in last_user(root.calls[2])
+
+
+def test_an_answer_that_is_a_prompt_template_is_sent_back() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), code("FINAL('<the answer> (<file>:<line>)')"), code("FINAL('ORCHID-7731')")])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731"
+    assert "the template" in last_user(root.calls[2])
