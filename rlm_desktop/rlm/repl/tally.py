@@ -122,7 +122,7 @@ def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) 
         for line in f.text.split("\n"):
             for value in known:
                 at = line.find(value)
-                if at <= 0 or (at > 0 and line[at - 1].isalnum()):
+                if at <= 0 or line[at - 1].isalnum():
                     continue
                 before = line[:at].split()[-2:]
                 if not before:

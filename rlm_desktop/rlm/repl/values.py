@@ -106,12 +106,13 @@ def format_number(value: Number) -> str:
 WRAPPED_LINE = 50  # a shorter line is a title or a row, not wrapped prose
 
 
-def _blocks(text: str) -> list[re.Match[str]]:
-    """Lines, with a hard-wrapped prose line joined to the next ("The Leiden team moved
-    280" / "units during March."): a line of prose length that does not end a sentence,
-    followed by a line with spaces (a title or a table row has no sentence to continue)."""
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of lines, a hard-wrapped prose line joined to the next ("The Leiden
+    team moved 280" / "units during March."): a line of prose length that does not end a
+    sentence, followed by a line with spaces (a title or a table row has no sentence to
+    continue)."""
     lines = list(_SENTENCE.finditer(text))
-    blocks: list[re.Match[str]] = []
+    blocks: list[tuple[int, int]] = []
     start = 0
     for i, line in enumerate(lines):
         last = i + 1 == len(lines)
@@ -119,7 +120,7 @@ def _blocks(text: str) -> list[re.Match[str]]:
                  and not line.group().rstrip().endswith((".", "!", "?", ":", ";"))
                  and text[line.end():lines[i + 1].start()] == "\n")
         if not joins:
-            blocks.append(re.compile(r".+", re.DOTALL).match(text, lines[start].start(), line.end()))  # type: ignore[arg-type]
+            blocks.append((lines[start].start(), line.end()))
             start = i + 1
     return blocks
 
@@ -128,9 +129,8 @@ def sentences(text: str) -> list[tuple[int, str]]:
     """(offset, sentence): lines (hard-wrapped prose lines joined), split again after
     . ! ? followed by a capital or digit (not inside 3.2, which has no space after the dot)."""
     out: list[tuple[int, str]] = []
-    for line in _blocks(text):
-        start = line.start()
-        pieces = _SENTENCE_END.split(line.group())
+    for start, end in _blocks(text):
+        pieces = _SENTENCE_END.split(text[start:end])
         for piece in pieces:
             offset = text.find(piece, start)
             if piece.strip():
