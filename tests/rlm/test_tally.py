@@ -90,3 +90,26 @@ def test_it_suggests_the_pattern_widened_with_the_phrasings_it_missed() -> None:
     assert widened.unmatched == [] and widened.counts == {"Maria Lopez": 4, "Tom Becker": 1}
     # nothing matched: no value to look for, so no suggestion
     assert tally(NOTES, r"Owner: (\w+)", 0, Recorder()).suggestion is None
+
+
+def test_alternatives_that_capture_different_kinds_are_split_into_one_call_per_kind() -> None:
+    # the 1.5B's cell for "which person filed the most notes": names, offices and
+    # statuses in one regex, whose merged counts put a status first
+    notes = NOTES + [F("n6.txt", "Note 6\nAuthor: Tom Becker. Office: Osaka. Status: open.")]
+    result = tally(notes, r"Author: (\w+ \w+)|Office: (\w+)|Status: (\w+)|from the (\w+)", 0, Recorder())
+    assert result.kinds == [
+        (r"Author: (\w+ \w+)", ["Maria Lopez", "Tom Becker"]),
+        (r"Office: (\w+)|from the (\w+)", ["Lima", "Osaka", "Lisbon"]),
+    ]  # the status group took one value only: too little to call it a kind
+    text = repr(result)
+    assert "of different kinds" in text
+    assert r"tally(r'Author: (\w+ \w+)') counts Maria Lopez, Tom Becker, ..." in text
+    assert "Lima: " not in text  # the mixed counts are not listed
+    # alternatives that share a value are one kind: no split
+    assert tally(NOTES, r"Filed by (\w+ \w+)|written by (\w+ \w+)|Author: (\w+ \w+)", 0, Recorder()).kinds == []
+
+
+def test_top_level_alternatives_ignore_bars_inside_groups_and_classes() -> None:
+    from rlm_desktop.rlm.repl.tally import _alternatives
+
+    assert _alternatives(r"a(b|c)|[|x]d|e\|f") == ["a(b|c)", "[|x]d", r"e\|f"]

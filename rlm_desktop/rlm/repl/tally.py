@@ -1,11 +1,14 @@
-"""``tally(pattern)``: count the values a regex captures, once per file, over every file.
+r"""``tally(pattern)``: count the values a regex captures, once per file, over every file.
 
 Small roots answer "which person filed the most notes" with a regex written from the
 first line they saw, and a folder states the same property in several ways ("Filed by
 X", "Author: X", "written by X"). A plain ``Counter`` over such a regex is silently
 short. ``tally`` says how many files the regex missed and shows, from those files, the
 lines that name a value it already found (or the file's first line): the other
-phrasings, so the next cell can widen the regex. Runs inside the worker."""
+phrasings, so the next cell can widen the regex. A regex whose alternatives capture
+different kinds of value ("Author: (\w+ \w+)|Office: (\w+)") gets counts that mix
+names with offices; ``tally`` says so and prints one call per kind. Runs inside the
+worker."""
 
 from __future__ import annotations
 
@@ -28,8 +31,10 @@ class Tally(list):
     ``.unmatched`` the files with no match. Prints as a short report."""
 
     def __init__(self, pattern: str, rows: list[tuple[str, int]], paths: dict[str, list[str]],
-                 searched: int, unmatched: list[str], examples: list[str], suggestion: str | None = None) -> None:
+                 searched: int, unmatched: list[str], examples: list[str], suggestion: str | None = None,
+                 kinds: list[tuple[str, list[str]]] | None = None) -> None:
         super().__init__(rows)
+        self.kinds = kinds or []  # (pattern of one kind, its top values) when the alternatives mix kinds
         self.pattern = pattern
         self.suggestion = suggestion  # the pattern widened with the phrasings it missed
         self.paths = paths
@@ -47,6 +52,10 @@ class Tally(list):
     def __repr__(self) -> str:
         matched = self.searched - len(self.unmatched)
         head = f"tally({as_source(self.pattern)}): matched in {matched} of {self.searched} files; {len(self)} distinct values"
+        if self.kinds:  # a mixed listing would invite picking a status for a person
+            lines = [head + ", of different kinds (the alternatives share no value). One kind per call:"]
+            lines += [f"  tally({as_source(p)}) counts {', '.join(values)}, ..." for p, values in self.kinds]
+            return "\n".join(lines)
         lines = [head + (":" if self else ".")]
         lines += [f"  {value}: {n} file{'s' if n != 1 else ''}" for value, n in self[:SHOWN_VALUES]]
         if len(self) > SHOWN_VALUES:
@@ -61,16 +70,19 @@ class Tally(list):
     __str__ = __repr__
 
 
-def _value(match: re.Match[str]) -> str:
-    """The first group that took part in the match (alternatives each have their own),
-    else the whole match; whitespace collapsed."""
-    groups = [g for g in match.groups() if g is not None]
-    return " ".join((groups[0] if groups else match.group(0)).split())
+def _value(match: re.Match[str]) -> tuple[int, str]:
+    """(index, text) of the first group that took part in the match (alternatives each
+    have their own), else (0, the whole match); whitespace collapsed."""
+    for index, group in enumerate(match.groups(), 1):
+        if group is not None:
+            return index, " ".join(group.split())
+    return 0, " ".join(match.group(0).split())
 
 
 def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tally:
     regex = re.compile(pattern, flags)
     counter: Counter[str] = Counter()
+    by_group: dict[int, Counter[str]] = {}
     paths: dict[str, list[str]] = {}
     unmatched: list[File] = []
     searched = 0
@@ -79,7 +91,8 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
         seen: set[str] = set()
         for i, line in enumerate(f.text.split("\n"), 1):
             for m in regex.finditer(line):
-                value = _value(m)
+                group, value = _value(m)
+                by_group.setdefault(group, Counter())[value] += 1
                 if value and value not in seen:
                     seen.add(value)
                     recorder.source(f.path, i, None, "grep")  # a regex scan, as grep
@@ -94,7 +107,70 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
     for value, _ in rows[:SHOWN_VALUES]:
         recorder.corpus_text(value)
     suggestion = _widened(pattern, flags, unmatched, known)
-    return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion)
+    kinds = _kinds(pattern, flags, by_group)
+    return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion, kinds)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level ``|`` alternatives of ``pattern`` (not those inside a group or a
+    character class)."""
+    parts, depth, in_class, start, i = [], 0, False, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _kinds(pattern: str, flags: int, by_group: dict[int, Counter[str]]) -> list[tuple[str, list[str]]]:
+    """When the groups that captured values fall into clusters that share no value
+    (names in one, offices in another), one pattern per cluster made of its
+    alternatives, with its most frequent values; else []."""
+    groups = [g for g in by_group if g > 0 and len(by_group[g]) >= 2]
+    if len(groups) < 2:
+        return []
+    alternatives = _alternatives(pattern)
+    owner: dict[int, int] = {}  # group index -> index of the alternative that holds it
+    index = 0
+    try:
+        for a, alt in enumerate(alternatives):
+            for _ in range(re.compile(alt, flags).groups):
+                index += 1
+                owner[index] = a
+    except re.error:
+        return []
+    clusters: list[tuple[set[int], set[str]]] = []
+    for g in groups:
+        values = set(by_group[g])
+        joined = [c for c in clusters if c[1] & values]
+        merged = ({g} | set().union(*(c[0] for c in joined)), values | set().union(*(c[1] for c in joined)))
+        clusters = [c for c in clusters if c not in joined] + [merged]
+    if len(clusters) < 2:
+        return []
+    kinds = []
+    for members, _ in clusters:
+        alts = sorted({owner[g] for g in members if g in owner})
+        if not alts:
+            return []
+        counts = sum((by_group[g] for g in members), Counter())
+        kinds.append((alts[0], "|".join(alternatives[a] for a in alts), [v for v, _ in counts.most_common(3)]))
+    return [(p, values) for _, p, values in sorted(kinds)]
 
 
 def _shape(value: str) -> str:
