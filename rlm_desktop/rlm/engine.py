@@ -46,7 +46,7 @@ from rlm_desktop.rlm.events import (
     TokenDelta,
     TurnFinished,
 )
-from rlm_desktop.rlm.grounding import Evidence, ungrounded_values
+from rlm_desktop.rlm.grounding import Evidence, ungrounded_values, wrong_reduction
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
@@ -503,6 +503,12 @@ class Engine:
             nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
         elif _only_a_location(answer):
             nudge = prompts.ONLY_LOCATION
+        elif (wrong := wrong_reduction(node.question, answer, node.evidence)) is not None:
+            kind, printed = wrong
+            if kind == "total":
+                nudge = prompts.WRONG_TOTAL.format(printed=f" The total printed was {printed}." if printed else " rows.total() adds them.")
+            else:
+                nudge = prompts.WRONG_EXTREME.format(printed=f" The value printed was {printed}." if printed else " Use rows.max() or rows.min().")
         else:
             missing = ungrounded_values(answer, node.evidence, from_code=from_code)
             if not missing:

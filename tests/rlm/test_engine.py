@@ -307,6 +307,30 @@ def test_answer_that_is_only_a_location_is_sent_back_for_the_value() -> None:
     assert "not the answer" in last_user(root.calls[2])
 
 
+def test_a_total_question_answered_with_the_largest_value_is_sent_back_for_the_total() -> None:
+    # the dev trace: rows.total() printed the total, then rows.max(), then FINAL(max)
+    root = ScriptedBackend()
+    root.enqueue([
+        code("print('88332 (total of r/a.txt, r/b.txt)')"), code("print('2996 (from r/b.txt)')"),
+        code("FINAL('2996 (r/b.txt)')"), code("FINAL('88332 (r/a.txt, r/b.txt)')"),
+    ])
+    finished = make_engine(root).run("What is the total number of units sold in March across all branches?")
+    assert finished.answer == "88332 (r/a.txt, r/b.txt)"
+    assert "asks for a total" in last_user(root.calls[3]) and "The total printed was 88332" in last_user(root.calls[3])
+
+
+def test_a_largest_value_question_answered_with_a_total_is_sent_back() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("print('88332 (total of r/a.txt, r/b.txt)')"), code("FINAL('88332')"), code("print('2996 (from r/b.txt)')"), code("FINAL('2996')")])
+    finished = make_engine(root).run("What is the largest number of units any single branch sold?")
+    assert finished.answer == "2996"
+    assert "largest or smallest" in last_user(root.calls[2]) and "rows.max()" in last_user(root.calls[2])
+    # the right kind of figure passes at once
+    root = ScriptedBackend()
+    root.enqueue([code("print('2996 (from r/b.txt)')"), code("FINAL('2996')")])
+    assert make_engine(root).run("Which branch sold the most units?").answer == "2996"
+
+
 def test_answer_computed_by_code_counts_as_grounded() -> None:
     root = ScriptedBackend()
     root.enqueue([code("print(len(files))"), code("n = sum(1 for f in files if 'e' in f.text)\nFINAL(n * 10)")])
