@@ -320,3 +320,19 @@ def test_a_total_that_leaves_files_out_says_which() -> None:
     assert total.value == 10
     assert "not counted: 2 of 3 files (b.txt, c.txt)" in repr(total)
     assert "not counted" not in repr(Numbers("q", [Row("a.txt", 10, "ok")], [""], 1).total())
+
+
+def test_an_excerpt_keeps_a_hard_wrapped_sentence_on_one_line_so_its_number_words_stay_whole() -> None:
+    # the 60-report dev corpus: "Kiel closed March with two" / "thousand eight hundred
+    # and sixty-three units sold." read as 863 (and "one" / "thousand ..." as 1)
+    filler = "Some filler prose that has nothing to do with any of the figures here at all, none. " * 30
+    text = (
+        "Branch report: Kiel\n" + filler + "\n"
+        "The branch opened in 2010. In February it had sold 839 units. Kiel closed March with two\n"
+        "thousand eight hundred and sixty-three units sold. The branch employs 45 people.\n" + filler
+    )
+    question = "How many units were sold in March?"
+    shown = excerpt(text, question)
+    assert len(shown) < len(text)
+    assert "Kiel closed March with two thousand eight hundred and sixty-three units sold." in shown
+    assert text_answer(shown, question).value == 2863

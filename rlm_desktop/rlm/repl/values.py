@@ -526,9 +526,12 @@ def excerpt(text: str, question: str, max_chars: int = EXCERPT_CHARS) -> str:
     if not chosen:
         return text[:max_chars]
     first = parts[0][1] if parts and len(parts[0][1]) <= 200 else None
-    picked = [parts[i][1].strip() for i in sorted(chosen)]
+    # one sentence a line: a hard-wrapped sentence kept its line break, and in the
+    # excerpt its halves ("... with two" / "thousand eight hundred ...") are short lines
+    # that no longer join, so the number read from it was 2, or 863
+    picked = [" ".join(parts[i][1].split()) for i in sorted(chosen)]
     if first is not None and 0 not in chosen:
-        picked.insert(0, first.strip())
+        picked.insert(0, " ".join(first.split()))
     return "\n".join(picked) + "\n[... only the sentences that share words with the question]"
 
 
