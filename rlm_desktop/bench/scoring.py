@@ -100,6 +100,9 @@ _NOT_FOUND = re.compile(
 )
 
 
+_NONE = re.compile(r"\s*(no|none|zero|nothing)\b", re.IGNORECASE)
+
+
 def says_not_found(answer: str) -> bool:
     return bool(_NOT_FOUND.search(answer))
 
@@ -109,6 +112,8 @@ def score(task: Task, answer: str) -> Score:
     if task.kind == "number":
         expected = float(task.expected)  # type: ignore[arg-type]
         nums = numbers_in(answer)
+        if not nums and expected == 0 and _NONE.match(answer):
+            return Score(True, "'no ...' for zero")  # "No notes have the status escalated."
         if not nums:
             return Score(False, "no number in the answer")
         if abs(nums[0] - expected) < 1e-6:

@@ -93,7 +93,10 @@ _COUNT = _turns(
 
 _MOST = _turns(
     "Which customer appears in the most files?",
-    "```python\ntally(r'Customer: (\\w+ \\w+)')\n```",
+    "```python\ntally(r'Customer: (\\w+ \\w+)|City: (\\w+)')\n```",
+    "Output:\ntally(r'Customer: (\\w+ \\w+)|City: (\\w+)'): matched in 31 of 52 files; 7 distinct values, of different kinds (the alternatives share no value). One kind per call:\n"
+    "  tally(r'Customer: (\\w+ \\w+)') counts Ivo Petrov, Ana Silva, Tom Reed, ...\n  tally(r'City: (\\w+)') counts Porto, Lyon, Graz, ...",
+    "```python\n# the question asks for a customer: count only the customer names\ntally(r'Customer: (\\w+ \\w+)')\n```",
     "Output:\ntally(r'Customer: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Ivo Petrov: 12 files\n  Ana Silva: 11 files\n  Tom Reed: 8 files\n"
     "21 files have no match; their lines may say it another way, e.g.:\n  orders/b.txt:2: Placed by the customer Ana Silva.\n  orders/k.txt:1: Buyer: Ivo Petrov, paid in cash.\n"
     "To count those too: tally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)')",

@@ -35,6 +35,13 @@ def test_number_words_and_paths() -> None:
     assert score(task("number", 12.0), "twelve files").correct
 
 
+def test_a_no_answer_is_zero_for_a_count_of_zero_only() -> None:
+    assert score(task("number", 0.0), "No notes have the status escalated.").correct
+    assert score(task("number", 0.0), "None of the files.").correct
+    assert not score(task("number", 3.0), "No notes have the status escalated.").correct
+    assert not score(task("number", 0.0), "Not found: the budget ran out.").correct
+
+
 def test_text_is_case_insensitive_whole_words() -> None:
     assert score(task("text", "Maria Lopez"), "maria lopez filed 12 notes").correct
     assert not score(task("text", "Lima"), "Limassol").correct
