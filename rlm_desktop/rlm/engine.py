@@ -46,7 +46,7 @@ from rlm_desktop.rlm.events import (
     TokenDelta,
     TurnFinished,
 )
-from rlm_desktop.rlm.grounding import Evidence, ungrounded_values, wrong_reduction
+from rlm_desktop.rlm.grounding import Evidence, key_values, ungrounded_values, wrong_reduction
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
@@ -513,7 +513,11 @@ class Engine:
             missing = ungrounded_values(answer, node.evidence, from_code=from_code)
             if not missing:
                 return None
-            nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+            shown = [v for v in key_values(answer) if v not in missing]
+            if shown:
+                nudge = prompts.UNGROUNDED_PART.format(values=", ".join(repr(v) for v in missing[:3]), shown=shown[0])
+            else:
+                nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
             self._emit(Notice(self.run_id, node.node_id, turn, nudge))

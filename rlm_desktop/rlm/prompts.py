@@ -144,6 +144,9 @@ PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the 
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 WRONG_TOTAL = "The question asks for a total, but your answer's number is one file's value (from .max() or .min()).{printed} Answer with the total."
 WRONG_EXTREME = "The question asks for the largest or smallest value, but your answer's number is a total of many files.{printed} Answer with that value and its file."
+# the rest of the answer was shown: the 1.5B decorated a right total with invented per-file
+# figures, was sent to "find it in the files", and wandered off to another answer
+UNGROUNDED_PART = "Your answer has {values}, which is in no output you have seen, but its {shown} is in the output. Answer again with only what the output shows: {shown} and where it comes from."
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."

@@ -292,6 +292,21 @@ def test_ungrounded_answer_is_refused_once() -> None:
     assert "'123456'" in last_user(root.calls[2])
 
 
+def test_an_answer_with_a_shown_value_and_invented_details_is_told_which_part_to_keep() -> None:
+    # the dev trace: a right total decorated with invented per-file figures, then sent to
+    # "find it in the files", the 1.5B answered something else
+    root = ScriptedBackend()
+    root.enqueue([
+        code("print('9723 (total of r/a.txt, r/b.txt)')"),
+        code("FINAL('9723 (r/a.txt: 1000, r/b.txt: 1000)')"),
+        code("FINAL('9723 (total of r/a.txt, r/b.txt)')"),
+    ])
+    finished = make_engine(root).run("What is the total number of units sold?")
+    assert finished.answer == "9723 (total of r/a.txt, r/b.txt)"
+    nudge = last_user(root.calls[2])
+    assert "'1000'" in nudge and "its 9723 is in the output" in nudge
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
