@@ -145,6 +145,13 @@ def test_final_sets_the_answer(text_session: ReplSession) -> None:
     assert (result.answer, result.answer_ready) == ("the code is 4711", True)
 
 
+def test_final_takes_extra_arguments_as_where_the_answer_came_from(text_session: ReplSession) -> None:
+    result = text_session.run_cell("FINAL('2996 (the largest)', 'reports/bergen.txt:2')")
+    assert result.error is None and result.answer == "2996 (the largest) (reports/bergen.txt:2)"
+    result = text_session.run_cell("FINAL('2996 (reports/bergen.txt:2)', 'reports/bergen.txt:2')")
+    assert result.answer == "2996 (reports/bergen.txt:2)"
+
+
 def test_final_var_and_missing_name(text_session: ReplSession) -> None:
     text_session.run_cell("found = 'vault in the shed'")
     assert text_session.run_cell("FINAL_VAR('found')").answer == "vault in the shed"

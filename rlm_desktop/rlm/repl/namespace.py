@@ -312,8 +312,12 @@ class Repl:
             rows.append(f"  {name}: {type(value).__name__}{size}")
         print("variables:\n" + "\n".join(rows) if rows else "no variables yet")
 
-    def final(self, value: Any) -> Any:
-        """Set the final answer (include the file and line it came from)."""
+    def final(self, value: Any, *where: Any) -> Any:
+        """Set the final answer (include the file and line it came from). Extra arguments
+        are taken as where it came from: the 1.5B writes FINAL('2996 (...)', 'b.txt:2')."""
+        extra = [str(w) for w in where if str(w) and str(w) not in str(value)]
+        if extra and isinstance(value, (str, int, float)):
+            value = f"{value} ({', '.join(extra)})"
         self._set_answer(value)
         return None
 
