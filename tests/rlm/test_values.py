@@ -336,3 +336,17 @@ def test_an_excerpt_keeps_a_hard_wrapped_sentence_on_one_line_so_its_number_word
     assert len(shown) < len(text)
     assert "Kiel closed March with two thousand eight hundred and sixty-three units sold." in shown
     assert text_answer(shown, question).value == 2863
+
+
+def test_a_wrapped_line_that_ends_in_a_colon_joins_the_next() -> None:
+    # Faro's report: its two halves were two sentences, "March sales at Faro:" had the
+    # month and no number, and the branch's staff of 44 tied with the units
+    text = ("The branch opened in 1997. February's figure was 1,552 units. March sales at Faro:\n"
+            "two thousand three hundred and sixteen units. The branch employs 44 people.")
+    assert text_answer(text, "How many units sold in March across all branches?").value == 2316
+
+
+def test_a_sentence_about_another_month_loses_to_the_asked_month_even_with_more_shared_words() -> None:
+    text = "In March the Graz branch sold 2,056 units.\nThe branch opened in 1970.\nThat compares with 2949 units in February."
+    assert text_answer(text, "How many units were sold in February across all branches?").value == 2949
+    assert text_answer(text, "How many units were sold in March across all branches?").value == 2056
