@@ -3,6 +3,7 @@ files its regex missed (other phrasings of the same property)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_the_pattern_is_echoed_as_the_raw_string_the_model_wrote() -> None:
 
 def test_it_suggests_the_pattern_widened_with_the_phrasings_it_missed() -> None:
     first = tally(NOTES, r"Filed by (\w+ \w+)", 0, Recorder())
-    assert first.suggestion == r"Filed by (\w+ \w+)|written by ([A-Z]\w+ [A-Z]\w+)|Author: ([A-Z]\w+ [A-Z]\w+)"
+    assert first.suggestion == r"Filed by (\w+ \w+)|\bwritten by ([A-Z]\w+ [A-Z]\w+)|\bAuthor: ([A-Z]\w+ [A-Z]\w+)"
     assert repr(first).endswith(f"To count those too: tally(r'{first.suggestion}')")
     widened = tally(NOTES, first.suggestion, 0, Recorder())
     assert widened.unmatched == [] and widened.counts == {"Maria Lopez": 4, "Tom Becker": 1}
@@ -113,3 +114,31 @@ def test_top_level_alternatives_ignore_bars_inside_groups_and_classes() -> None:
     from rlm_desktop.rlm.repl.tally import _alternatives
 
     assert _alternatives(r"a(b|c)|[|x]d|e\|f") == ["a(b|c)", "[|x]d", r"e\|f"]
+
+
+def _office_notes() -> list[F]:
+    people = ["Kofi Mensah", "Mei Chen", "Tom Becker", "Aisha Khan", "Lars Nilsson", "Sofia Rossi"]
+    offices = ["Lisbon", "Osaka", "Lima"]
+    notes = []
+    for i in range(18):
+        person, office = people[(i // 3) % 6], offices[(i // 2) % 3]
+        header = (f"Office: {office}. Author: {person}." if i % 3 == 0 else
+                  f"This note was written by {person} ({office} office); its status is open." if i % 3 == 1 else
+                  f"Filed by {person} from the {office} office. This is the way it was.")
+        notes.append(F(f"n{i:02d}.txt", f"Note {i}\n{header}\nIt is a note by the team about the plan."))
+    return notes
+
+
+def test_a_suggestion_keeps_the_text_around_the_value_as_written_and_covers_every_person() -> None:
+    # the quick dev run: "Mensah \( ([A-Z]\w+)" (a space that is not in "(Lisbon", and
+    # one person's name) matched nothing new, and the model added one name after another
+    notes = _office_notes()
+    first = tally(notes, r"Office: (\w+)", 0, Recorder())
+    assert first.suggestion == r"Office: (\w+)|([A-Z]\w+) office"
+    assert tally(notes, first.suggestion, 0, Recorder()).unmatched == []
+    people = tally(notes, r"Author: (\w+ \w+)", re.IGNORECASE, Recorder())
+    widened = tally(notes, people.suggestion, re.IGNORECASE, Recorder())
+    assert widened.unmatched == []
+    # "by the team" and "is the way" are not people: the widened regex does not count them
+    assert set(widened.counts) == {"Kofi Mensah", "Mei Chen", "Tom Becker", "Aisha Khan", "Lars Nilsson", "Sofia Rossi"}
+    assert "Mensah" not in people.suggestion

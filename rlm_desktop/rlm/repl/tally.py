@@ -22,6 +22,8 @@ from rlm_desktop.rlm.repl.corpus import File, as_source
 SHOWN_VALUES = 12
 SHOWN_UNMATCHED = 3
 SCAN_UNMATCHED = 40  # missed files looked at for other phrasings
+TRY_UNMATCHED = 200  # missed files a candidate phrasing is tried on
+MAX_CANDIDATES = 48
 MAX_ALTERNATIVES = 4
 _SHORT_LINE = 200
 
@@ -187,26 +189,79 @@ def _shape(value: str) -> str:
     return "(" + " ".join(parts) + ")"
 
 
+def _case_shape(value: str) -> str:
+    """'Aa Aa' for "Maria Lopez", 'a' for "open", '9' for "42"."""
+    return " ".join("9" if w.isdigit() else "Aa" if w[:1].isupper() else "a" for w in value.split())
+
+
+def _contexts(line: str, at: int, value: str) -> list[str]:
+    r"""Alternatives that capture ``value`` where it stands in ``line`` (at ``at``), each
+    with the literal text around it, exactly as written ("(Lisbon office" gives
+    ``\(([A-Z]\w+) office``, no space after the bracket): two words before, one word
+    before, one before and one after, one after."""
+    starts = [m.start() for m in re.finditer(r"\S+", line[:at])]
+    after = re.match(r"\s*[^\s.,;:!?)]+", line[at + len(value):])
+    tail = re.escape(after.group()) if after else ""
+    group = _shape(value)
+    out = [re.escape(line[starts[-k]:at]) + group for k in (2, 1) if len(starts) >= k]
+    if tail:
+        if starts:
+            out.append(re.escape(line[starts[-1]:at]) + group + tail)
+        out.append(group + tail)
+    # re.escape escapes spaces, which the model copies; \b so "is (\w+)" does not match "This note"
+    return [("\\b" if alt[:1].isalnum() else "") + alt.replace("\\ ", " ") for alt in out]
+
+
 def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) -> str | None:
-    r"""``pattern`` plus one alternative per other phrasing found in the missed files: the
-    two words before a known value on a line there ("Filed by Maria Lopez" gives
-    ``Filed by ([A-Z]\w+ [A-Z]\w+)``). None when the missed files name no known value."""
+    r"""``pattern`` plus the alternatives that capture known values in the files it
+    missed: for each line there that names a known value, the literal text around it
+    (``_contexts``); each candidate is tried on every missed file and kept when most of
+    what it captures is a known value, then the ones that cover the most missed files
+    are taken ("by ([A-Z]\w+ [A-Z]\w+)" covers "Filed by X" and "written by X" at once;
+    "Mensah \(([A-Z]\w+)" covers one file and is left out). None when nothing fits."""
     if not known or not unmatched:
         return None
-    added: list[str] = []
+    known_set = set(known)
+    shapes = {_case_shape(v) for v in known} - {"a", "a a", "a a a"}  # any lowercase word fits those: known values only
+    candidates: list[str] = []
     for f in unmatched[:SCAN_UNMATCHED]:
         for line in f.text.split("\n"):
             for value in known:
                 at = line.find(value)
-                if at <= 0 or line[at - 1].isalnum():
+                if at < 0 or (at > 0 and line[at - 1].isalnum()):
                     continue
-                before = line[:at].split()[-2:]
-                if not before:
-                    continue
-                alt = re.escape(" ".join(before)).replace("\\ ", " ") + " " + _shape(value)
-                if alt not in added and len(added) < MAX_ALTERNATIVES:
-                    added.append(alt)
-                break
+                for alt in _contexts(line, at, value):
+                    if alt not in candidates and len(candidates) < MAX_CANDIDATES:
+                        candidates.append(alt)
+    sample = unmatched[:TRY_UNMATCHED]
+    covered: dict[str, set[int]] = {}
+    for alt in candidates:
+        try:
+            regex = re.compile(alt, flags)
+        except re.error:
+            continue
+        good: set[int] = set()
+        right = wrong = 0  # captures like the known values, and others
+        for i, f in enumerate(sample):
+            for m in regex.finditer(f.text):
+                value = " ".join(m.group(1).split())
+                # a value like the known ones ("Kofi Mensah" beside "Maria Lopez"), not
+                # "the way" (tally's flags ignore case, so [A-Z] takes any word)
+                if value in known_set or _case_shape(value) in shapes:
+                    good.add(i)
+                    right += 1
+                else:
+                    wrong += 1
+        if good and right >= 0.75 * (right + wrong):
+            covered[alt] = good
+    added: list[str] = []
+    left = set(range(len(sample)))
+    while covered and left and len(added) < MAX_ALTERNATIVES:
+        alt = max(covered, key=lambda a: (len(covered[a] & left), len(a)))  # ties: the more specific
+        if not covered[alt] & left:
+            break
+        added.append(alt)
+        left -= covered.pop(alt)
     if not added:
         return None
     widened = "|".join([pattern, *added])
