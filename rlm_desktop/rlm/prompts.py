@@ -82,12 +82,15 @@ def bridge(question: str, output: str) -> str | None:
     if not lines:
         return None
     asked = {w.lower() for w in re.findall(r"\w+", question) if len(w) > 3}
-    marked = any(_MARKED.search(line) for line in lines)
+    stems = {w[:5] for w in asked}
 
-    def score(sentence: str) -> int:  # search marks [matched] words; grep and read do not
-        if marked:
-            return len(_MARKED.findall(sentence))
-        return sum(w.lower() in asked for w in re.findall(r"\w+", sentence))
+    def score(sentence: str) -> float:
+        # the question's words the sentence has (by their first five letters: managed /
+        # manager), then search's [marked] words: search marks a word once per hit, so
+        # "The vesper [filing] [cabinet] belongs to Olga Petrova. The [saffron] filing
+        # cabinet belongs to Rosa Jimenez." must not pick Olga Petrova for "saffron"
+        present = {w.lower()[:5] for w in re.findall(r"\w+", sentence) if len(w) > 3} & stems
+        return len(present) + 0.1 * len(_MARKED.findall(sentence))
 
     sentences = [s for line in lines for s in re.split(r"(?<=[.!?])\s+", line)]
     best = max(sentences, key=score)

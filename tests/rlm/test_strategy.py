@@ -174,6 +174,17 @@ def test_bridge_is_the_new_name_in_the_sentence_that_matched() -> None:
     assert bridge(question, "notes/a.txt:8: The project codenamed [Marigold] was stopped.") is None
 
 
+def test_bridge_takes_the_sentence_with_the_most_question_words_not_the_most_marked_ones() -> None:
+    from rlm_desktop.rlm.prompts import bridge
+
+    # quick dev run: search marks a word once per hit, so the first sentence had more
+    # [marked] words, and the bridge named the vesper cabinet's owner
+    out = ("search('saffron filing cabinet badge number'): showing 8 of 8 matching files:\n"
+           "notes/a.txt:14: amber locker is 66667. The vesper [filing] [cabinet] belongs to Olga Petrova. "
+           "The [saffron] filing cabinet belongs to Rosa Jimenez. In practice, it …")
+    assert bridge("What is the badge number of the owner of the saffron filing cabinet?", out) == "Rosa Jimenez"
+
+
 def test_repeat_nudge_after_a_search_that_found_no_file_with_the_name_suggests_not_found() -> None:
     from rlm_desktop.rlm.prompts import repeated
 
