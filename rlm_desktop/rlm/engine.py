@@ -495,7 +495,7 @@ class Engine:
         node.attempts.append(answer)
         if already_refused or "grounding" in self.ablated:
             return None
-        subject = prompts.absent_subject(node.question, node.absent)
+        subject = prompts.absent_subject(node.question, node.absent, "\n".join(node.evidence.grounded))
         if subject is not None and not needs_fallback(answer, "ok"):
             # "No file contains 'Antananarivo'", then another city's number as the answer
             nudge = prompts.ABSENT_SUBJECT.format(word=subject)

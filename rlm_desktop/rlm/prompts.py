@@ -11,6 +11,7 @@ total) ends on the counting example, anything else on the lookup example."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from rlm_desktop.library.types import CorpusStats
@@ -120,14 +121,25 @@ def absent_words(output: str) -> list[str]:
     return [w for m in _ABSENT.finditer(output or "") for w in re.findall(r"'([^']+)'", m.group(1))]
 
 
-def absent_subject(question: str, absent: set[str]) -> str | None:
-    """A name in the question (capitalized, not its first word) that a search said no file
-    contains. Only names: a common word like "leader" is often written another way ("led
-    by") and its absence says nothing about the answer."""
+def absent_subject(question: str, absent: set[str], seen: str = "") -> str | None:
+    """A word of the question that a search said no file contains and that picks out what
+    is asked: a name (capitalized, not the question's first word), or a word just before
+    a noun that the outputs ``seen`` show with another word in its place ("the olive
+    locker" asked, "the ochre locker" and "the coral locker" shown). A common word like
+    "leader" is often written another way ("led by"): its absence alone says nothing."""
     for m in re.finditer(r"\b[A-Z][\w-]*", question):
         if m.start() > 0 and m.group() in absent:
             return m.group()
+    words = re.findall(r"[\w-]+", question)
+    for word, noun in itertools.pairwise(words):
+        if word in absent and len(noun) > 3 and noun.lower() not in _STOPWORDS:
+            others = {w.lower() for w in re.findall(rf"\b([\w-]+)\]? \[?{re.escape(noun)}\b", seen, re.IGNORECASE)}
+            if others - {word.lower(), "the", "a", "an", "this", "that"}:
+                return word
     return None
+
+
+_STOPWORDS = frozenset("of for from with about into that this what which where when whose".split())
 
 
 def repeated(last_output: str) -> str:

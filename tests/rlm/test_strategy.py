@@ -202,6 +202,18 @@ def test_absent_words_and_the_question_subject() -> None:
     assert absent_subject("What is the magic number for Lima?", {"Montevideo"}) is None
 
 
+def test_an_absent_word_before_a_noun_the_files_show_with_other_words_is_the_subject() -> None:
+    from rlm_desktop.rlm.prompts import absent_subject
+
+    # quick dev run: "olive" is in no file, the hits were the ochre and coral lockers, and
+    # the 1.5B answered the ochre locker's code
+    seen = ("search('olive locker access code'): No file contains 'olive'; showing 3 files with some of the other words:\n"
+            "notes/a.txt:7: The [access] [code] for the ochre [locker] is 60478.\nnotes/b.txt:27: [code] for the coral [locker] is 92290.")
+    question = "What is the access code for the olive locker?"
+    assert absent_subject(question, {"olive"}, seen) == "olive"
+    assert absent_subject(question, {"olive"}, "") is None  # no other locker seen: nothing says it is another one
+
+
 def test_a_common_word_no_file_contains_is_no_absent_subject() -> None:
     from rlm_desktop.rlm.prompts import absent_subject
 
