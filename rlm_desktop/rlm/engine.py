@@ -14,6 +14,7 @@ Every step is emitted live as an event (``events.py``) through ``sink``."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import logging
 import re
@@ -435,11 +436,16 @@ class Engine:
                 self._nudge(node, turn, messages, prompts.repeated(last_output))
                 continue
             if _pastes_output(code, last_output):
-                # the 1.5B sometimes sends the last output back as its next cell (a
-                # SyntaxError, then the same paste again): point at the line instead
-                temperature = RESAMPLE_TEMPERATURE
-                self._nudge(node, turn, messages, prompts.pasted_output(last_output))
-                continue
+                rest = _without_pasted(code, last_output)
+                if rest is None:
+                    # the 1.5B sometimes sends the last output back as its next cell (a
+                    # SyntaxError, then the same paste again): point at the line instead
+                    temperature = RESAMPLE_TEMPERATURE
+                    self._nudge(node, turn, messages, prompts.pasted_output(last_output))
+                    continue
+                # the output pasted back, then FINAL(...): run the code after the paste
+                self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
+                code = rest
             temperature, resampled = 0.0, 0
             ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
@@ -752,6 +758,20 @@ def _pastes_output(code: str, output: str) -> bool:
     if not shown or not lines:
         return False
     return sum(line in shown for line in lines) * 2 >= len(lines)
+
+
+def _without_pasted(code: str, output: str) -> str | None:
+    """The cell without the lines that are whole lines of the last output, when what is
+    left is Python (a pasted grep listing followed by ``FINAL(...)``); else None."""
+    shown = {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+    rest = "\n".join(line for line in code.splitlines() if line.strip() and line.strip() not in shown)
+    if not rest.strip():
+        return None
+    try:
+        ast.parse(rest)
+    except SyntaxError:
+        return None
+    return rest
 
 
 def _last_line(error: str) -> str:

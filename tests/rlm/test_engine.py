@@ -245,6 +245,20 @@ def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> Non
     assert re.search(r"read\('/docs/a\.txt', 1, 5\)", nudge)
 
 
+def test_output_pasted_back_before_a_final_runs_only_the_final() -> None:
+    # quick dev run, code 5K: the grep listing pasted back with FINAL(...) under it, ten
+    # turns in a row, each refused as a paste, until the budget ran out
+    def paste_then_answer(messages) -> str:
+        output = messages[-1].content.split("Output:\n", 1)[1].split("\nIf this answers", 1)[0]
+        return code(output + "\nFINAL('ORCHID-7731 (/docs/a.txt:2)')")
+
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault')"), paste_then_answer])
+    finished = make_engine(root).run("What is the vault code?")
+    assert finished.answer == "ORCHID-7731 (/docs/a.txt:2)"
+    assert FakeSession.instances[0].cells == ["search('vault')\n", "FINAL('ORCHID-7731 (/docs/a.txt:2)')"]
+
+
 def test_output_pasted_back_as_a_cell_is_not_run_and_points_at_the_line() -> None:
     def paste_last_output(messages) -> str:
         output = messages[-1].content.split("Output:\n", 1)[1].split("\nIf this answers", 1)[0]
