@@ -142,3 +142,16 @@ def test_a_suggestion_keeps_the_text_around_the_value_as_written_and_covers_ever
     # "by the team" and "is the way" are not people: the widened regex does not count them
     assert set(widened.counts) == {"Kofi Mensah", "Mei Chen", "Tom Becker", "Aisha Khan", "Lars Nilsson", "Sofia Rossi"}
     assert "Mensah" not in people.suggestion
+
+
+def test_when_nothing_matched_a_name_shaped_group_is_widened_from_the_names_the_missed_files_repeat() -> None:
+    # quick dev run: tally(r'Note: (\w+ \w+)') matched 0 of 12 files, so there was no known
+    # value to widen from, and the 1.5B re-ran it until the budget ran out
+    notes = _office_notes()
+    first = tally(notes, r"Note: (\w+ \w+)", re.IGNORECASE, Recorder())
+    assert first.counts == {} and first.suggestion is not None
+    assert f"To count those too: tally(r'{first.suggestion}')" in repr(first)
+    widened = tally(notes, first.suggestion, re.IGNORECASE, Recorder())
+    assert widened.unmatched == [] and len(widened.counts) == 6
+    # a one-word group has no name to look for: capitalized single words are everywhere
+    assert tally(notes, r"Place: (\w+)", re.IGNORECASE, Recorder()).suggestion is None

@@ -108,7 +108,7 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
     examples = _examples(unmatched, known, recorder)
     for value, _ in rows[:SHOWN_VALUES]:
         recorder.corpus_text(value)
-    suggestion = _widened(pattern, flags, unmatched, known)
+    suggestion = _widened(pattern, flags, unmatched, known or _names_in(pattern, unmatched))
     kinds = _kinds(pattern, flags, by_group)
     return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion, kinds)
 
@@ -187,6 +187,21 @@ def _shape(value: str) -> str:
         else:
             parts.append(r"\w+")
     return "(" + " ".join(parts) + ")"
+
+
+def _names_in(pattern: str, unmatched: list[File]) -> list[str]:
+    """When nothing matched, values to widen from: if the pattern's first group takes two
+    or three words (a name, "(\\w+ \\w+)"), the runs of as many capitalized words that
+    recur in the missed files' lines ("Mei Chen", "Tom Becker"), most frequent first."""
+    group = re.search(r"\((?!\?)([^()]*)\)", pattern)
+    words = len(re.findall(r"\\w\+|\[A-Z\]\\w\+|\\S\+", group.group(1))) if group else 0
+    if words not in (2, 3):
+        return []
+    run = re.compile(r"\b[A-Z][a-z]+" + r" [A-Z][a-z]+" * (words - 1) + r"\b")
+    seen: Counter[str] = Counter()
+    for f in unmatched[:SCAN_UNMATCHED]:
+        seen.update({m.group() for line in f.text.split("\n")[1:] for m in run.finditer(line)})
+    return [v for v, n in seen.most_common(SHOWN_VALUES) if n >= 2]
 
 
 def _case_shape(value: str) -> str:
