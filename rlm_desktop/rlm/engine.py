@@ -468,6 +468,9 @@ class Engine:
                     extra = (extra + "\n" if extra else "") + prompts.same_error(result.error)
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.same_error(result.error)))
                 last_error = result.error
+                if "FINAL(" in code and "unterminated string" in result.error:
+                    extra = (extra + "\n" if extra else "") + prompts.FINAL_CUT
+                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.FINAL_CUT))
             else:
                 last_error = None
             had_seen = saw_output

@@ -162,6 +162,9 @@ WRONG_EXTREME = "The question asks for the largest or smallest value, but your a
 # the rest of the answer was shown: the 1.5B decorated a right total with invented per-file
 # figures, was sent to "find it in the files", and wandered off to another answer
 UNGROUNDED_PART = "Your answer has {values}, which is in no output you have seen, but its {shown} is in the output. Answer again with only what the output shows: {shown} and where it comes from."
+# the 1.5B listed an invented figure for each of 60 files after a right total, ran into
+# the token limit mid-string, and never wrote FINAL again
+FINAL_CUT = "Your FINAL(...) was cut off: it was too long to write in one turn. Write it again in one short line: the answer and where it comes from, no list of every file."
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
