@@ -468,7 +468,18 @@ class Engine:
                     extra = (extra + "\n" if extra else "") + prompts.same_error(result.error)
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.same_error(result.error)))
                 last_error = result.error
-                if "FINAL(" in code and "unterminated string" in result.error:
+                cut = _cut_final(code) if "unterminated string" in result.error else None
+                if cut is not None and saw_output and not grounding_refused:
+                    # the answer ran into the token limit inside FINAL's string (a right
+                    # total, then an invented figure for each of 60 files): its first
+                    # clause is the answer, judged like any other
+                    self._emit(Notice(self.run_id, node.node_id, turn, f"FINAL was cut off inside its string; taking its first part: {cut!r}"))
+                    verdict = self._judge(node, turn, messages, cut, False, grounding_refused, result)
+                    if verdict is None:
+                        return NodeOutcome("ok", clean_answer(cut), saw_output=True), session
+                    grounding_refused = True
+                    continue
+                if cut is not None:
                     extra = (extra + "\n" if extra else "") + prompts.FINAL_CUT
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.FINAL_CUT))
             else:
@@ -761,6 +772,18 @@ def _pastes_output(code: str, output: str) -> bool:
     if not shown or not lines:
         return False
     return sum(line in shown for line in lines) * 2 >= len(lines)
+
+
+def _cut_final(code: str) -> str | None:
+    """The first clause of a ``FINAL('...`` whose string never closes (cut at the token
+    limit): up to the first ", " or line end, brackets closed. None without one."""
+    m = re.search(r"FINAL\(\s*[rfbu]?(['\"])(.*)", code, re.DOTALL)
+    if m is None or m.group(1) in m.group(2):
+        return None
+    text = re.split(r",\s|\n", m.group(2), maxsplit=1)[0].strip()
+    if len(text) < 1:
+        return None
+    return text + ")" * max(0, text.count("(") - text.count(")"))
 
 
 def _without_pasted(code: str, output: str) -> str | None:

@@ -321,15 +321,23 @@ def test_an_answer_with_a_shown_value_and_invented_details_is_told_which_part_to
     assert "'1000'" in nudge and "its 9723 is in the output" in nudge
 
 
-def test_a_final_cut_off_mid_string_is_told_to_write_a_short_one() -> None:
+def test_a_final_cut_off_mid_string_answers_with_its_first_clause() -> None:
     # quick dev run: a right total followed by an invented figure per file for 60 files,
-    # cut at the token limit inside the string; the 1.5B then printed the error back
+    # cut at the token limit inside the string; told to write a short one, the 1.5B wrote
+    # the same long one again
     root = ScriptedBackend()
-    root.enqueue([code("search('vault')"), code("FINAL('ORCHID-7731 (a.txt: 1000, b.txt: 2000, c.txt: 30"), code("FINAL('ORCHID-7731')")])
+    root.enqueue([code("print('96973 (total of r/a.txt, r/b.txt)')"), code("FINAL('96973 (the total of all branches, r/a.txt: 1000, r/b.txt: 20")])
+    finished = make_engine(root).run("What is the total number of units sold?")
+    assert finished.status == "ok"
+    assert finished.answer == "96973 (the total of all branches)"
+
+
+def test_a_cut_off_final_before_any_output_is_told_to_write_a_short_one() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("FINAL('ORCHID-7731 (a.txt: 1000, b.txt: 2000, c.txt: 30"), code("search('vault')"), code("FINAL('ORCHID-7731')")])
     finished = make_engine(root).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
-    assert "was cut off" in last_user(root.calls[2])
-    assert "was cut off" not in last_user(root.calls[1])
+    assert "was cut off" in last_user(root.calls[1])
 
 
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
