@@ -412,7 +412,7 @@ class Engine:
                     answer, from_code = parsed.final_text or "", False
                 verdict = self._judge(node, turn, messages, answer, from_code, grounding_refused)
                 if verdict is None:
-                    return NodeOutcome("ok", clean_answer(answer), saw_output=saw_output), session
+                    return NodeOutcome("ok", clean_answer(self._trimmed(node, answer)), saw_output=saw_output), session
                 grounding_refused = True
                 continue
 
@@ -496,7 +496,7 @@ class Engine:
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
                 if verdict is None:
-                    return NodeOutcome("ok", clean_answer(result.answer), saw_output=True), session
+                    return NodeOutcome("ok", clean_answer(self._trimmed(node, result.answer)), saw_output=True), session
                 grounding_refused = True
                 ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
                 continue
@@ -544,6 +544,18 @@ class Engine:
         else:
             self._nudge(node, turn, messages, nudge)
         return nudge
+
+    def _trimmed(self, node: _Node, answer: str) -> str:
+        """An answer accepted on its second try still naming values no output showed, cut
+        to its first clause when that clause holds only shown values: the 1.5B insisted on
+        a right total followed by an invented "1000" for every file."""
+        if "grounding" in self.ablated or not ungrounded_values(answer, node.evidence, from_code=False):
+            return answer
+        first = _first_clause(answer)
+        if first != answer and key_values(first) and not ungrounded_values(first, node.evidence, from_code=False):
+            self._emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
+            return first
+        return answer
 
     def _nudge(self, node: _Node, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))
@@ -774,16 +786,19 @@ def _pastes_output(code: str, output: str) -> bool:
     return sum(line in shown for line in lines) * 2 >= len(lines)
 
 
+def _first_clause(text: str) -> str:
+    """``text`` up to its first ", " or line break, brackets closed."""
+    first = re.split(r",\s|\n", text, maxsplit=1)[0].strip()
+    return first + ")" * max(0, first.count("(") - first.count(")"))
+
+
 def _cut_final(code: str) -> str | None:
     """The first clause of a ``FINAL('...`` whose string never closes (cut at the token
     limit): up to the first ", " or line end, brackets closed. None without one."""
     m = re.search(r"FINAL\(\s*[rfbu]?(['\"])(.*)", code, re.DOTALL)
     if m is None or m.group(1) in m.group(2):
         return None
-    text = re.split(r",\s|\n", m.group(2), maxsplit=1)[0].strip()
-    if len(text) < 1:
-        return None
-    return text + ")" * max(0, text.count("(") - text.count(")"))
+    return _first_clause(m.group(2)) or None
 
 
 def _without_pasted(code: str, output: str) -> str | None:

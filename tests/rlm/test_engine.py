@@ -340,6 +340,16 @@ def test_a_cut_off_final_before_any_output_is_told_to_write_a_short_one() -> Non
     assert "was cut off" in last_user(root.calls[1])
 
 
+def test_an_answer_insisted_on_keeps_only_its_shown_first_clause() -> None:
+    # quick dev run: refused once for an invented "1000" per file, the 1.5B sent the same
+    # answer again, and it was accepted with the invented figures in it
+    root = ScriptedBackend()
+    answer = "FINAL('9723 (the total of all branches, r/a.txt: 1000, r/b.txt: 1000)')"
+    root.enqueue([code("print('9723 (total of r/a.txt, r/b.txt)')"), code(answer), code(answer)])
+    finished = make_engine(root).run("What is the total number of units sold?")
+    assert finished.status == "ok" and finished.answer == "9723 (the total of all branches)"
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
