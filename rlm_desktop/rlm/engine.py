@@ -500,6 +500,10 @@ class Engine:
                 grounding_refused = True
                 ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
                 continue
+            caps = prompts.caps_in_lower(code)
+            if caps is not None:
+                extra = (extra + "\n" if extra else "") + caps
+                self._emit(Notice(self.run_id, node.node_id, turn, caps))
             if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
                 name = prompts.bridge(question, result.output)
                 if name is not None and name not in bridged and name.lower() not in code.lower():

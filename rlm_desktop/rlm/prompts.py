@@ -165,6 +165,17 @@ UNGROUNDED_PART = "Your answer has {values}, which is in no output you have seen
 # the 1.5B listed an invented figure for each of 60 files after a right total, ran into
 # the token limit mid-string, and never wrote FINAL again
 FINAL_CUT = "Your FINAL(...) was cut off: it was too long to write in one turn. Write it again in one short line: the answer and where it comes from, no list of every file."
+# the 1.5B wrote [f.path for f in files if 'Sofia Rossi' in f.text.lower()]: always empty
+_CAPS_IN_LOWER = re.compile(r"""(['"])([^'"\n]*[A-Z][^'"\n]*)\1\s+in\s+[\w.\[\]]+\.lower\(\)""")
+CAPS_IN_LOWER = "{text!r} has capital letters, so it is never in lowercased text: compare {lower!r} instead."
+
+
+def caps_in_lower(code: str) -> str | None:
+    """The nudge for a cell that looks for a capitalized string in ``.lower()`` text."""
+    m = _CAPS_IN_LOWER.search(code)
+    return None if m is None else CAPS_IN_LOWER.format(text=m.group(2), lower=m.group(2).lower())
+
+
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."

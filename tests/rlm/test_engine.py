@@ -350,6 +350,21 @@ def test_an_answer_insisted_on_keeps_only_its_shown_first_clause() -> None:
     assert finished.status == "ok" and finished.answer == "9723 (the total of all branches)"
 
 
+def test_a_capitalized_string_looked_for_in_lowercased_text_is_pointed_out() -> None:
+    # quality run, aggregation: 'Sofia Rossi' in f.text.lower() found 0 of 120 files and
+    # the 1.5B answered that there were none
+    root = ScriptedBackend()
+    root.enqueue([
+        code("hits = [f.path for f in files if 'ORCHID' in f.text.lower()]\nprint(len(hits))"),
+        code("hits = [f.path for f in files if 'orchid' in f.text.lower()]\nprint(len(hits))"),
+        code("FINAL('1 file')"),
+    ])
+    finished = make_engine(root).run("How many files mention ORCHID?")
+    assert finished.answer == "1 file"
+    assert "'ORCHID' has capital letters" in last_user(root.calls[1]) and "'orchid'" in last_user(root.calls[1])
+    assert "capital letters" not in last_user(root.calls[2])
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
