@@ -50,8 +50,9 @@ def test_runs_every_method_through_the_real_engine(needle, tmp_path: Path) -> No
     assert set(by_method) == {"rlm", "rag", "direct"}
     for method, row in by_method.items():
         assert row.correct, (method, row.answer, row.status, row.error, row.trace)
-        assert row.prompt_tokens > 0 and row.wall_s > 0
+        assert row.prompt_tokens > 0 and row.wall_s >= 0  # a scripted rag/direct call can round to 0.00 s
     rlm = by_method["rlm"]
+    assert rlm.wall_s > 0  # it started a REPL worker
     assert rlm.iterations >= 2 and any("output" in step for step in rlm.trace)  # it searched first
     stored = json.loads(results.read_text())
     assert len(stored["results"]) == 3 and stored["results"][0]["task_id"] == needle.id
