@@ -449,13 +449,12 @@ class Engine:
             temperature, resampled = 0.0, 0
             ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
-            extra = ""
+            hints: list[str] = []  # lines sent with this cell's output
             if result.killed and not self.cancel.cancelled:
                 if restarts >= MAX_RESTARTS:
                     raise SandboxError(f"the REPL worker died {restarts + 1} times ({result.kill_reason})")
                 restarts += 1
-                extra = prompts.KILLED.format(reason=result.kill_reason or "killed")
-                self._emit(Notice(self.run_id, node.node_id, turn, extra))
+                self._hint(node, turn, hints, prompts.KILLED.format(reason=result.kill_reason or "killed"))
             if self.cancel.cancelled:
                 raise Cancelled("stopped")
             node.evidence.add_output(result.output)
@@ -465,8 +464,7 @@ class Engine:
             if result.error:
                 if ("repeats" not in self.ablated and last_error is not None
                         and _last_line(result.error) == _last_line(last_error)):
-                    extra = (extra + "\n" if extra else "") + prompts.same_error(result.error)
-                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.same_error(result.error)))
+                    self._hint(node, turn, hints, prompts.same_error(result.error))
                 last_error = result.error
                 cut = _cut_final(code) if "unterminated string" in result.error else None
                 if cut is not None and saw_output and not grounding_refused:
@@ -480,8 +478,7 @@ class Engine:
                     grounding_refused = True
                     continue
                 if cut is not None:
-                    extra = (extra + "\n" if extra else "") + prompts.FINAL_CUT
-                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.FINAL_CUT))
+                    self._hint(node, turn, hints, prompts.FINAL_CUT)
             else:
                 last_error = None
             had_seen = saw_output
@@ -502,16 +499,18 @@ class Engine:
                 continue
             caps = prompts.caps_in_lower(code)
             if caps is not None:
-                extra = (extra + "\n" if extra else "") + caps
-                self._emit(Notice(self.run_id, node.node_id, turn, caps))
+                self._hint(node, turn, hints, caps)
             if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
                 name = prompts.bridge(question, result.output)
                 if name is not None and name not in bridged and name.lower() not in code.lower():
                     bridged.add(name)
-                    hint = prompts.BRIDGE.format(name=name)
-                    extra = (extra + "\n" if extra else "") + hint
-                    self._emit(Notice(self.run_id, node.node_id, turn, hint))
-            messages.append(Message("user", prompts.output_message(result.output, result.error, extra)))
+                    self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
+            messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
+
+    def _hint(self, node: _Node, turn: int, hints: list[str], text: str) -> None:
+        """A line to send with the cell's output, shown in the trace as a Notice."""
+        hints.append(text)
+        self._emit(Notice(self.run_id, node.node_id, turn, text))
 
     def _judge(self, node: _Node, turn: int, messages: list[Message], answer: str, from_code: bool,
                already_refused: bool, result: CellResult | None = None) -> str | None:
