@@ -780,9 +780,14 @@ def _normalized(code: str) -> str:
     return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
 
 
+def _output_lines(output: str) -> set[str]:
+    """The lines of an output long enough to tell a paste of them from code."""
+    return {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+
+
 def _pastes_output(code: str, output: str) -> bool:
     """True when most lines of a cell are whole lines of the last output."""
-    shown = {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+    shown = _output_lines(output)
     lines = [line.strip() for line in code.splitlines() if line.strip()]
     if not shown or not lines:
         return False
@@ -807,7 +812,7 @@ def _cut_final(code: str) -> str | None:
 def _without_pasted(code: str, output: str) -> str | None:
     """The cell without the lines that are whole lines of the last output, when what is
     left is Python (a pasted grep listing followed by ``FINAL(...)``); else None."""
-    shown = {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+    shown = _output_lines(output)
     rest = "\n".join(line for line in code.splitlines() if line.strip() and line.strip() not in shown)
     if not rest.strip():
         return None
