@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rlm_desktop.rlm.strategy import SUPERLATIVE_WORDS
+
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
@@ -114,7 +116,7 @@ def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> li
 
 
 _TOTAL_WORDS = re.compile(r"\b(total|sum|altogether|combined|in all)\b", re.IGNORECASE)
-_EXTREME_WORDS = re.compile(r"\b(most|least|fewest|largest|smallest|highest|lowest|biggest|maximum|minimum|any single)\b", re.IGNORECASE)
+_EXTREME_WORDS = re.compile(r"\b(" + "|".join((*SUPERLATIVE_WORDS, "any single")) + r")\b", re.IGNORECASE)
 # how ask_numbers' Figure prints: "48210 (total of a.txt, ...)", "2300 (from b.txt)"
 _FIGURE_LINE = re.compile(r"^(-?[\d,.]+) \((total of|from) ", re.MULTILINE)
 

@@ -195,7 +195,8 @@ FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
 }
 
 
-_SUPERLATIVE = re.compile(r"\b(most|least|fewest|largest|smallest|highest|lowest|biggest|maximum|minimum)\b", re.IGNORECASE)
+SUPERLATIVE_WORDS = ("most", "least", "fewest", "largest", "smallest", "highest", "lowest", "biggest", "maximum", "minimum")
+_SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVE_WORDS) + r")\b", re.IGNORECASE)
 # the examples that answer "which ... the most": last for such a question, first otherwise
 _SUPERLATIVE_EXAMPLES = (_MOST, _MOST_COUNTER, _MAX)
 
