@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.tally import tally
+from rlm_desktop.rlm.repl.tally import keep_capitals, tally
 from rlm_desktop.rlm.repl.types import ReplConfig
 from tests.rlm.test_repl_session import FakeEngine, build_library
 
@@ -70,7 +70,10 @@ def test_tally_runs_in_the_sandboxed_repl(tmp_path: Path) -> None:
     config = ReplConfig(scratch_dir=tmp_path / "scratch", library_db=db, roots=(str(root),), cell_timeout_s=10.0)
     with ReplSession(config, on_llm=FakeEngine()) as session:
         result = session.run_cell("t = tally(r'status|office: (\\w+)|the (\\w+) office|\\((\\w+) office')\nprint(t)\nt[0]")
+        # grep ignores case too, but a class of capitals still means capitals
+        names = session.run_cell("print(grep(r'this ([A-Z]\\w+) was|([A-Z]\\w+) becker'))")
     assert result.error is None, result.error
+    assert "n2.txt:2" in names.output and "n3.txt" not in names.output  # "This note was": not a capital
     assert "matched in 5 of 5 files" in result.output
     assert result.output.rstrip().endswith("('Lima', 3)")
     assert {s.path for s in result.sources} >= {str(root / "n3.txt")}
@@ -155,3 +158,16 @@ def test_when_nothing_matched_a_name_shaped_group_is_widened_from_the_names_the_
     assert widened.unmatched == [] and len(widened.counts) == 6
     # a one-word group has no name to look for: capitalized single words are everywhere
     assert tally(notes, r"Place: (\w+)", re.IGNORECASE, Recorder()).suggestion is None
+
+
+def test_a_class_of_capitals_means_capitals_even_though_tally_ignores_case() -> None:
+    # aggregation bench: under IGNORECASE, "by ([A-Z]\w+ [A-Z]\w+)" counted "by simply
+    # taking" as a person and "([A-Z]\w+) office" counted "their office" as a seventh office
+    notes = [*NOTES, F("n6.txt", "Note 6\nFiled BY Aisha Khan. It was done by simply taking their office.")]
+    people = tally(notes, r"by ([A-Z]\w+ [A-Z]\w+)", re.IGNORECASE, Recorder())
+    assert people.counts == {"Maria Lopez": 3, "Tom Becker": 1, "Aisha Khan": 1}  # "BY" still matches "by"
+    offices = tally(notes, r"([A-Z]\w+) office", re.IGNORECASE, Recorder())
+    assert offices.counts == {"Lima": 2, "Lisbon": 1, "Osaka": 1}
+    # an escaped bracket is text, not a class
+    assert keep_capitals(r"\[A-Z] ([A-Z]\w+)", re.IGNORECASE) == r"\[A-Z] ((?-i:[A-Z])\w+)"
+    assert keep_capitals(r"([A-Z]\w+)", 0) == r"([A-Z]\w+)"

@@ -24,7 +24,7 @@ from rlm_desktop.rlm.repl.corpus import (
     resolve_path,
     strip_prefixes,
 )
-from rlm_desktop.rlm.repl.tally import Tally
+from rlm_desktop.rlm.repl.tally import Tally, keep_capitals
 from rlm_desktop.rlm.repl.tally import tally as tally_files
 
 MIN_FRAGMENT = 12  # corpus lines shorter than this are not used as grounding evidence
@@ -157,10 +157,11 @@ class Repl:
         return SearchResults(str(query), hits, total, missing)
 
     def grep(self, pattern: str, limit: int = 50, flags: int = re.IGNORECASE) -> GrepResults:
-        """Regex over every line of every file (case-insensitive unless flags=0)."""
+        """Regex over every line of every file (case-insensitive unless flags=0; a class
+        of capitals such as [A-Z] still means capitals)."""
         if self.corpus is None:
             raise LookupError("no files in this run")
-        matches, total, total_files, exact = self.corpus._backend.grep(str(pattern), int(limit), int(flags))
+        matches, total, total_files, exact = self.corpus._backend.grep(keep_capitals(str(pattern), int(flags)), int(limit), int(flags))
         for m in matches:
             self.source(m.path, m.line, m.page, "grep")
             self.corpus_text(m.text)

@@ -72,6 +72,23 @@ class Tally(list):
     __str__ = __repr__
 
 
+# a class of capitals written by hand ("[A-Z]", "[A-ZÄÖ]"), not an escaped bracket
+_CAPITALS = re.compile(r"(?<!\\)\[A-Z[^\]]*\]")
+
+
+def keep_capitals(pattern: str, flags: int) -> str:
+    r"""``pattern`` with each hand-written class of capitals kept case-sensitive under
+    IGNORECASE: the root writes ``by ([A-Z]\w+ [A-Z]\w+)`` for a name, and ignoring case
+    made it count "by simply taking" and "their office" as names and offices."""
+    if not flags & re.IGNORECASE:
+        return pattern
+    return _CAPITALS.sub(lambda m: f"(?-i:{m.group(0)})", pattern)
+
+
+def compile_pattern(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(keep_capitals(pattern, flags), flags)
+
+
 def _value(match: re.Match[str]) -> tuple[int, str]:
     """(index, text) of the first group that took part in the match (alternatives each
     have their own), else (0, the whole match); whitespace collapsed."""
@@ -82,7 +99,7 @@ def _value(match: re.Match[str]) -> tuple[int, str]:
 
 
 def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tally:
-    regex = re.compile(pattern, flags)
+    regex = compile_pattern(pattern, flags)
     counter: Counter[str] = Counter()
     by_group: dict[int, Counter[str]] = {}
     paths: dict[str, list[str]] = {}
@@ -152,7 +169,7 @@ def _kinds(pattern: str, flags: int, by_group: dict[int, Counter[str]]) -> list[
     index = 0
     try:
         for a, alt in enumerate(alternatives):
-            for _ in range(re.compile(alt, flags).groups):
+            for _ in range(compile_pattern(alt, flags).groups):
                 index += 1
                 owner[index] = a
     except re.error:
@@ -252,7 +269,7 @@ def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) 
     covered: dict[str, set[int]] = {}
     for alt in candidates:
         try:
-            regex = re.compile(alt, flags)
+            regex = compile_pattern(alt, flags)
         except re.error:
             continue
         good: set[int] = set()
@@ -261,7 +278,7 @@ def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) 
             for m in regex.finditer(f.text):
                 value = " ".join(m.group(1).split())
                 # a value like the known ones ("Kofi Mensah" beside "Maria Lopez"), not
-                # "the way" (tally's flags ignore case, so [A-Z] takes any word)
+                # "the way" (a class the root wrote without capitals takes any word)
                 if value in known_set or _case_shape(value) in shapes:
                     good.add(i)
                     right += 1
@@ -281,7 +298,7 @@ def _widened(pattern: str, flags: int, unmatched: list[File], known: list[str]) 
         return None
     widened = "|".join([pattern, *added])
     try:
-        re.compile(widened, flags)
+        compile_pattern(widened, flags)
     except re.error:
         return None
     return widened
