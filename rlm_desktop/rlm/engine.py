@@ -47,7 +47,7 @@ from rlm_desktop.rlm.events import (
     TokenDelta,
     TurnFinished,
 )
-from rlm_desktop.rlm.grounding import Evidence, key_values, ungrounded_values, wrong_reduction
+from rlm_desktop.rlm.grounding import Evidence, key_values, not_the_top, ungrounded_values, wrong_reduction
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
@@ -114,6 +114,7 @@ class _Node:
     pending: list[str] = field(default_factory=list)  # notices to attach to the next turn
     question: str = ""
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
+    caps_in_lower: str | None = None  # the last cell looked for capitals in lowercased text: the hint
 
 
 class Engine:
@@ -449,6 +450,9 @@ class Engine:
             temperature, resampled = 0.0, 0
             ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
+            caps = prompts.caps_in_lower(code)
+            if caps is not None or not result.answer_ready:  # a FINAL-only cell keeps the last cell's
+                node.caps_in_lower = caps
             hints: list[str] = []  # lines sent with this cell's output
             if result.killed and not self.cancel.cancelled:
                 if restarts >= MAX_RESTARTS:
@@ -497,9 +501,8 @@ class Engine:
                 grounding_refused = True
                 ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
                 continue
-            caps = prompts.caps_in_lower(code)
-            if caps is not None:
-                self._hint(node, turn, hints, caps)
+            if node.caps_in_lower is not None:
+                self._hint(node, turn, hints, node.caps_in_lower)
             if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
                 name = prompts.bridge(question, result.output)
                 if name is not None and name not in bridged and name.lower() not in code.lower():
@@ -516,7 +519,15 @@ class Engine:
                already_refused: bool, result: CellResult | None = None) -> str | None:
         """None when the answer is accepted; else the nudge that was sent back."""
         node.attempts.append(answer)
-        if already_refused or "grounding" in self.ablated:
+        if "grounding" in self.ablated:
+            return None
+        if node.caps_in_lower is not None:
+            # "0 of 120 files" from 'Sofia Rossi' in f.text.lower(), then FINAL("none"), the
+            # hint unheeded: the count is wrong, whatever was refused before
+            nudge = prompts.CAPS_ANSWER.format(hint=node.caps_in_lower)
+            node.caps_in_lower = None
+            return self._send_nudge(node, turn, messages, nudge, result)
+        if already_refused:
             return None
         subject = prompts.absent_subject(node.question, node.absent, "\n".join(node.evidence.grounded))
         if subject is not None and not needs_fallback(answer, "ok"):
@@ -526,6 +537,8 @@ class Engine:
             nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
         elif _only_a_location(answer):
             nudge = prompts.ONLY_LOCATION
+        elif (top := not_the_top(node.question, answer, node.evidence)) is not None:
+            nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
         elif (wrong := wrong_reduction(node.question, answer, node.evidence)) is not None:
             kind, printed = wrong
             if kind == "total":
@@ -541,6 +554,10 @@ class Engine:
                 nudge = prompts.UNGROUNDED_PART.format(values=", ".join(repr(v) for v in missing[:3]), shown=shown[0])
             else:
                 nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+        return self._send_nudge(node, turn, messages, nudge, result)
+
+    def _send_nudge(self, node: _Node, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
+        """The refusal of an answer, with the output of the cell that gave it (if any)."""
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
             self._emit(Notice(self.run_id, node.node_id, turn, nudge))

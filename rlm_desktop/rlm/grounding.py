@@ -141,3 +141,34 @@ def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str
     if wants_extreme and numbers & set(totals) and not numbers & set(extremes):
         return "extreme", extremes[-1] if extremes else ""
     return None
+
+
+# how tally lists its counts: "  Maria Lopez: 32 files"
+_TALLY_ROW = re.compile(r"^  (\S.*?): (\d+) files?$", re.MULTILINE)
+_MOST_WORDS = re.compile(r"\b(most|largest|highest|biggest|maximum)\b", re.IGNORECASE)
+_LEAST_WORDS = re.compile(r"\b(least|fewest|smallest|lowest|minimum)\b", re.IGNORECASE)
+
+
+def not_the_top(question: str, answer: str, evidence: Evidence) -> tuple[str, int] | None:
+    """(the value the last tally listed first, its count) when a "which ... the most"
+    answer names a value lower in that listing and none of the values tied for first:
+    the 1.5B answered Tom Becker (26) from a tally that listed Maria Lopez (32) first."""
+    if not _MOST_WORDS.search(question) or _LEAST_WORDS.search(question):
+        return None
+    rows: list[tuple[str, int]] = []
+    for text in reversed(evidence.grounded):
+        rows = [(m.group(1), int(m.group(2))) for m in _TALLY_ROW.finditer(text)]
+        if rows:
+            break
+    if len(rows) < 2:
+        return None
+
+    def named(value: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", answer, re.IGNORECASE) is not None
+
+    top, n = rows[0]
+    if any(named(value) for value, count in rows if count == n):
+        return None
+    if any(named(value) for value, _ in rows[1:]):
+        return top, n
+    return None

@@ -365,6 +365,42 @@ def test_a_capitalized_string_looked_for_in_lowercased_text_is_pointed_out() -> 
     assert "capital letters" not in last_user(root.calls[2])
 
 
+def test_an_answer_right_after_a_count_of_capitals_in_lowercased_text_is_refused() -> None:
+    # aggregation bench: the hint came with "0 of 120 files", the 1.5B answered "No files
+    # mention Mei Chen" anyway, four questions out of ten
+    root = ScriptedBackend()
+    root.enqueue([
+        code("hits = [f.path for f in files if 'ORCHID' in f.text.lower()]\nprint(len(hits))"),
+        code("FINAL('No files mention ORCHID.')"),
+        code("hits = [f.path for f in files if 'orchid' in f.text.lower()]\nprint(len(hits))"),
+        code("FINAL('1 file')"),
+    ])
+    finished = make_engine(root).run("How many files mention ORCHID?")
+    assert finished.answer == "1 file"
+    refusal = last_user(root.calls[2])
+    assert "That count is wrong" in refusal and "'orchid'" in refusal
+
+
+def test_a_most_question_answered_with_a_lower_row_of_a_tally_is_sent_back_for_the_first() -> None:
+    # aggregation bench: the tally listed Maria Lopez (32 files) first, the 1.5B answered
+    # Tom Becker (26)
+    listing = "tally: matched in 3 of 3 files; 2 distinct values:\\n  Maria Lopez: 32 files\\n  Tom Becker: 26 files"
+    root = ScriptedBackend()
+    root.enqueue([code(f"print('{listing}')"), code("FINAL('Tom Becker (26 of 120 files)')"), code("FINAL('Maria Lopez (32 files)')")])
+    finished = make_engine(root).run("Which person filed the most notes?")
+    assert finished.answer == "Maria Lopez (32 files)"
+    assert "lists Maria Lopez first (32 files)" in last_user(root.calls[2])
+    # a tie for first place is no error, and neither is a question about the fewest
+    for question, answer in [("Which person filed the fewest notes?", "Tom Becker")]:
+        root = ScriptedBackend()
+        root.enqueue([code(f"print('{listing}')"), code(f"FINAL('{answer}')")])
+        assert make_engine(root).run(question).answer == answer
+    tied = listing.replace("26 files", "32 files")
+    root = ScriptedBackend()
+    root.enqueue([code(f"print('{tied}')"), code("FINAL('Tom Becker')")])
+    assert make_engine(root).run("Which person filed the most notes?").answer == "Tom Becker"
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
