@@ -47,7 +47,14 @@ from rlm_desktop.rlm.events import (
     TokenDelta,
     TurnFinished,
 )
-from rlm_desktop.rlm.grounding import Evidence, key_values, not_the_top, ungrounded_values, wrong_reduction
+from rlm_desktop.rlm.grounding import (
+    Evidence,
+    key_values,
+    not_the_top,
+    other_subject,
+    ungrounded_values,
+    wrong_reduction,
+)
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
@@ -533,6 +540,8 @@ class Engine:
         if subject is not None and not needs_fallback(answer, "ok"):
             # "No file contains 'Antananarivo'", then another city's number as the answer
             nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+        elif not needs_fallback(answer, "ok") and (pair := other_subject(node.question, answer, node.evidence)) is not None:
+            nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
         elif re.search(r"<(the )?(answer|value|file)\b", answer):
             nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
         elif _only_a_location(answer):

@@ -9,6 +9,7 @@ was neither written by the model nor said by an ungrounded sub-call."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -171,4 +172,40 @@ def not_the_top(question: str, answer: str, evidence: Evidence) -> tuple[str, in
         return None
     if any(named(value) for value, _ in rows[1:]):
         return top, n
+    return None
+
+
+_NOT_MODIFIERS = frozenset("a an the this that these those of for from with about into by in on at to and or is are was".split())
+
+
+def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, str] | None:
+    """("amber locker", "ochre locker") when every output line that holds the answer's
+    value names the question's noun with another word before it, and none with the
+    question's word: the 1.5B answered "the access code for the amber locker" with the
+    ochre locker's code, the only hit of its search."""
+    values = [v for v in key_values(answer) if _NUMBER.fullmatch(v) or len(v) >= 4]
+    if not values:
+        return None
+    lines = [line.replace("[", "").replace("]", "") for text in evidence.grounded for line in text.split("\n")
+             if any(contains_value(line, v) for v in values)]
+    if not lines:
+        return None
+    words = re.findall(r"[\w-]+", question)
+    for word, noun in itertools.pairwise(words):
+        if word.lower() in _NOT_MODIFIERS or noun.lower() in _NOT_MODIFIERS or len(noun) <= 3:
+            continue
+        asked = re.compile(rf"\b{re.escape(word)} {re.escape(noun)}\b", re.IGNORECASE)
+        other = re.compile(rf"\b([\w-]+) {re.escape(noun)}\b", re.IGNORECASE)
+        shown: list[str] = []
+        for line in lines:
+            if asked.search(line):
+                shown = []
+                break
+            others = [m.group(1) for m in other.finditer(line) if m.group(1).lower() not in _NOT_MODIFIERS]
+            if not others:
+                shown = []
+                break
+            shown.append(others[0])
+        if shown:
+            return f"{word} {noun}", f"{shown[0]} {noun}"
     return None

@@ -168,6 +168,9 @@ FINAL_CUT = "Your FINAL(...) was cut off: it was too long to write in one turn. 
 # the 1.5B wrote [f.path for f in files if 'Sofia Rossi' in f.text.lower()]: always empty
 _CAPS_IN_LOWER = re.compile(r"""(['"])([^'"\n]*[A-Z][^'"\n]*)\1\s+in\s+[\w.\[\]]+\.lower\(\)""")
 CAPS_IN_LOWER = "{text!r} has capital letters, so it is never in lowercased text: compare {lower!r} instead."
+# dev set, lookup: the only hit of the search was the ochre locker's code, and the 1.5B
+# gave it as the amber locker's
+OTHER_SUBJECT = "The line your answer comes from is about the {shown}, but the question asks about the {asked}. Search for {asked!r} (or grep for it); answer from a line about the {asked}, or say that no file mentions it."
 CAPS_ANSWER = "That count is wrong, not an answer: {hint} Run the cell again that way, then answer from its output."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."

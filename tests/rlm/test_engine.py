@@ -401,6 +401,22 @@ def test_a_most_question_answered_with_a_lower_row_of_a_tally_is_sent_back_for_t
     assert make_engine(root).run("Which person filed the most notes?").answer == "Tom Becker"
 
 
+def test_an_answer_from_a_line_about_another_thing_of_the_same_kind_is_sent_back() -> None:
+    # dev set, lookup: the only hit was "The [access] [code] for the ochre [locker] is
+    # 60478", and the 1.5B gave it as the amber locker's code
+    hit = "notes/e1.txt:7: The [access] [code] for the ochre [locker] is 60478. In ancient times"
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({hit!r})"), code("FINAL('60478 (notes/e1.txt:7)')"),
+                  code("print('notes/e2.txt:3: the amber locker opens with 66667')"), code("FINAL('66667 (notes/e2.txt:3)')")])
+    finished = make_engine(root).run("What is the access code for the amber locker?")
+    assert finished.answer == "66667 (notes/e2.txt:3)"
+    assert "about the ochre locker, but the question asks about the amber locker" in last_user(root.calls[2])
+    # the line names the asked one too: accepted at once
+    root = ScriptedBackend()
+    root.enqueue([code("print('the ochre locker is shut; the access code for the amber locker is 66667')"), code("FINAL('66667')")])
+    assert make_engine(root).run("What is the access code for the amber locker?").answer == "66667"
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
