@@ -8,7 +8,7 @@ import argparse
 from rlm_desktop.bench.common import add_common_flags, bench_settings, results_path, run_and_report
 from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.runner import METHODS
-from rlm_desktop.bench.tasks import QUALITY_FAMILIES, quality_plan, quality_tasks
+from rlm_desktop.bench.tasks import QUALITY_FAMILIES, first_per_size, quality_plan, quality_tasks
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--family", action="append", choices=QUALITY_FAMILIES, help="only these families (repeatable)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from rlm,rag,direct")
     parser.add_argument("--repeats", type=int, default=3, help="needles per size (full run)")
+    parser.add_argument("--per-size", type=int, metavar="N", help="only the first N tasks of each family and size")
     add_common_flags(parser, "quality")
     parser.set_defaults(func=main)
 
@@ -26,6 +27,8 @@ def main(args: argparse.Namespace) -> int:
     tasks = quality_tasks(load_essays(), quick=args.quick, large=args.large, seed=args.seed, repeats=args.repeats)
     if args.family:
         tasks = [t for t in tasks if t.family in args.family]
+    if args.per_size is not None:
+        tasks = first_per_size(tasks, args.per_size)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = set(methods) - set(METHODS)
     if bad:

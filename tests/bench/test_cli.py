@@ -73,3 +73,12 @@ def test_bench_settings_switch_the_answer_cache_off() -> None:
 
     args = argparse.Namespace(timeout=60.0, threads=None, root_model=None, sub_model=None)
     assert bench_settings(args).subcall_cache is False
+
+
+def test_bench_quality_runs_the_first_tasks_of_a_family_with_chosen_methods(fake_engine, tmp_path: Path) -> None:
+    results = tmp_path / "q.json"
+    args = ["bench", "quality", "--family", "aggregation", "--methods", "rag", "--per-size", "2", "--results", str(results)]
+    assert main(args) == 0
+    rows = json.loads(results.read_text())["results"]
+    assert [(r["family"], r["method"]) for r in rows] == [("aggregation", "rag")] * 2
+    assert [m for _, m in fake_engine] == ["rag", "rag"]

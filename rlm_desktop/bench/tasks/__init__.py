@@ -8,6 +8,7 @@ from rlm_desktop.bench.tasks.suites import (
     DEV_FAMILIES,
     QUALITY_FAMILIES,
     dev_tasks,
+    first_per_size,
     quality_plan,
     quality_tasks,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "QUALITY_FAMILIES",
     "Task",
     "dev_tasks",
+    "first_per_size",
     "quality_plan",
     "quality_tasks",
 ]

@@ -80,13 +80,16 @@ def dev_tasks(
         tasks += code_tasks(LARGE_MODULES, seed, "code")
     tasks = [t for t in tasks if t.family in wanted]
     limit = per_size if per_size is not None else (3 if quick else None)
-    if limit is not None:
-        kept: list[Task] = []
-        per: dict[tuple[str, str], int] = {}
-        for t in tasks:
-            key = (t.family, t.corpus.id)
-            if per.get(key, 0) < limit:
-                kept.append(t)
-                per[key] = per.get(key, 0) + 1
-        tasks = kept
-    return tasks
+    return tasks if limit is None else first_per_size(tasks, limit)
+
+
+def first_per_size(tasks: Sequence[Task], limit: int) -> list[Task]:
+    """The first ``limit`` tasks of each family on each corpus (size), in order."""
+    kept: list[Task] = []
+    per: dict[tuple[str, str], int] = {}
+    for t in tasks:
+        key = (t.family, t.corpus.id)
+        if per.get(key, 0) < limit:
+            kept.append(t)
+            per[key] = per.get(key, 0) + 1
+    return kept
