@@ -454,6 +454,10 @@ class Engine:
                 # the output pasted back, then FINAL(...): run the code after the paste
                 self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
                 code = rest
+            mended = _quote_mended(code)
+            if mended is not None:
+                self._emit(Notice(self.run_id, node.node_id, turn, f"a quote inside FINAL's string broke the cell: ran {mended.splitlines()[-1]}"))
+                code = mended
             temperature, resampled = 0.0, 0
             ran.add(_normalized(code))
             result, session = self._run_cell(node, session, turn, code)
@@ -833,6 +837,30 @@ def _cut_final(code: str) -> str | None:
     if m is None or m.group(1) in m.group(2):
         return None
     return _first_clause(m.group(2)) or None
+
+
+_FINAL_LINE = re.compile(r"\s*FINAL\((['\"])(.*?)\1((?:\s*,\s*['\"][^'\"]*['\"])*)\)\s*")
+
+
+def _quote_mended(code: str) -> str | None:
+    """The cell with its last line's ``FINAL('...')`` string re-quoted when a quote inside
+    it broke the cell: FINAL('55991: Olga Petrova's badge number is 55991') is a
+    SyntaxError, and the 1.5B lost its way after one. None when nothing needs mending."""
+    try:
+        ast.parse(code)
+        return None
+    except SyntaxError:
+        pass
+    lines = code.rstrip().splitlines()
+    m = _FINAL_LINE.fullmatch(lines[-1]) if lines else None
+    if m is None:
+        return None
+    mended = "\n".join([*lines[:-1], f"FINAL({m.group(2)!r}{m.group(3)})"])
+    try:
+        ast.parse(mended)
+    except SyntaxError:
+        return None
+    return mended
 
 
 def _without_pasted(code: str, output: str) -> str | None:

@@ -417,6 +417,17 @@ def test_an_answer_from_a_line_about_another_thing_of_the_same_kind_is_sent_back
     assert make_engine(root).run("What is the access code for the amber locker?").answer == "66667"
 
 
+def test_a_quote_inside_finals_string_is_mended_instead_of_failing_the_cell() -> None:
+    # dev set, multi-step 128K: FINAL('55991: Olga Petrova's badge number is 55991') was a
+    # SyntaxError; the 1.5B then pasted the error back until the budget ran out
+    root = ScriptedBackend()
+    root.enqueue([code("print(\"Olga Petrova's badge number is 55991\")"),
+                  code("FINAL('55991: Olga Petrova's badge number is 55991 (notes/e.txt:62)')")])
+    finished = make_engine(root).run("What is the badge number of the owner of the tundra cabinet?")
+    assert finished.status == "ok"
+    assert finished.answer == "55991: Olga Petrova's badge number is 55991 (notes/e.txt:62)"
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
