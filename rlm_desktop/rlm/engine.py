@@ -14,10 +14,8 @@ Every step is emitted live as an event (``events.py``) through ``sink``."""
 
 from __future__ import annotations
 
-import ast
 import itertools
 import logging
-import re
 import shutil
 import threading
 import time
@@ -29,8 +27,9 @@ from pathlib import Path
 from rlm_desktop import paths
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, SandboxError
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
-from rlm_desktop.rlm import prompts
+from rlm_desktop.rlm import cells, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
+from rlm_desktop.rlm.checks import parrots_instruction, refusal, shown_first_clause
 from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
 from rlm_desktop.rlm.events import (
     CellFinished,
@@ -49,11 +48,7 @@ from rlm_desktop.rlm.events import (
 )
 from rlm_desktop.rlm.grounding import (
     Evidence,
-    key_values,
-    not_the_top,
-    other_subject,
     ungrounded_values,
-    wrong_reduction,
 )
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
@@ -426,7 +421,7 @@ class Engine:
 
             code = parsed.code
             node.evidence.add_model_text(code)
-            if "repeats" not in self.ablated and _normalized(code) in ran:
+            if "repeats" not in self.ablated and cells.normalized(code) in ran:
                 temperature = RESAMPLE_TEMPERATURE
                 if resampled < RESAMPLES:
                     resampled += 1
@@ -443,8 +438,8 @@ class Engine:
                     continue
                 self._nudge(node, turn, messages, prompts.repeated(last_output))
                 continue
-            if _pastes_output(code, last_output):
-                rest = _without_pasted(code, last_output)
+            if cells.pastes_output(code, last_output):
+                rest = cells.without_pasted(code, last_output)
                 if rest is None:
                     # the 1.5B sometimes sends the last output back as its next cell (a
                     # SyntaxError, then the same paste again): point at the line instead
@@ -454,12 +449,12 @@ class Engine:
                 # the output pasted back, then FINAL(...): run the code after the paste
                 self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
                 code = rest
-            mended = _quote_mended(code)
+            mended = cells.quote_mended(code)
             if mended is not None:
                 self._emit(Notice(self.run_id, node.node_id, turn, f"a quote inside FINAL's string broke the cell: ran {mended.splitlines()[-1]}"))
                 code = mended
             temperature, resampled = 0.0, 0
-            ran.add(_normalized(code))
+            ran.add(cells.normalized(code))
             result, session = self._run_cell(node, session, turn, code)
             caps = prompts.caps_in_lower(code)
             if caps is not None or not result.answer_ready:  # a FINAL-only cell keeps the last cell's
@@ -478,10 +473,10 @@ class Engine:
             last_output = result.output
             if result.error:
                 if ("repeats" not in self.ablated and last_error is not None
-                        and _last_line(result.error) == _last_line(last_error)):
+                        and cells.last_line(result.error) == cells.last_line(last_error)):
                     self._hint(node, turn, hints, prompts.same_error(result.error))
                 last_error = result.error
-                cut = _cut_final(code) if "unterminated string" in result.error else None
+                cut = cells.cut_final(code) if "unterminated string" in result.error else None
                 if cut is not None and saw_output and not grounding_refused:
                     # the answer ran into the token limit inside FINAL's string (a right
                     # total, then an invented figure for each of 60 files): its first
@@ -504,13 +499,13 @@ class Engine:
                     node.attempts.append(result.answer)
                     messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
                     self._emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
-                    ran.discard(_normalized(code))  # now that it has seen the output, the same cell may answer
+                    ran.discard(cells.normalized(code))  # now that it has seen the output, the same cell may answer
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
                 if verdict is None:
                     return NodeOutcome("ok", clean_answer(self._trimmed(node, result.answer)), saw_output=True), session
                 grounding_refused = True
-                ran.discard(_normalized(code))  # insisting on the same answer is allowed once refused
+                ran.discard(cells.normalized(code))  # insisting on the same answer is allowed once refused
                 continue
             if node.caps_in_lower is not None:
                 self._hint(node, turn, hints, node.caps_in_lower)
@@ -540,33 +535,9 @@ class Engine:
             return self._send_nudge(node, turn, messages, nudge, result)
         if already_refused:
             return None
-        subject = prompts.absent_subject(node.question, node.absent, "\n".join(node.evidence.grounded))
-        if subject is not None and not needs_fallback(answer, "ok"):
-            # "No file contains 'Antananarivo'", then another city's number as the answer
-            nudge = prompts.ABSENT_SUBJECT.format(word=subject)
-        elif not needs_fallback(answer, "ok") and (pair := other_subject(node.question, answer, node.evidence)) is not None:
-            nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
-        elif re.search(r"<(the )?(answer|value|file)\b", answer):
-            nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
-        elif _only_a_location(answer):
-            nudge = prompts.ONLY_LOCATION
-        elif (top := not_the_top(node.question, answer, node.evidence)) is not None:
-            nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
-        elif (wrong := wrong_reduction(node.question, answer, node.evidence)) is not None:
-            kind, printed = wrong
-            if kind == "total":
-                nudge = prompts.WRONG_TOTAL.format(printed=f" The total printed was {printed}." if printed else " rows.total() adds them.")
-            else:
-                nudge = prompts.WRONG_EXTREME.format(printed=f" The value printed was {printed}." if printed else " Use rows.max() or rows.min().")
-        else:
-            missing = ungrounded_values(answer, node.evidence, from_code=from_code)
-            if not missing:
-                return None
-            shown = [v for v in key_values(answer) if v not in missing]
-            if shown:
-                nudge = prompts.UNGROUNDED_PART.format(values=", ".join(repr(v) for v in missing[:3]), shown=shown[0])
-            else:
-                nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+        nudge = refusal(node.question, answer, node.evidence, node.absent, from_code=from_code)
+        if nudge is None:
+            return None
         return self._send_nudge(node, turn, messages, nudge, result)
 
     def _send_nudge(self, node: _Node, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
@@ -582,13 +553,11 @@ class Engine:
         """An answer accepted on its second try still naming values no output showed, cut
         to its first clause when that clause holds only shown values: the 1.5B insisted on
         a right total followed by an invented "1000" for every file."""
-        if "grounding" in self.ablated or not ungrounded_values(answer, node.evidence, from_code=False):
+        first = None if "grounding" in self.ablated else shown_first_clause(answer, node.evidence)
+        if first is None:
             return answer
-        first = _first_clause(answer)
-        if first != answer and key_values(first) and not ungrounded_values(first, node.evidence, from_code=False):
-            self._emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
-            return first
-        return answer
+        self._emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
+        return first
 
     def _nudge(self, node: _Node, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))
@@ -629,7 +598,7 @@ class Engine:
             result, _ = self._run_cell(node, session, turn + 1, code)
             if result.answer_ready and result.answer:
                 answer, from_code = result.answer, True
-        if _parrots_instruction(answer):
+        if parrots_instruction(answer):
             # a small model sometimes repeats the "answer now" instruction as its answer
             answer = ""
         missing = ungrounded_values(answer, node.evidence, from_code=from_code) if answer and "grounding" not in self.ablated else []
@@ -806,95 +775,3 @@ def _ablated(names) -> frozenset[str]:
     return frozenset(resolved)
 
 
-def _normalized(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
-
-
-def _output_lines(output: str) -> set[str]:
-    """The lines of an output long enough to tell a paste of them from code."""
-    return {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
-
-
-def _pastes_output(code: str, output: str) -> bool:
-    """True when most lines of a cell are whole lines of the last output."""
-    shown = _output_lines(output)
-    lines = [line.strip() for line in code.splitlines() if line.strip()]
-    if not shown or not lines:
-        return False
-    return sum(line in shown for line in lines) * 2 >= len(lines)
-
-
-def _first_clause(text: str) -> str:
-    """``text`` up to its first ", " or line break, brackets closed."""
-    first = re.split(r",\s|\n", text, maxsplit=1)[0].strip()
-    return first + ")" * max(0, first.count("(") - first.count(")"))
-
-
-def _cut_final(code: str) -> str | None:
-    """The first clause of a ``FINAL('...`` whose string never closes (cut at the token
-    limit): up to the first ", " or line end, brackets closed. None without one."""
-    m = re.search(r"FINAL\(\s*[rfbu]?(['\"])(.*)", code, re.DOTALL)
-    if m is None or m.group(1) in m.group(2):
-        return None
-    return _first_clause(m.group(2)) or None
-
-
-_FINAL_LINE = re.compile(r"\s*FINAL\((['\"])(.*?)\1((?:\s*,\s*['\"][^'\"]*['\"])*)\)\s*")
-
-
-def _quote_mended(code: str) -> str | None:
-    """The cell with its last line's ``FINAL('...')`` string re-quoted when a quote inside
-    it broke the cell: FINAL('55991: Olga Petrova's badge number is 55991') is a
-    SyntaxError, and the 1.5B lost its way after one. None when nothing needs mending."""
-    try:
-        ast.parse(code)
-        return None
-    except SyntaxError:
-        pass
-    lines = code.rstrip().splitlines()
-    m = _FINAL_LINE.fullmatch(lines[-1]) if lines else None
-    if m is None:
-        return None
-    mended = "\n".join([*lines[:-1], f"FINAL({m.group(2)!r}{m.group(3)})"])
-    try:
-        ast.parse(mended)
-    except SyntaxError:
-        return None
-    return mended
-
-
-def _without_pasted(code: str, output: str) -> str | None:
-    """The cell without the lines that are whole lines of the last output, when what is
-    left is Python (a pasted grep listing followed by ``FINAL(...)``); else None."""
-    shown = _output_lines(output)
-    rest = "\n".join(line for line in code.splitlines() if line.strip() and line.strip() not in shown)
-    if not rest.strip():
-        return None
-    try:
-        ast.parse(rest)
-    except SyntaxError:
-        return None
-    return rest
-
-
-def _last_line(error: str) -> str:
-    lines = error.strip().splitlines()
-    return lines[-1] if lines else ""
-
-
-def _parrots_instruction(answer: str) -> bool:
-    """True when a forced answer only repeats our own "answer now" instruction."""
-    lowered = answer.lower()
-    return "budget is used up" in lowered or lowered.startswith("no more turns")
-
-
-_LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z]\w*(?::\d+(?:-\d+)?)?")
-
-
-def _only_a_location(answer: str) -> bool:
-    """True when an answer is nothing but file:line citations (the small root model
-    sometimes answers with where the value is instead of the value)."""
-    if not _LOCATION.search(answer):
-        return False
-    rest = _LOCATION.sub("", answer)
-    return not re.search(r"\w", rest)

@@ -1,0 +1,84 @@
+"""What the loop does with a cell's text around running it: whether it repeats an earlier
+cell or pastes the last output back, and mending a ``FINAL`` the model broke (a string cut
+at the token limit, a quote inside its own string). Pure functions of text."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+
+def normalized(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+
+
+def output_lines(output: str) -> set[str]:
+    """The lines of an output long enough to tell a paste of them from code."""
+    return {line.strip() for line in output.splitlines() if len(line.strip()) >= 8}
+
+
+def pastes_output(code: str, output: str) -> bool:
+    """True when most lines of a cell are whole lines of the last output."""
+    shown = output_lines(output)
+    lines = [line.strip() for line in code.splitlines() if line.strip()]
+    if not shown or not lines:
+        return False
+    return sum(line in shown for line in lines) * 2 >= len(lines)
+
+
+def first_clause(text: str) -> str:
+    """``text`` up to its first ", " or line break, brackets closed."""
+    first = re.split(r",\s|\n", text, maxsplit=1)[0].strip()
+    return first + ")" * max(0, first.count("(") - first.count(")"))
+
+
+def cut_final(code: str) -> str | None:
+    """The first clause of a ``FINAL('...`` whose string never closes (cut at the token
+    limit): up to the first ", " or line end, brackets closed. None without one."""
+    m = re.search(r"FINAL\(\s*[rfbu]?(['\"])(.*)", code, re.DOTALL)
+    if m is None or m.group(1) in m.group(2):
+        return None
+    return first_clause(m.group(2)) or None
+
+
+_FINAL_LINE = re.compile(r"\s*FINAL\((['\"])(.*?)\1((?:\s*,\s*['\"][^'\"]*['\"])*)\)\s*")
+
+
+def quote_mended(code: str) -> str | None:
+    """The cell with its last line's ``FINAL('...')`` string re-quoted when a quote inside
+    it broke the cell: FINAL('55991: Olga Petrova's badge number is 55991') is a
+    SyntaxError, and the 1.5B lost its way after one. None when nothing needs mending."""
+    try:
+        ast.parse(code)
+        return None
+    except SyntaxError:
+        pass
+    lines = code.rstrip().splitlines()
+    m = _FINAL_LINE.fullmatch(lines[-1]) if lines else None
+    if m is None:
+        return None
+    mended = "\n".join([*lines[:-1], f"FINAL({m.group(2)!r}{m.group(3)})"])
+    try:
+        ast.parse(mended)
+    except SyntaxError:
+        return None
+    return mended
+
+
+def without_pasted(code: str, output: str) -> str | None:
+    """The cell without the lines that are whole lines of the last output, when what is
+    left is Python (a pasted grep listing followed by ``FINAL(...)``); else None."""
+    shown = output_lines(output)
+    rest = "\n".join(line for line in code.splitlines() if line.strip() and line.strip() not in shown)
+    if not rest.strip():
+        return None
+    try:
+        ast.parse(rest)
+    except SyntaxError:
+        return None
+    return rest
+
+
+def last_line(error: str) -> str:
+    lines = error.strip().splitlines()
+    return lines[-1] if lines else ""

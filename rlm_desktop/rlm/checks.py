@@ -1,0 +1,82 @@
+"""The checks an answer passes before it is accepted. Each refusal names what to do
+instead; the engine sends it back once (see ``Engine._judge``). Pure functions of the
+question, the answer and what the node saw (``grounding.Evidence``)."""
+
+from __future__ import annotations
+
+import re
+
+from rlm_desktop.rlm import prompts
+from rlm_desktop.rlm.cells import first_clause
+from rlm_desktop.rlm.grounding import (
+    Evidence,
+    key_values,
+    not_the_top,
+    other_subject,
+    ungrounded_values,
+    wrong_reduction,
+)
+from rlm_desktop.rlm.strategy import needs_fallback
+
+
+def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, from_code: bool) -> str | None:
+    """The nudge that sends ``answer`` back, or None when it passes. ``absent``: the words
+    a search said no file contains; ``from_code``: the answer was set by code."""
+    subject = prompts.absent_subject(question, absent, "\n".join(evidence.grounded))
+    if subject is not None and not needs_fallback(answer, "ok"):
+        # "No file contains 'Antananarivo'", then another city's number as the answer
+        nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+    elif not needs_fallback(answer, "ok") and (pair := other_subject(question, answer, evidence)) is not None:
+        nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
+    elif re.search(r"<(the )?(answer|value|file)\b", answer):
+        nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
+    elif only_a_location(answer):
+        nudge = prompts.ONLY_LOCATION
+    elif (top := not_the_top(question, answer, evidence)) is not None:
+        nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
+    elif (wrong := wrong_reduction(question, answer, evidence)) is not None:
+        kind, printed = wrong
+        if kind == "total":
+            nudge = prompts.WRONG_TOTAL.format(printed=f" The total printed was {printed}." if printed else " rows.total() adds them.")
+        else:
+            nudge = prompts.WRONG_EXTREME.format(printed=f" The value printed was {printed}." if printed else " Use rows.max() or rows.min().")
+    else:
+        missing = ungrounded_values(answer, evidence, from_code=from_code)
+        if not missing:
+            return None
+        shown = [v for v in key_values(answer) if v not in missing]
+        if shown:
+            nudge = prompts.UNGROUNDED_PART.format(values=", ".join(repr(v) for v in missing[:3]), shown=shown[0])
+        else:
+            nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
+    return nudge
+
+
+def shown_first_clause(answer: str, evidence: Evidence) -> str | None:
+    """The answer's first clause when the answer names values no output showed and that
+    clause names only shown ones, else None: the 1.5B insisted on a right total followed
+    by an invented "1000" for every file."""
+    if not ungrounded_values(answer, evidence, from_code=False):
+        return None
+    first = first_clause(answer)
+    if first != answer and key_values(first) and not ungrounded_values(first, evidence, from_code=False):
+        return first
+    return None
+
+
+def parrots_instruction(answer: str) -> bool:
+    """True when a forced answer only repeats our own "answer now" instruction."""
+    lowered = answer.lower()
+    return "budget is used up" in lowered or lowered.startswith("no more turns")
+
+
+_LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z]\w*(?::\d+(?:-\d+)?)?")
+
+
+def only_a_location(answer: str) -> bool:
+    """True when an answer is nothing but file:line citations (the small root model
+    sometimes answers with where the value is instead of the value)."""
+    if not _LOCATION.search(answer):
+        return False
+    rest = _LOCATION.sub("", answer)
+    return not re.search(r"\w", rest)
