@@ -22,12 +22,24 @@ def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--root-model", default=None, help="root model (catalog name or .gguf path)")
     parser.add_argument("--sub-model", default=None, help="sub-call model (catalog name or .gguf path)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", action="append", default=[], metavar="ID", help="only the task with this id, as the results name it (repeatable)")
     parser.add_argument("--results", type=Path, default=None, help=f"results JSON (default: <data dir>/bench/{name}.json); runs already in it are skipped")
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results in the file and start over")
     parser.add_argument("--retry-errors", action="store_true", help="run again what ended in an error (a crash, not a wrong answer)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the Markdown table and the PNG plots (default: beside the results)")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock budget per run, seconds")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads per model (default: physical cores; 1 on a machine shared with other jobs)")
+
+
+def only_tasks(tasks: Sequence[Task], ids: Sequence[str]) -> list[Task]:
+    """The tasks ``--task`` names (all of them without it); an unknown id is an error."""
+    if not ids:
+        return list(tasks)
+    known = {t.id for t in tasks}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise SystemExit(f"no task {', '.join(unknown)} in this set; ids look like {next(iter(sorted(known)), 'none')}")
+    return [t for t in tasks if t.id in set(ids)]
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:

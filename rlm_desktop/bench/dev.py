@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from rlm_desktop.bench.common import add_common_flags, bench_settings, results_path, run_and_report
+from rlm_desktop.bench.common import add_common_flags, bench_settings, only_tasks, results_path, run_and_report
 from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     tasks = dev_tasks(load_essays(), families=args.family, quick=args.quick, seed=args.seed, per_size=args.per_size)
+    tasks = only_tasks(tasks, args.task)
     settings = bench_settings(args)
     variant = "default"
     if args.ablate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from rlm_desktop.bench.common import add_common_flags, bench_settings, results_path, run_and_report
+from rlm_desktop.bench.common import add_common_flags, bench_settings, only_tasks, results_path, run_and_report
 from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import QUALITY_FAMILIES, first_per_size, quality_plan, quality_tasks
@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
         tasks = [t for t in tasks if t.family in args.family]
     if args.per_size is not None:
         tasks = first_per_size(tasks, args.per_size)
+    tasks = only_tasks(tasks, args.task)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = set(methods) - set(METHODS)
     if bad:

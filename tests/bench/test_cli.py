@@ -82,3 +82,12 @@ def test_bench_quality_runs_the_first_tasks_of_a_family_with_chosen_methods(fake
     rows = json.loads(results.read_text())["results"]
     assert [(r["family"], r["method"]) for r in rows] == [("aggregation", "rag")] * 2
     assert [m for _, m in fake_engine] == ["rag", "rag"]
+
+
+def test_bench_dev_runs_only_the_tasks_named(fake_engine, tmp_path: Path) -> None:
+    results = tmp_path / "d.json"
+    assert main(["bench", "dev", "--task", "lookup-5K-s0-02", "--task", "absent-5K-s0-00", "--results", str(results)]) == 0
+    rows = json.loads(results.read_text())["results"]
+    assert sorted(r["task_id"] for r in rows) == ["absent-5K-s0-00", "lookup-5K-s0-02"]
+    with pytest.raises(SystemExit, match="no task lookup-9K"):
+        main(["bench", "dev", "--task", "lookup-9K-s0-00", "--results", str(results)])
