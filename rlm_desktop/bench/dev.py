@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from rlm_desktop.bench.common import add_common_flags, bench_settings, only_tasks, results_path, run_and_report
+from rlm_desktop.bench.common import (
+    add_common_flags,
+    bench_settings,
+    only_tasks,
+    results_path,
+    run_and_report,
+)
 from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 

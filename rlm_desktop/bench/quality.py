@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from rlm_desktop.bench.common import add_common_flags, bench_settings, only_tasks, results_path, run_and_report
+from rlm_desktop.bench.common import (
+    add_common_flags,
+    bench_settings,
+    only_tasks,
+    results_path,
+    run_and_report,
+)
 from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import QUALITY_FAMILIES, first_per_size, quality_plan, quality_tasks

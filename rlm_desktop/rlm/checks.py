@@ -19,13 +19,18 @@ from rlm_desktop.rlm.grounding import (
 from rlm_desktop.rlm.strategy import needs_fallback
 
 
-def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, from_code: bool) -> str | None:
+def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, from_code: bool,
+            lookup: bool = False, outputs: str = "") -> str | None:
     """The nudge that sends ``answer`` back, or None when it passes. ``absent``: the words
-    a search said no file contains; ``from_code``: the answer was set by code."""
+    a search said no file contains; ``from_code``: the answer was set by code; ``lookup``:
+    the answer is one fact read from a line; ``outputs``: every cell output, joined."""
     subject = prompts.absent_subject(question, absent, "\n".join(evidence.grounded))
+    unseen = unseen_name(question, outputs) if lookup else None
     if subject is not None and not needs_fallback(answer, "ok"):
         # "No file contains 'Antananarivo'", then another city's number as the answer
         nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+    elif unseen is not None and not needs_fallback(answer, "ok"):
+        nudge = prompts.UNSEEN_NAME.format(name=unseen)
     elif not needs_fallback(answer, "ok") and (pair := other_subject(question, answer, evidence)) is not None:
         nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
     elif re.search(r"<(the )?(answer|value|file)\b", answer):
@@ -50,6 +55,20 @@ def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *,
         else:
             nudge = prompts.UNGROUNDED.format(values=", ".join(repr(v) for v in missing[:3]))
     return nudge
+
+
+_COMMON_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for".split())
+
+
+def unseen_name(question: str, outputs: str) -> str | None:
+    """A capitalized name in the question (not its first word) that no cell output has
+    shown: the 1.5B searched 'Obsidian leader room', got room lines only, and answered
+    with the room of a person no line tied to Obsidian."""
+    lowered = outputs.lower()
+    for m in re.finditer(r"\b[A-Z][\w-]{2,}", question):
+        if m.start() > 0 and m.group().lower() not in _COMMON_CAPITALS and m.group().lower() not in lowered:
+            return m.group()
+    return None
 
 
 def shown_first_clause(answer: str, evidence: Evidence) -> str | None:

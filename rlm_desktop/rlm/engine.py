@@ -66,6 +66,9 @@ from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# strategies whose answer is one fact read from a line (not a count or a total)
+LOOKUP_STRATEGIES = frozenset({"lookup", "multi_step"})
+
 ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
 FORCED_MAX_TOKENS = 160
@@ -117,6 +120,7 @@ class _Node:
     question: str = ""
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
     caps_in_lower: str | None = None  # the last cell looked for capitals in lowercased text: the hint
+    strategy: str | None = None  # the strategy of the attempt running
 
 
 class Engine:
@@ -364,6 +368,7 @@ class Engine:
     def _loop(self, node: _Node, question: str, messages: list[Message], session,
               strategy: Strategy | None = None) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
+        node.strategy = strategy.name if strategy is not None else None
         saw_output = False
         ran: set[str] = set()  # normalized cells run in this attempt
         last_output = ""
@@ -535,7 +540,9 @@ class Engine:
             return self._send_nudge(node, turn, messages, nudge, result)
         if already_refused:
             return None
-        nudge = refusal(node.question, answer, node.evidence, node.absent, from_code=from_code)
+        outputs = "\n".join(cell.output for cell in node.cells)
+        nudge = refusal(node.question, answer, node.evidence, node.absent, from_code=from_code,
+                        lookup=node.strategy in LOOKUP_STRATEGIES, outputs=outputs)
         if nudge is None:
             return None
         return self._send_nudge(node, turn, messages, nudge, result)

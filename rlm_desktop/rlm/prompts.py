@@ -171,6 +171,9 @@ CAPS_IN_LOWER = "{text!r} has capital letters, so it is never in lowercased text
 # dev set, lookup: the only hit of the search was the ochre locker's code, and the 1.5B
 # gave it as the amber locker's
 OTHER_SUBJECT = "The line your answer comes from is about the {shown}, but the question asks about the {asked}. Search for {asked!r} (or grep for it); answer from a line about the {asked}, or say that no file mentions it."
+# dev set, multi-step: search('Obsidian leader room') showed room lines only, and the 1.5B
+# answered with the room of someone no line tied to Obsidian
+UNSEEN_NAME = "No output so far mentions {name}, and the question is about it: an answer from these lines is a guess. Search for {name!r} alone first, then answer from a line about {name}."
 CAPS_ANSWER = "That count is wrong, not an answer: {hint} Run the cell again that way, then answer from its output."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."

@@ -236,3 +236,23 @@ def test_multi_step_output_names_the_bridge_to_search_next() -> None:
 def test_ablate_bridge_gives_no_hint() -> None:
     root, _ = _chain_run(["bridge"])
     assert "next to find the answer" not in last_user(root.calls[1])
+
+
+def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_back() -> None:
+    # dev set, multi-step: search('Obsidian leader room') showed only room lines, and the
+    # 1.5B answered with the room of someone no line tied to Obsidian
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.router_answer = "chain"
+    root.enqueue([
+        code("print('e8.txt:22: Wanjiru Kamau works in room 297.')"),
+        code("FINAL('297 (e8.txt:22)')"),
+        code("print('e3.txt:9: The project codenamed Obsidian is led by Umar Sheikh. Umar Sheikh works in room 885.')"),
+        code("FINAL('885 (e3.txt:9)')"),
+    ])
+    finished = make_engine(root, sub).run("In which room does the leader of the project codenamed Obsidian work?")
+    assert finished.answer == "885 (e3.txt:9)"
+    assert "No output so far mentions Obsidian" in last_user(root.calls[2])
+    # a count is no lookup: its outputs need not repeat the question's names
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    root.enqueue([code("print(3)"), code("FINAL('3 files')")])
+    assert make_engine(root, sub).run("How many files mention Obsidian?").answer == "3 files"
