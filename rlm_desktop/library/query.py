@@ -132,31 +132,6 @@ def best_line(text: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
     return best[1], text[start : stop if stop >= 0 else len(text)]
 
 
-_SENTENCE_END = re.compile(r"[.!?:;][\"')\]]*(?:\s|$)")
-CONTINUATION_CHARS = 160
-
-
-def with_continuation(text: str, line_index: int, line: str) -> str:
-    """``line`` plus the start of the next one up to the end of its first sentence when
-    ``line`` stops mid-sentence in wrapped prose: "The project codenamed Obsidian is led
-    by" / "Umar Sheikh. They ..." -- a hit showing only the first line hides the name."""
-    tail = line.rstrip()
-    if not tail or not (tail[-1].isalnum() or tail[-1] == ",") or " " not in tail.strip():
-        return line
-    start = -1
-    for _ in range(line_index + 1):  # the start of the line after ``line_index``
-        start = text.find("\n", start + 1)
-        if start < 0:
-            return line
-    stop = text.find("\n", start + 1)
-    following = text[start + 1 : stop if stop >= 0 else len(text)].strip()
-    if not following or not following[0].isalnum():
-        return line
-    end = _SENTENCE_END.search(following)
-    piece = following[: end.end() if end else len(following)].rstrip()
-    return f"{tail} {piece[:CONTINUATION_CHARS]}"
-
-
 def mark(line: str, pattern: re.Pattern[str], width: int = 200) -> str:
     """The line, cut to about ``width`` characters around its first match, with the
     matched words in [brackets]."""

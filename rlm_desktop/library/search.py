@@ -88,8 +88,6 @@ def _hit(conn: sqlite3.Connection, match: str, terms: re.Pattern[str] | None, ro
     found = fts_query.best_line(text, terms) if terms is not None else None
     if found is not None:
         offset, line_text = found
-        if kind != "code":  # wrapped prose: the sentence may end on the next line
-            line_text = fts_query.with_continuation(text, offset, line_text)
         snippet = fts_query.mark(line_text, terms)  # type: ignore[arg-type]
         line += offset
     else:

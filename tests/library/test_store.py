@@ -35,20 +35,6 @@ def test_search_ranks_and_cites_the_line(indexed: Library, folder: Path) -> None
     assert str(hit.location) == f"{folder / 'config.py'}:200"
 
 
-def test_a_prose_hit_that_stops_mid_sentence_shows_the_sentence_to_its_end(lib: Library, folder: Path) -> None:
-    # dev set, multi-step: the hit "The project codenamed Obsidian is led by" hid the
-    # name on the next line, and the 1.5B took another line's name instead
-    (folder / "essay.txt").write_text("Some intro words here.\nIt pays. The project codenamed Obsidian is led by\nUmar Sheikh. They met in May and\nstayed.\n")
-    (folder / "code.py").write_text("import os\nOBSIDIAN = 1\nimport sys\n")
-    lib.add_folder(folder)
-    lib.scan()
-    hit = lib.search("Obsidian project").hits[0]
-    assert hit.line == 2 and hit.snippet.endswith("is led by Umar Sheikh.")
-    # code is not prose: a line is shown alone
-    code_hit = next(h for h in lib.search("obsidian").hits if h.path.endswith("code.py"))
-    assert code_hit.snippet == "[OBSIDIAN] = 1"
-
-
 def test_search_cites_pdf_pages(indexed: Library, folder: Path) -> None:
     result = indexed.search("Lisbon office")
     hit = result.hits[0]
