@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from rlm_desktop.rlm.repl.numbers import numbers_in, parse_number
 from rlm_desktop.rlm.repl.values import (
     Numbers,
     Row,
@@ -13,8 +14,6 @@ from rlm_desktop.rlm.repl.values import (
     check_value,
     excerpt,
     expected_kind,
-    numbers_in,
-    parse_number,
     parse_reply,
     settle,
     text_answer,
