@@ -28,7 +28,7 @@ def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *,
     unseen = unseen_name(question, outputs) if lookup else None
     if subject is not None and not needs_fallback(answer, "ok"):
         # "No file contains 'Antananarivo'", then another city's number as the answer
-        nudge = prompts.ABSENT_SUBJECT.format(word=subject)
+        nudge = prompts.ABSENT_SUBJECT.format(word=subject, searched=prompts.searched_for("\n".join(evidence.grounded), subject))
     elif unseen is not None and not needs_fallback(answer, "ok"):
         nudge = prompts.UNSEEN_NAME.format(name=unseen)
     elif not needs_fallback(answer, "ok") and (pair := other_subject(question, answer, evidence)) is not None:

@@ -347,6 +347,10 @@ class Engine:
             return None
         if outcome.status == "budget_exhausted" or not needs_fallback(outcome.answer, outcome.status):
             return None  # a used-up budget (iterations, time, tokens, sub-calls) gets no second run
+        if outcome.status == "ok" and prompts.absent_subject(question, node.absent, "\n".join(node.evidence.grounded)):
+            # a search said no file contains what the question is about: "not found" is
+            # the answer, and a second strategy only searches the same words again
+            return None
         try:
             self.budget.check_time()
             self.budget.check_tokens()

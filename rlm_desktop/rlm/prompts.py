@@ -113,7 +113,17 @@ _ABSENT = re.compile(r"No file contains ('[^;]+?')(?:;|$)", re.MULTILINE)
 REPEATED_ABSENT = "You ran the same code again; it will give the same output. The output says no file contains {words}: if the question is about that, the answer is not in the folder. Answer FINAL('Not found: no file mentions ... (searched for ...)'), or search other words."
 
 
-ABSENT_SUBJECT = "A search said no file contains {word!r}, and the question is about {word}: an answer from other lines is about something else. If no file mentions {word}, answer FINAL('Not found: no file mentions {word} (searched for ...)')."
+# the "(searched for ...)" is filled in: left open, the 1.5B wrote "the hits were about
+# the guava and the quince" there, and an answer naming other things' values is wrong
+ABSENT_SUBJECT = "A search said no file contains {word!r}, and the question is about {word}: an answer from other lines is about something else. If no file mentions {word}, answer FINAL('Not found: no file mentions {word} (searched for {searched})')."
+_SEARCHED = re.compile(r"""^search\((['"])(.+?)\1\): (?:no matching files\. )?No file contains""", re.MULTILINE)
+
+
+def searched_for(outputs: str, word: str) -> str:
+    """The query of the last search whose output said no file contains ``word``."""
+    queries = [m.group(2) for m in _SEARCHED.finditer(outputs) if word.lower() in m.group(2).lower()]
+    query = queries[-1] if queries else word
+    return '"' + query.replace('"', "").replace("'", "") + '"'  # inside FINAL('...'): no single quotes
 
 
 def absent_words(output: str) -> list[str]:

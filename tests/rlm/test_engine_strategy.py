@@ -256,3 +256,20 @@ def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_b
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     root.enqueue([code("print(3)"), code("FINAL('3 files')")])
     assert make_engine(root, sub).run("How many files mention Obsidian?").answer == "3 files"
+
+
+def test_not_found_after_a_search_said_no_file_has_the_questions_name_gets_no_fallback() -> None:
+    # dev set, absent: "No file contains 'Farid', 'Haddad'", a right "Not found", then a
+    # fallback strategy searched the same words for 60 s and guessed "guava"
+    root = ScriptedBackend()
+    root.enqueue([
+        code("print(\"search('Farid Haddad fruit'): No file contains 'Farid', 'Haddad'; showing 1 file with some of the other words:\\nb.txt:2: Her favourite fruit is the guava.\")"),
+        code("FINAL('guava (b.txt:2)')"),
+        code("FINAL('Not found: no file mentions Farid Haddad')"),
+    ])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is Farid Haddad's favourite fruit?")
+    assert finished.status == "ok" and finished.answer == "Not found: no file mentions Farid Haddad"
+    # the other person's fruit is refused with the search it came from filled in
+    assert """answer FINAL('Not found: no file mentions Farid (searched for "Farid Haddad fruit")')""" in last_user(root.calls[2])
+    assert len(root.calls) == 3 and not any("came back empty" in n for n in notices(events))
