@@ -9,7 +9,9 @@ import re
 
 
 def normalized(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+    """The cell as it runs: blank lines and whole-line comments dropped (the 1.5B re-sends
+    the same search under a new comment, "# the answer is in the first file")."""
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip() and not line.lstrip().startswith("#"))
 
 
 def output_lines(output: str) -> set[str]:

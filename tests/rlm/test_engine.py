@@ -221,7 +221,9 @@ def test_turn_without_code_or_answer_gets_corrective_message() -> None:
 
 def test_repeated_cell_is_drawn_again_at_a_temperature_before_any_nudge() -> None:
     root = ScriptedBackend()
-    root.enqueue([code("search('vault')"), code("search('vault')"), code("read('notes/vault.txt')"), code("FINAL('ORCHID-7731')")])
+    # dev set, absent: the same search under a new comment is the same cell
+    root.enqueue([code("search('vault')"), code("# the answer is in the first file\nsearch('vault')"),
+                  code("read('notes/vault.txt')"), code("FINAL('ORCHID-7731')")])
     finished = make_engine(root).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert len(FakeSession.instances[0].cells) == 3  # the repeat never ran
