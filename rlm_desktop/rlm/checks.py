@@ -57,17 +57,29 @@ def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *,
     return nudge
 
 
-_COMMON_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for".split())
+_COMMON_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
+# the call a listing starts with, "search('Obsidian leader room'): ...": it echoes the
+# question's words whether or not any hit holds them
+_CALL_ECHO = re.compile(r"^\s*\w+\((?:[rbf]?(['\"]).*?\1)?[^\n]*?\):", re.MULTILINE)
+_NAME_RUN = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)*")
 
 
 def unseen_name(question: str, outputs: str) -> str | None:
-    """A capitalized name in the question (not its first word) that no cell output has
-    shown: the 1.5B searched 'Obsidian leader room', got room lines only, and answered
-    with the room of a person no line tied to Obsidian."""
-    lowered = outputs.lower()
-    for m in re.finditer(r"\b[A-Z][\w-]{2,}", question):
-        if m.start() > 0 and m.group().lower() not in _COMMON_CAPITALS and m.group().lower() not in lowered:
-            return m.group()
+    """A capitalized name of the question ("Obsidian", "Morning Tide": the whole run of
+    capitalized words, not the question's first word) that no cell output has shown,
+    the calls' echoes of their own arguments and search's [marks] aside: the 1.5B searched
+    'Obsidian leader room', got room lines only, and answered with the room of a person no
+    line tied to Obsidian; it gave "the ship Morning Tide" the port of another ship."""
+    shown = " ".join(_CALL_ECHO.sub(" ", outputs).replace("[", "").replace("]", "").lower().split())
+    for m in _NAME_RUN.finditer(question):
+        words = m.group().split()
+        while words and words[0].lower() in _COMMON_CAPITALS:
+            words = words[1:]
+        if not words or (m.start() == 0 and len(words) == len(m.group().split())):
+            continue  # the question's first word is capitalized anyway
+        name = " ".join(words)
+        if len(name) >= 3 and name.lower() not in shown:
+            return name
     return None
 
 

@@ -244,7 +244,8 @@ def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_b
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     sub.router_answer = "chain"
     root.enqueue([
-        code("print('e8.txt:22: Wanjiru Kamau works in room 297.')"),
+        # the search's own echo names Obsidian; no hit does
+        code("print(\"search('Obsidian leader room'): showing 1 of 1 matching files:\\ne8.txt:22: Wanjiru Kamau works in [room] 297.\")"),
         code("FINAL('297 (e8.txt:22)')"),
         code("print('e3.txt:9: The project codenamed Obsidian is led by Umar Sheikh. Umar Sheikh works in room 885.')"),
         code("FINAL('885 (e3.txt:9)')"),
@@ -252,6 +253,19 @@ def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_b
     finished = make_engine(root, sub).run("In which room does the leader of the project codenamed Obsidian work?")
     assert finished.answer == "885 (e3.txt:9)"
     assert "No output so far mentions Obsidian" in last_user(root.calls[2])
+    # dev set, absent: hits with "morning" and "tide" apart are not the ship Morning Tide
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.router_answer = "lookup"
+    root.enqueue([
+        code("print(\"search('Morning Tide port'): showing 2 of 2 matching files:\\na.txt:8: One [morning] I woke.\\nb.txt:3: The [tide] pools. The ship Sea Lark sailed from Porto.\")"),
+        code("FINAL('Porto (b.txt:3)')"),
+        code("FINAL('Not found: no file mentions the ship Morning Tide')"),
+        code("print(\"search('Morning Tide'): showing 0 files\")"),  # the fallback strategy's try
+        code("FINAL('Not found')"),
+    ])
+    finished = make_engine(root, sub).run("From which port did the ship Morning Tide sail?")
+    assert finished.answer == "Not found: no file mentions the ship Morning Tide"
+    assert "No output so far mentions Morning Tide" in last_user(root.calls[2])
     # a count is no lookup: its outputs need not repeat the question's names
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     root.enqueue([code("print(3)"), code("FINAL('3 files')")])
