@@ -18,20 +18,33 @@ from rlm_desktop.rlm.grounding import (
 )
 from rlm_desktop.rlm.strategy import needs_fallback
 
+FIRM_REFUSALS = 2  # an answer about something no file has may be refused twice
 
-def refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, from_code: bool,
-            lookup: bool = False, outputs: str = "") -> str | None:
-    """The nudge that sends ``answer`` back, or None when it passes. ``absent``: the words
-    a search said no file contains; ``from_code``: the answer was set by code; ``lookup``:
-    the answer is one fact read from a line; ``outputs``: every cell output, joined."""
-    subject = prompts.absent_subject(question, absent, "\n".join(evidence.grounded))
-    unseen = unseen_name(question, outputs) if lookup else None
-    if subject is not None and not needs_fallback(answer, "ok"):
+
+def subject_refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, lookup: bool,
+                    outputs: str, refused_before: int) -> str | None:
+    """The nudge for an answer (not "not found") to a question whose subject no file was
+    shown to hold: a search said no file contains it (``absent``), or, for a lookup, no
+    cell output shows its name (``outputs``). The second time, the nudge asks for "not
+    found" outright: the 1.5B insisted once on the guava of another person's line."""
+    if needs_fallback(answer, "ok"):
+        return None
+    grounded = "\n".join(evidence.grounded)
+    subject = prompts.absent_subject(question, absent, grounded)
+    if subject is not None:
         # "No file contains 'Antananarivo'", then another city's number as the answer
-        nudge = prompts.ABSENT_SUBJECT.format(word=subject, searched=prompts.searched_for("\n".join(evidence.grounded), subject))
-    elif unseen is not None and not needs_fallback(answer, "ok"):
-        nudge = prompts.UNSEEN_NAME.format(name=unseen)
-    elif not needs_fallback(answer, "ok") and (pair := other_subject(question, answer, evidence)) is not None:
+        template = prompts.ABSENT_SUBJECT if refused_before == 0 else prompts.ABSENT_AGAIN
+        return template.format(word=subject, searched=prompts.searched_for(grounded, subject))
+    unseen = unseen_name(question, outputs) if lookup else None
+    if unseen is not None:
+        return (prompts.UNSEEN_NAME if refused_before == 0 else prompts.UNSEEN_AGAIN).format(name=unseen)
+    return None
+
+
+def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) -> str | None:
+    """The nudge that sends ``answer`` back once, or None when it passes. ``from_code``:
+    the answer was set by code."""
+    if not needs_fallback(answer, "ok") and (pair := other_subject(question, answer, evidence)) is not None:
         nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
     elif re.search(r"<(the )?(answer|value|file)\b", answer):
         nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally

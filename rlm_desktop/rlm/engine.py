@@ -29,7 +29,13 @@ from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, Sandb
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
 from rlm_desktop.rlm import cells, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
-from rlm_desktop.rlm.checks import parrots_instruction, refusal, shown_first_clause
+from rlm_desktop.rlm.checks import (
+    FIRM_REFUSALS,
+    parrots_instruction,
+    refusal,
+    shown_first_clause,
+    subject_refusal,
+)
 from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
 from rlm_desktop.rlm.events import (
     CellFinished,
@@ -121,6 +127,7 @@ class _Node:
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
     caps_in_lower: str | None = None  # the last cell looked for capitals in lowercased text: the hint
     strategy: str | None = None  # the strategy of the attempt running
+    firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
 
 
 class Engine:
@@ -542,11 +549,16 @@ class Engine:
             nudge = prompts.CAPS_ANSWER.format(hint=node.caps_in_lower)
             node.caps_in_lower = None
             return self._send_nudge(node, turn, messages, nudge, result)
+        if node.firm_refusals < FIRM_REFUSALS:
+            outputs = "\n".join(cell.output for cell in node.cells)
+            nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,
+                                    outputs=outputs, refused_before=node.firm_refusals)
+            if nudge is not None:
+                node.firm_refusals += 1
+                return self._send_nudge(node, turn, messages, nudge, result)
         if already_refused:
             return None
-        outputs = "\n".join(cell.output for cell in node.cells)
-        nudge = refusal(node.question, answer, node.evidence, node.absent, from_code=from_code,
-                        lookup=node.strategy in LOOKUP_STRATEGIES, outputs=outputs)
+        nudge = refusal(node.question, answer, node.evidence, from_code=from_code)
         if nudge is None:
             return None
         return self._send_nudge(node, turn, messages, nudge, result)

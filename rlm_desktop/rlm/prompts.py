@@ -116,6 +116,7 @@ REPEATED_ABSENT = "You ran the same code again; it will give the same output. Th
 # the "(searched for ...)" is filled in: left open, the 1.5B wrote "the hits were about
 # the guava and the quince" there, and an answer naming other things' values is wrong
 ABSENT_SUBJECT = "A search said no file contains {word!r}, and the question is about {word}: an answer from other lines is about something else. If no file mentions {word}, answer FINAL('Not found: no file mentions {word} (searched for {searched})')."
+ABSENT_AGAIN = "Again: a search said no file contains {word!r}, so no line you saw answers a question about {word}. Write FINAL('Not found: no file mentions {word} (searched for {searched})')."
 _SEARCHED = re.compile(r"""^search\((['"])(.+?)\1\): (?:no matching files\. )?No file contains""", re.MULTILINE)
 
 
@@ -184,6 +185,7 @@ OTHER_SUBJECT = "The line your answer comes from is about the {shown}, but the q
 # dev set, multi-step: search('Obsidian leader room') showed room lines only, and the 1.5B
 # answered with the room of someone no line tied to Obsidian
 UNSEEN_NAME = "No output so far mentions {name}, and the question is about it: an answer from these lines is a guess. Search for {name!r} alone first, then answer from a line about {name}."
+UNSEEN_AGAIN = "Still no output shows {name}. If searching for it finds only other things, no file mentions it: write FINAL('Not found: no file mentions {name} (searched for \"{name}\")'). Otherwise search other words for {name}."
 CAPS_ANSWER = "That count is wrong, not an answer: {hint} Run the cell again that way, then answer from its output."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."

@@ -279,6 +279,7 @@ def test_not_found_after_a_search_said_no_file_has_the_questions_name_gets_no_fa
     root.enqueue([
         code("print(\"search('Farid Haddad fruit'): No file contains 'Farid', 'Haddad'; showing 1 file with some of the other words:\\nb.txt:2: Her favourite fruit is the guava.\")"),
         code("FINAL('guava (b.txt:2)')"),
+        code("FINAL('guava (b.txt:2)')"),  # insisted on: refused a second time, for "not found" outright
         code("FINAL('Not found: no file mentions Farid Haddad')"),
     ])
     events: list = []
@@ -286,4 +287,5 @@ def test_not_found_after_a_search_said_no_file_has_the_questions_name_gets_no_fa
     assert finished.status == "ok" and finished.answer == "Not found: no file mentions Farid Haddad"
     # the other person's fruit is refused with the search it came from filled in
     assert """answer FINAL('Not found: no file mentions Farid (searched for "Farid Haddad fruit")')""" in last_user(root.calls[2])
-    assert len(root.calls) == 3 and not any("came back empty" in n for n in notices(events))
+    assert "Again: a search said no file contains 'Farid'" in last_user(root.calls[3])
+    assert len(root.calls) == 4 and not any("came back empty" in n for n in notices(events))
