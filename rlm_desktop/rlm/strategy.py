@@ -151,9 +151,12 @@ _CODE = _turns(
 
 _CALLERS = _turns(
     "Which functions call `_load_table`?",
-    "```python\nimport re\nfor f in files:\n    current = None\n    for i, line in enumerate(f.text.splitlines(), 1):\n        m = re.match(r'\\s*def (\\w+)', line)\n        if m:\n            current = m.group(1)\n        elif '_load_table(' in line:\n            print(f.path, i, current)\n```",
-    "Output:\ndb/schema.py 88 open_db\ndb/schema.py 140 refresh",
-    "```python\nFINAL('open_db and refresh (db/schema.py:88, db/schema.py:140)')\n```",
+    "```python\ngrep(r'\\b_load_table\\(')\n```",
+    "Output:\ngrep(r'\\b_load_table\\('): showing 3 of 3 matches in 1 files:\n"
+    "db/schema.py:61: def _load_table(conn, name):\n"
+    "db/schema.py:88 (in open_db): rows = _load_table(conn, 'users')\n"
+    "db/schema.py:140 (in Schema.refresh): self.rows = _load_table(self.conn, name)",
+    "```python\n# the def line defines it; the (in ...) of the other lines are its callers\nFINAL('open_db and Schema.refresh (db/schema.py:88, db/schema.py:140)')\n```",
 )
 
 _HINTS: dict[StrategyName, str] = {

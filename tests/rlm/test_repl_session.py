@@ -254,6 +254,23 @@ def test_grep_shows_a_def_whose_parameters_run_over_several_lines_whole(tmp_path
     assert "pass" not in result.output
 
 
+def test_grep_in_python_names_the_function_or_method_each_line_is_in(tmp_path: Path, engine: FakeEngine) -> None:
+    # dev set, code: "which functions call _join" was answered with grep's line numbers
+    source = (
+        "import os\n_join(a)\n\ndef glob(p):\n    return _join(p, 'x')\n\n\n"
+        "class Finder:\n    def walk(self, d):\n        def inner():\n            return _join(d)\n"
+        "        return _join(d, inner())\n\n    x = _join(1)\n"
+    )
+    result = run_in_folder(tmp_path, engine, {"g.py": source, "n.txt": "_join(here) in prose\n"}, "grep(r'_join\\(')")
+    lines = result.output.splitlines()
+    assert "g.py:2: _join(a)" in lines[1]  # module level: no scope
+    assert "g.py:5 (in glob): return _join(p, 'x')" in lines[2]
+    assert "g.py:11 (in Finder.walk.inner): return _join(d)" in lines[3]
+    assert "g.py:12 (in Finder.walk): return _join(d, inner())" in lines[4]
+    assert "g.py:14 (in Finder): x = _join(1)" in lines[5]
+    assert "n.txt:1: _join(here) in prose" in lines[6]  # not Python: no scope
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

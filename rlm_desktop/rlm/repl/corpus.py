@@ -52,9 +52,11 @@ class Match:
     line: int
     text: str
     page: int | None = None
+    scope: str | None = None  # in Python source: the function or class the line is in
 
     def __repr__(self) -> str:
-        return f"{_loc(self.path, self.line, self.page)}: {self.text}"
+        where = f" (in {self.scope})" if self.scope else ""
+        return f"{_loc(self.path, self.line, self.page)}{where}: {self.text}"
 
     __str__ = __repr__
 
@@ -412,12 +414,24 @@ class LibraryBackend:
         matches: list[Match] = []
         files: set[str] = set()
         total = 0
+        scopes: dict[str, list[tuple[int, int, str]]] = {}
         for m in self._lib.grep(pattern, limit=GREP_COUNT_CAP, roots=self._roots, flags=flags):
             total += 1
             files.add(m.path)
             if len(matches) < limit:
-                matches.append(Match(self.show(m.path), m.line, self._closed(m)[:GREP_SHOWN_CHARS], m.page))
+                scope = self._scope(m, scopes) if m.path.endswith(".py") else None
+                matches.append(Match(self.show(m.path), m.line, self._closed(m)[:GREP_SHOWN_CHARS], m.page, scope))
         return matches, total, len(files), total < GREP_COUNT_CAP
+
+    def _scope(self, match: Any, cache: dict[str, list[tuple[int, int, str]]]) -> str | None:
+        """The innermost ``def``/``class`` whose body holds the matched line: "which
+        functions call _join" was answered with grep's line numbers, not the functions."""
+        if match.path not in cache:
+            try:
+                cache[match.path] = definitions(self._lib.text(match.path))
+            except Exception:  # noqa: BLE001 - a vanished file keeps its plain match
+                cache[match.path] = []
+        return enclosing(cache[match.path], match.line, match.text)
 
     def _closed(self, match: Any) -> str:
         """A matched line with an unclosed bracket, joined with the lines that close it (at
@@ -438,6 +452,36 @@ class LibraryBackend:
             if depth <= 0:
                 break
         return " ".join(p for p in parts if p)
+
+
+_DEFINITION = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+
+
+def definitions(source: str) -> list[tuple[int, int, str]]:
+    """(line, indent, name) of every ``def`` and ``class`` line of Python source."""
+    out = []
+    line, pos = 1, 0
+    for m in _DEFINITION.finditer(source):
+        line += source.count("\n", pos, m.start())
+        pos = m.start()
+        out.append((line, len(m.group(1).expandtabs()), m.group(2)))
+    return out
+
+
+def enclosing(defs: list[tuple[int, int, str]], line: int, text: str) -> str | None:
+    """The innermost definition above ``line`` that is less indented than ``text``
+    (the line's own text), dotted with its outer classes: "Parser.feed"."""
+    indent = len(text) - len(text.lstrip())
+    chain: list[tuple[int, str]] = []
+    for at, depth, name in defs:
+        if at >= line:
+            break
+        while chain and chain[-1][0] >= depth:
+            chain.pop()
+        chain.append((depth, name))
+    while chain and chain[-1][0] >= indent:
+        chain.pop()
+    return ".".join(name for _, name in chain) or None
 
 
 def as_source(text: str) -> str:
