@@ -14,6 +14,7 @@ from rlm_desktop.rlm.grounding import (
     not_the_top,
     other_subject,
     ungrounded_values,
+    wrong_default,
     wrong_reduction,
 )
 from rlm_desktop.rlm.strategy import needs_fallback
@@ -52,6 +53,8 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.ONLY_LOCATION
     elif (top := not_the_top(question, answer, evidence)) is not None:
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
+    elif (default := wrong_default(question, answer, evidence)) is not None:
+        nudge = prompts.WRONG_DEFAULT.format(param=default[0], value=default[1])
     elif (wrong := wrong_reduction(question, answer, evidence)) is not None:
         kind, printed = wrong
         if kind == "total":

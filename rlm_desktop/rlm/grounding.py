@@ -192,7 +192,10 @@ def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, 
         return None
     words = re.findall(r"[\w-]+", question)
     for word, noun in itertools.pairwise(words):
-        if word.lower() in _NOT_MODIFIERS or noun.lower() in _NOT_MODIFIERS or len(noun) <= 3:
+        # plain words only ("amber locker"): not names or identifiers ("function insort_left")
+        if not (word.isalpha() and word.islower() and noun.isalpha() and noun.islower()):
+            continue
+        if word in _NOT_MODIFIERS or noun in _NOT_MODIFIERS or len(noun) <= 3:
             continue
         asked = re.compile(rf"\b{re.escape(word)} {re.escape(noun)}\b", re.IGNORECASE)
         other = re.compile(rf"\b([\w-]+) {re.escape(noun)}\b", re.IGNORECASE)
@@ -201,7 +204,7 @@ def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, 
             if asked.search(line):
                 shown = []
                 break
-            others = [m.group(1) for m in other.finditer(line) if m.group(1).lower() not in _NOT_MODIFIERS]
+            others = [m.group(1) for m in other.finditer(line) if m.group(1).isalpha() and m.group(1).lower() not in _NOT_MODIFIERS]
             if not others:
                 shown = []
                 break
@@ -209,3 +212,28 @@ def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, 
         if shown:
             return f"{word} {noun}", f"{shown[0]} {noun}"
     return None
+
+
+_DEFAULT_QUESTION = re.compile(r"\bdefault\b.*?\bparameter\s+`?(\w+)`?|\bparameter\s+`?(\w+)`?.*?\bdefault\b", re.IGNORECASE)
+
+
+def wrong_default(question: str, answer: str, evidence: Evidence) -> tuple[str, str] | None:
+    """(parameter, default) when the question asks a parameter's default, an output shows
+    a ``def`` line with ``parameter=default``, and the answer does not give that default:
+    the 1.5B read ``def insort_left(a, x, lo=0, hi=None, ...)`` and answered 0 for hi."""
+    m = _DEFAULT_QUESTION.search(question)
+    if m is None:
+        return None
+    param = m.group(1) or m.group(2)
+    shown: list[str] = []
+    for text in evidence.grounded:
+        for line in text.splitlines():
+            if "def " in line:
+                shown += [d.group(1).strip() for d in re.finditer(rf"(?<![\w.]){re.escape(param)}\s*(?::[^=,)]*)?=\s*([^,)]+)", line)]
+    if not shown:
+        return None
+    numbers = {float(_norm_number(n)) for n in _NUMBER.findall(answer)}
+    for value in shown:
+        if contains_value(answer, value) or (_NUMBER.fullmatch(value) and float(_norm_number(value)) in numbers):
+            return None
+    return param, shown[-1]

@@ -186,6 +186,8 @@ OTHER_SUBJECT = "The line your answer comes from is about the {shown}, but the q
 # answered with the room of someone no line tied to Obsidian
 UNSEEN_NAME = "No output so far mentions {name}, and the question is about it: an answer from these lines is a guess. Search for {name!r} alone first, then answer from a line about {name}."
 UNSEEN_AGAIN = "Still no output shows {name}. If searching for it finds only other things, no file mentions it: write FINAL('Not found: no file mentions {name} (searched for \"{name}\")'). Otherwise search other words for {name}."
+# dev set, code: "def insort_left(a, x, lo=0, hi=None, ...)" shown, 0 answered for hi
+WRONG_DEFAULT = "The question asks for the default of {param}, and the def line in the output says {param}={value}. Answer with {value} and the file:line."
 CAPS_ANSWER = "That count is wrong, not an answer: {hint} Run the cell again that way, then answer from its output."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."

@@ -430,6 +430,16 @@ def test_a_quote_inside_finals_string_is_mended_instead_of_failing_the_cell() ->
     assert finished.answer == "55991: Olga Petrova's badge number is 55991 (notes/e.txt:62)"
 
 
+def test_a_default_answered_with_another_parameters_value_is_sent_back_with_the_def_lines() -> None:
+    # dev set, code: the def line showed lo=0, hi=None and the 1.5B answered 0 for hi
+    root = ScriptedBackend()
+    root.enqueue([code("print('bisect.py:53: def insort_left(a, x, lo=0, hi=None, *, key=None):')"),
+                  code("FINAL('0 (bisect.py:53)')"), code("FINAL('None (bisect.py:53)')")])
+    finished = make_engine(root).run("In bisect.py, what is the default value of the parameter `hi` of the function `insort_left`?")
+    assert finished.answer == "None (bisect.py:53)"
+    assert "says hi=None" in last_user(root.calls[2])
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
