@@ -460,7 +460,7 @@ class Engine:
                     # the 1.5B sometimes sends the last output back as its next cell (a
                     # SyntaxError, then the same paste again): point at the line instead
                     temperature = RESAMPLE_TEMPERATURE
-                    self._nudge(node, turn, messages, prompts.pasted_output(last_output))
+                    self._nudge(node, turn, messages, prompts.pasted_output(last_output, question))
                     continue
                 # the output pasted back, then FINAL(...): run the code after the paste
                 self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))

@@ -63,10 +63,27 @@ _HIT = re.compile(r"^([^\s:]+\.\w+):(\d+): ", re.MULTILINE)
 PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL in a ```python block with the answer itself and its file:line; otherwise write new code."
 
 
-def pasted_output(last_output: str) -> str:
-    m = _HIT.search(last_output or "")
-    where = f"The line {m.group(1)}:{m.group(2)} in the output is what you found. " if m else ""
-    return PASTED.format(where=where)
+_HIT_SCOPED = re.compile(r"^([^\s:]+\.\w+):(\d+)(?: \(in [\w.]+\))?: (.*)$", re.MULTILINE)
+
+
+def pasted_output(last_output: str, question: str = "") -> str:
+    """The nudge for a cell that is the last output pasted back, pointing at the output's
+    line that best fits the question: the first line was a docstring mention of fill(),
+    the answer was "def fill(text, width=70, **kwargs)" four lines below."""
+    hits = list(_HIT_SCOPED.finditer(last_output or ""))
+    if not hits:
+        return PASTED.format(where="")
+    stems = {w.lower()[:5] for w in re.findall(r"\w+", question) if len(w) > 3}
+    names = re.findall(r"`(\w+)`", question)
+
+    def fit(m: re.Match[str]) -> int:
+        text = m.group(3)
+        points = len(stems & {w.lower()[:5] for w in re.findall(r"\w+", text) if len(w) > 3})
+        defines = sum(5 for name in names if re.search(rf"\bdef {re.escape(name)}\(", text))
+        return points + defines + (1 if defines and " (in " not in m.group(0) else 0)  # a function before a method
+
+    best = max(hits, key=fit)  # the first of the best on a tie
+    return PASTED.format(where=f"The line {best.group(1)}:{best.group(2)} in the output is what you found. ")
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rlm_desktop.llm.backend import Message
+from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.strategy import (
     NAMES,
     choose_strategy,
@@ -219,3 +220,18 @@ def test_a_common_word_no_file_contains_is_no_absent_subject() -> None:
 
     # "leader" is absent because the files say "led by": the answer can still be there
     assert absent_subject("In which room does the leader of the project codenamed Marigold work?", {"leader"}) is None
+
+
+def test_a_pasted_output_is_pointed_at_the_line_that_fits_the_question() -> None:
+    # dev set, code 124K: the nudge named the first line (a docstring mentioning fill()),
+    # and the 1.5B pasted the listing back four more times; the answer was the def below
+    output = (
+        "grep(r'fill\\('): showing 4 of 4 matches in 1 files:\n"
+        "s/textwrap.py:20: the wrap() and fill() methods; the other methods are just there for\n"
+        "s/textwrap.py:361 (in TextWrapper): def fill(self, text):\n"
+        "s/textwrap.py:386: def fill(text, width=70, **kwargs):\n"
+        "s/textwrap.py:396 (in fill): return w.fill(text)\n"
+    )
+    assert "s/textwrap.py:386 in the output" in prompts.pasted_output(output, "What are the parameter names of the function `fill`?")
+    hits = "search('vault'): showing 2\na/b.txt:3: nothing here\na/c.txt:9: The vault code is 7.\n"
+    assert "a/c.txt:9 in the output" in prompts.pasted_output(hits, "What is the vault code?")
