@@ -163,7 +163,7 @@ _HINTS: dict[StrategyName, str] = {
     "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, as in FINAL('30 June 2027 (leases/harbor.txt:12)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
     "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
     "whole_folder_code": "The answer needs every file: count in code, never from one page of search hits. To find the most common value use tally(r'... (group)') and widen the regex until no file is missed; to count or list files that say something, loop over files and print the count and the paths.",
-    "whole_folder_map": "The answer needs a figure from every file: rows = ask_numbers('<the figure, as a question about one file>', files) asks for it in each file and checks it; then rows.total(), rows.max() or rows.min(). Do not add up numbers by hand.",
+    "whole_folder_map": "The answer needs a figure from every file: rows = ask_numbers('<the figure, as a question about one file>', files) asks for it in each file and checks it; then rows.total(), rows.max() or rows.min(), or rows.above(n) / rows.below(n) for how many files are past a number. Do not add up numbers by hand.",
     "code_question": "The files are source code: grep for 'def name(' or the name, read the lines, answer from the folder's code only. Do not import modules; the folder is the only source.",
 }
 
@@ -254,6 +254,9 @@ _MAP_RULE = re.compile(
     r"|\bhow many \w+ (did|do|does) (all|each|every)\b|\bacross all\b",
     re.IGNORECASE,
 )
+# a figure of every file compared with a number ("sold more than 792 units"): a count,
+# but of the files whose figure passes, so each file's figure is read first
+_COMPARE_RULE = re.compile(r"\b(more|fewer|less) than \d[\d,.]*\b|\b(over|under|above|below|at least|at most) \d[\d,.]* \w+", re.IGNORECASE)
 _ROLE_OF = re.compile(
     r"\bthe (\w+ ){0,2}(owner|leader|manager|head|author|founder|creator|holder|chair|director|sender|buyer|seller|tenant|landlord|supervisor|mentor|partner|approver)s? (of|who|whose|that)\b"
     r"|\bthe (person|company|team|employee|man|woman) (who|that|whose)\b",
@@ -272,6 +275,8 @@ def classify_by_rules(question: str) -> StrategyName | None:
         return "code_question"
     if _ROLE_OF.search(q) and _PERSONAL_ATTRIBUTE.search(q):
         return "multi_step"
+    if _COMPARE_RULE.search(q):
+        return "whole_folder_map"
     count = bool(_COUNT_RULE.search(q))
     fig = bool(_MAP_RULE.search(q))
     if count and not fig:

@@ -62,6 +62,8 @@ LABELLED: list[tuple[str, str]] = [
     ("How much did the company spend on travel altogether?", "whole_folder_map"),
     ("What is the combined weight of all the parcels?", "whole_folder_map"),
     ("Which store has the highest sales figure?", "whole_folder_map"),
+    ("How many shops earned more than 5,000 euros in May?", "whole_folder_map"),
+    ("In how many reports is the headcount above 40 people?", "whole_folder_map"),
     # code_question
     ("In glob.py, what is the default value of the parameter `root_dir` of the function `iglob`?", "code_question"),
     ("What are the parameter names of the function `fill` in textwrap.py?", "code_question"),

@@ -321,6 +321,18 @@ def test_a_total_that_leaves_files_out_says_which() -> None:
     assert "not counted" not in repr(Numbers("q", [Row("a.txt", 10, "ok")], [""], 1).total())
 
 
+def test_above_and_below_count_the_files_past_a_number_with_their_paths() -> None:
+    # dev set, numeric: "How many branches sold more than 792 units in March?"
+    rows = Numbers("q", [Row("a.txt", 1993, "ok"), Row("b.txt", 792, "ok"), Row("c.txt", 5, "second_pass"),
+                         Row("d.txt", 2000, "unverified"), Row("e.txt", None, "none")], [""] * 5, 5)
+    above = rows.above(792)
+    assert above.value == 1 and above.paths == ("a.txt",)  # 792 itself is not more than 792
+    assert repr(above).startswith("1 file above 792 (a.txt) -- not counted: 2 of 5 files (d.txt, e.txt)")
+    assert rows.below(792).paths == ("c.txt",)
+    assert rows.above(792, include_unverified=True).value == 2
+    assert "above(n)" in repr(rows)
+
+
 def test_an_excerpt_keeps_a_hard_wrapped_sentence_on_one_line_so_its_number_words_stay_whole() -> None:
     # the 60-report dev corpus: "Kiel closed March with two" / "thousand eight hundred
     # and sixty-three units sold." read as 863 (and "one" / "thousand ..." as 1)

@@ -332,8 +332,13 @@ class Figure(NamedTuple):
     def __repr__(self) -> str:
         if self.value is None:
             return f"no verified values for the {self.how}"
-        text = f"{format_number(self.value)} ({self.how} of {_files(self.paths)})" if self.how == "total" \
-            else f"{format_number(self.value)} (from {_files(self.paths)})"
+        if self.how == "total":
+            text = f"{format_number(self.value)} ({self.how} of {_files(self.paths)})"
+        elif self.how.startswith("files "):  # a count of the files past a number
+            how = self.how.replace("files ", "file ", 1) if self.value == 1 else self.how
+            text = f"{format_number(self.value)} {how}" + (f" ({_files(self.paths)})" if self.paths else "")
+        else:
+            text = f"{format_number(self.value)} (from {_files(self.paths)})"
         if self.left_out:
             # a partial total read as the answer was the dev set's numeric failure
             text += (f" -- not counted: {len(self.left_out)} of {self.files or len(self.paths) + len(self.left_out)} files "
@@ -397,6 +402,21 @@ class Numbers(list):
         """The smallest verified value and the file(s) that gave it."""
         return self._extreme(min, include_unverified)
 
+    def above(self, limit: Number, include_unverified: bool = False) -> Figure:
+        """How many files have a verified value greater than ``limit``, and which."""
+        return self._past(limit, 1, include_unverified)
+
+    def below(self, limit: Number, include_unverified: bool = False) -> Figure:
+        """How many files have a verified value less than ``limit``, and which."""
+        return self._past(limit, -1, include_unverified)
+
+    def _past(self, limit: Number, side: int, include_unverified: bool) -> Figure:
+        rows = self.verified(include_unverified)
+        limit = float(limit)
+        hits = tuple(r.path for r in rows if (r.value - limit) * side > 0)  # type: ignore[operator]
+        how = f"files {'above' if side > 0 else 'below'} {format_number(limit)}"
+        return Figure(len(hits), hits, how, self._left_out(rows), len(self))
+
     def _extreme(self, pick, include_unverified: bool) -> Figure:  # noqa: ANN001 - max or min
         rows = self.verified(include_unverified)
         if not rows:
@@ -415,7 +435,7 @@ class Numbers(list):
             lines.append(f"  {row.path}: {value} ({row.status}{': ' + note if note else ''})")
         if len(self) > self.SHOWN:
             lines.append(f"  [... {len(self) - self.SHOWN} more rows]")
-        lines.append("Use .total(), .max() or .min() (verified values, with their files).")
+        lines.append("Use .total(), .max() or .min(), or .above(n) / .below(n) to count the files past a number (verified values, with their files).")
         return "\n".join(lines)
 
     __str__ = __repr__
