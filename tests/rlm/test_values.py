@@ -333,6 +333,14 @@ def test_above_and_below_count_the_files_past_a_number_with_their_paths() -> Non
     assert "above(n)" in repr(rows)
 
 
+def test_a_question_naming_two_months_is_told_to_ask_once_for_each() -> None:
+    # dev set, numeric: "in March and February together" asked in one go; every file states
+    # the months apart, so each reply was one month's figure and the total was far off
+    rows = Numbers("How many units were sold in March and February together?", [Row("a.txt", 10, "ok")], [""], 1)
+    assert "Note: the question names March and February: a file states each apart. Ask once for each" in repr(rows)
+    assert "Note:" not in repr(Numbers("How many units were sold in March?", [Row("a.txt", 10, "ok")], [""], 1))
+
+
 def test_an_excerpt_keeps_a_hard_wrapped_sentence_on_one_line_so_its_number_words_stay_whole() -> None:
     # the 60-report dev corpus: "Kiel closed March with two" / "thousand eight hundred
     # and sixty-three units sold." read as 863 (and "one" / "thousand ..." as 1)

@@ -430,6 +430,12 @@ class Numbers(list):
         if self.unverified:
             head += f" ({len(self.unverified)} unverified: {_files(tuple(r.path for r in self.unverified))})"
         lines = [head]
+        periods = [w for w in dict.fromkeys(w.lower() for w in WORD.findall(self.question)) if w in _PERIODS]
+        if len(periods) > 1:
+            # dev set: "in March and February together" was asked in one go; a file states
+            # each month apart, so every reply was one month's figure (or none)
+            lines.append(f"Note: the question names {' and '.join(p.capitalize() for p in periods)}: a file states each apart. "
+                         f"Ask once for each (ask_numbers('... in {periods[0].capitalize()}?', files), ...), then add the totals.")
         for row, note in list(zip(self, self.notes, strict=True))[: self.SHOWN]:
             value = "-" if row.value is None else format_number(row.value)
             lines.append(f"  {row.path}: {value} ({row.status}{': ' + note if note else ''})")
