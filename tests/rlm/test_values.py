@@ -333,6 +333,16 @@ def test_above_and_below_count_the_files_past_a_number_with_their_paths() -> Non
     assert "above(n)" in repr(rows)
 
 
+def test_people_staff_employees_and_headcount_are_one_word_for_the_checks() -> None:
+    # dev set, numeric: "How many people do all the branches employ?" took the year the
+    # branch opened (1993) from files that say "Headcount: 51": no shared word, a tie at 0
+    text = "The branch opened in 1993. In February it had sold 999 units. The Leiden team moved 280\nunits during March. Headcount: 51.\n"
+    question = "How many people do all the branches employ?"
+    assert check_value(parse_reply("1993", question), text, question).ok is False
+    assert check_value(parse_reply("51", question), text, question).ok is True
+    assert text_answer(text, question).value == 51
+
+
 def test_a_question_naming_two_months_is_told_to_ask_once_for_each() -> None:
     # dev set, numeric: "in March and February together" asked in one go; every file states
     # the months apart, so each reply was one month's figure and the total was far off
