@@ -452,7 +452,7 @@ class Engine:
                     node.exhausted = BudgetExceeded(
                         "iterations", f"the model repeated the same cell after {MAX_REPEAT_NUDGES} corrections")
                     continue
-                self._nudge(node, turn, messages, prompts.repeated(last_output))
+                self._nudge(node, turn, messages, prompts.repeated(last_output, question))
                 continue
             if cells.pastes_output(code, last_output):
                 rest = cells.without_pasted(code, last_output)

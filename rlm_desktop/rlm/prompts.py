@@ -66,13 +66,13 @@ PASTED = "That cell is the output above pasted back, not code. {where}If the out
 _HIT_SCOPED = re.compile(r"^([^\s:]+\.\w+):(\d+)(?: \(in [\w.]+\))?: (.*)$", re.MULTILINE)
 
 
-def pasted_output(last_output: str, question: str = "") -> str:
-    """The nudge for a cell that is the last output pasted back, pointing at the output's
-    line that best fits the question: the first line was a docstring mention of fill(),
-    the answer was "def fill(text, width=70, **kwargs)" four lines below."""
-    hits = list(_HIT_SCOPED.finditer(last_output or ""))
+def best_hit(output: str, question: str) -> re.Match[str] | None:
+    """The ``path:line: text`` line of an output that fits the question best: most of the
+    question's words, and above all the ``def`` of a name it quotes (a function before a
+    method); the first of the best on a tie. None when the output lists no such line."""
+    hits = list(_HIT_SCOPED.finditer(output or ""))
     if not hits:
-        return PASTED.format(where="")
+        return None
     stems = {w.lower()[:5] for w in re.findall(r"\w+", question) if len(w) > 3}
     names = re.findall(r"`(\w+)`", question)
 
@@ -80,10 +80,17 @@ def pasted_output(last_output: str, question: str = "") -> str:
         text = m.group(3)
         points = len(stems & {w.lower()[:5] for w in re.findall(r"\w+", text) if len(w) > 3})
         defines = sum(5 for name in names if re.search(rf"\bdef {re.escape(name)}\(", text))
-        return points + defines + (1 if defines and " (in " not in m.group(0) else 0)  # a function before a method
+        return points + defines + (1 if defines and " (in " not in m.group(0) else 0)
 
-    best = max(hits, key=fit)  # the first of the best on a tie
-    return PASTED.format(where=f"The line {best.group(1)}:{best.group(2)} in the output is what you found. ")
+    return max(hits, key=fit)
+
+
+def pasted_output(last_output: str, question: str = "") -> str:
+    """The nudge for a cell that is the last output pasted back, pointing at the output's
+    line that best fits the question: the first line was a docstring mention of fill(),
+    the answer was "def fill(text, width=70, **kwargs)" four lines below."""
+    best = best_hit(last_output, question)
+    return PASTED.format(where=f"The line {best.group(1)}:{best.group(2)} in the output is what you found. " if best else "")
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
@@ -170,18 +177,23 @@ def absent_subject(question: str, absent: set[str], seen: str = "") -> str | Non
 _STOPWORDS = frozenset("of for from with about into that this what which where when whose".split())
 
 
-def repeated(last_output: str) -> str:
+def repeated(last_output: str, question: str = "") -> str:
     """The nudge for a repeated cell, with a concrete next step: when a search said that no
-    file contains a word, that the answer may be "not found"; else read around the first
-    hit the last output showed (a hit's sentence often goes on in the next line)."""
+    file contains a word, that the answer may be "not found"; else the output's line that
+    fits the question best, quoted, and reading around it (a hit's sentence often goes on
+    in the next line). The 1.5B re-ran grep(r'def do_longs...') twelve times with the def
+    line in its output, sent to read around the first hit."""
     absent = _ABSENT.search(last_output or "")
     if absent is not None:
         return REPEATED_ABSENT.format(words=absent.group(1))
-    m = _HIT.search(last_output or "")
+    m = best_hit(last_output, question)
     if m is None:
         return REPEATED.format(step="read(path, start, end) around a hit")
     line = int(m.group(2))
-    return REPEATED.format(step=f"read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) to see the lines around the first hit")
+    quoted = m.group(3).strip()
+    quoted = quoted if len(quoted) <= 160 else quoted[:160] + " …"
+    return REPEATED.format(step=f"the output's line {m.group(1)}:{line} says {quoted!r}; if that answers the question, "
+                                f"write FINAL with it; else read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) for the lines around it")
 
 PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."

@@ -243,7 +243,8 @@ def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> Non
     assert FakeSession.instances[0].cells.count("search('vault')\n") == 1
     nudge = last_user(root.calls[4])
     assert "same code again" in nudge
-    # the nudge names the first hit the search showed, to read around it
+    # the nudge quotes the hit that fits the question, and where to read around it
+    assert re.search(r"line /docs/a\.txt:\d+ says '.*vault.*'; if that answers the question, write FINAL", nudge)
     assert re.search(r"read\('/docs/a\.txt', 1, 5\)", nudge)
 
 
