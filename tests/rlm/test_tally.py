@@ -171,3 +171,4 @@ def test_a_class_of_capitals_means_capitals_even_though_tally_ignores_case() -> 
     # an escaped bracket is text, not a class
     assert keep_capitals(r"\[A-Z] ([A-Z]\w+)", re.IGNORECASE) == r"\[A-Z] ((?-i:[A-Z])\w+)"
     assert keep_capitals(r"([A-Z]\w+)", 0) == r"([A-Z]\w+)"
+    assert keep_capitals(r"[[A-Z]]", re.IGNORECASE) == r"[[A-Z]]"  # a class inside a class: left as written

@@ -82,7 +82,12 @@ def keep_capitals(pattern: str, flags: int) -> str:
     made it count "by simply taking" and "their office" as names and offices."""
     if not flags & re.IGNORECASE:
         return pattern
-    return _CAPITALS.sub(lambda m: f"(?-i:{m.group(0)})", pattern)
+    kept = _CAPITALS.sub(lambda m: f"(?-i:{m.group(0)})", pattern)
+    try:
+        re.compile(kept, flags)
+    except re.error:  # "[[A-Z]]": the class was inside another; leave the pattern as written
+        return pattern
+    return kept
 
 
 def compile_pattern(pattern: str, flags: int) -> re.Pattern[str]:
