@@ -84,3 +84,21 @@ def without_pasted(code: str, output: str) -> str | None:
 def last_line(error: str) -> str:
     lines = error.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+# 'Sofia Rossi' in f.text.lower(): a capitalized literal tested against lowercased text
+_CAPS_IN_LOWER = re.compile(r"""(['"])([^'"\n]*[A-Z][^'"\n]*)\1(\s+(?:not\s+)?in\s+[\w.\[\]]+\.lower\(\))""")
+
+
+def caps_lowered(code: str) -> tuple[str, list[str]]:
+    """The cell with every capitalized literal that is tested against ``.lower()`` text
+    lowercased, and the literals changed. The 1.5B wrote ``'Maria Lopez' in
+    f.text.lower()`` (never true), got "0 of 12 files", and insisted on "none" through a
+    hint and a refusal; what it meant is not in doubt."""
+    changed: list[str] = []
+
+    def lower(m: re.Match[str]) -> str:
+        changed.append(m.group(2))
+        return f"{m.group(1)}{m.group(2).lower()}{m.group(1)}{m.group(3)}"
+
+    return _CAPS_IN_LOWER.sub(lower, code), changed

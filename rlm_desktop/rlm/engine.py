@@ -125,7 +125,6 @@ class _Node:
     pending: list[str] = field(default_factory=list)  # notices to attach to the next turn
     question: str = ""
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
-    caps_in_lower: str | None = None  # the last cell looked for capitals in lowercased text: the hint
     strategy: str | None = None  # the strategy of the attempt running
     firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
 
@@ -465,6 +464,10 @@ class Engine:
                 # the output pasted back, then FINAL(...): run the code after the paste
                 self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
                 code = rest
+            code, lowered = cells.caps_lowered(code)
+            if lowered:
+                self._emit(Notice(self.run_id, node.node_id, turn,
+                                  f"{', '.join(repr(t) for t in lowered)} compared with lowercased text: ran it lowercased"))
             mended = cells.quote_mended(code)
             if mended is not None:
                 self._emit(Notice(self.run_id, node.node_id, turn, f"a quote inside FINAL's string broke the cell: ran {mended.splitlines()[-1]}"))
@@ -472,9 +475,6 @@ class Engine:
             temperature, resampled = 0.0, 0
             ran.add(cells.normalized(code))
             result, session = self._run_cell(node, session, turn, code)
-            caps = prompts.caps_in_lower(code)
-            if caps is not None or not result.answer_ready:  # a FINAL-only cell keeps the last cell's
-                node.caps_in_lower = caps
             hints: list[str] = []  # lines sent with this cell's output
             if result.killed and not self.cancel.cancelled:
                 if restarts >= MAX_RESTARTS:
@@ -523,8 +523,6 @@ class Engine:
                 grounding_refused = True
                 ran.discard(cells.normalized(code))  # insisting on the same answer is allowed once refused
                 continue
-            if node.caps_in_lower is not None:
-                self._hint(node, turn, hints, node.caps_in_lower)
             if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
                 name = prompts.bridge(question, result.output)
                 if name is not None and name not in bridged and name.lower() not in code.lower():
@@ -543,12 +541,6 @@ class Engine:
         node.attempts.append(answer)
         if "grounding" in self.ablated:
             return None
-        if node.caps_in_lower is not None:
-            # "0 of 120 files" from 'Sofia Rossi' in f.text.lower(), then FINAL("none"), the
-            # hint unheeded: the count is wrong, whatever was refused before
-            nudge = prompts.CAPS_ANSWER.format(hint=node.caps_in_lower)
-            node.caps_in_lower = None
-            return self._send_nudge(node, turn, messages, nudge, result)
         if node.firm_refusals < FIRM_REFUSALS:
             outputs = "\n".join(cell.output for cell in node.cells)
             nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,

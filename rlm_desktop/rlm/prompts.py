@@ -205,9 +205,6 @@ UNGROUNDED_PART = "Your answer has {values}, which is in no output you have seen
 # the 1.5B listed an invented figure for each of 60 files after a right total, ran into
 # the token limit mid-string, and never wrote FINAL again
 FINAL_CUT = "Your FINAL(...) was cut off: it was too long to write in one turn. Write it again in one short line: the answer and where it comes from, no list of every file."
-# the 1.5B wrote [f.path for f in files if 'Sofia Rossi' in f.text.lower()]: always empty
-_CAPS_IN_LOWER = re.compile(r"""(['"])([^'"\n]*[A-Z][^'"\n]*)\1\s+in\s+[\w.\[\]]+\.lower\(\)""")
-CAPS_IN_LOWER = "{text!r} has capital letters, so it is never in lowercased text: compare {lower!r} instead."
 # dev set, lookup: the only hit of the search was the ochre locker's code, and the 1.5B
 # gave it as the amber locker's
 OTHER_SUBJECT = "The line your answer comes from is about the {shown}, but the question asks about the {asked}. Search for {asked!r} (or grep for it); answer from a line about the {asked}, or say that no file mentions it."
@@ -217,15 +214,9 @@ UNSEEN_NAME = "No output so far mentions {name}, and the question is about it: a
 UNSEEN_AGAIN = "Still no output shows {name}. If searching for it finds only other things, no file mentions it: write FINAL('Not found: no file mentions {name} (searched for \"{name}\")'). Otherwise search other words for {name}."
 # dev set, code: "def insort_left(a, x, lo=0, hi=None, ...)" shown, 0 answered for hi
 WRONG_DEFAULT = "The question asks for the default of {param}, and the def line in the output says {param}={value}. Answer with {value} and the file:line."
-CAPS_ANSWER = "That count is wrong, not an answer: {hint} Run the cell again that way, then answer from its output."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."
 
-
-def caps_in_lower(code: str) -> str | None:
-    """The nudge for a cell that looks for a capitalized string in ``.lower()`` text."""
-    m = _CAPS_IN_LOWER.search(code)
-    return None if m is None else CAPS_IN_LOWER.format(text=m.group(2), lower=m.group(2).lower())
 
 
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."

@@ -353,35 +353,19 @@ def test_an_answer_insisted_on_keeps_only_its_shown_first_clause() -> None:
     assert finished.status == "ok" and finished.answer == "9723 (the total of all branches)"
 
 
-def test_a_capitalized_string_looked_for_in_lowercased_text_is_pointed_out() -> None:
-    # quality run, aggregation: 'Sofia Rossi' in f.text.lower() found 0 of 120 files and
-    # the 1.5B answered that there were none
+def test_a_capitalized_string_looked_for_in_lowercased_text_is_lowercased_before_the_cell_runs() -> None:
+    # quality run, aggregation and dev count: 'Sofia Rossi' in f.text.lower() found 0 of 120
+    # files; the 1.5B answered "none" through a hint and a refusal alike
     root = ScriptedBackend()
     root.enqueue([
-        code("hits = [f.path for f in files if 'ORCHID' in f.text.lower()]\nprint(len(hits))"),
-        code("hits = [f.path for f in files if 'orchid' in f.text.lower()]\nprint(len(hits))"),
-        code("FINAL('1 file')"),
+        code("hits = [f.path for f in files if 'ORCHID' in f.text.lower() and 'Vault' not in f.text.lower()]\nprint(len(hits))"),
+        code("FINAL(f'{len(hits)} file')"),
     ])
-    finished = make_engine(root).run("How many files mention ORCHID?")
-    assert finished.answer == "1 file"
-    assert "'ORCHID' has capital letters" in last_user(root.calls[1]) and "'orchid'" in last_user(root.calls[1])
-    assert "capital letters" not in last_user(root.calls[2])
-
-
-def test_an_answer_right_after_a_count_of_capitals_in_lowercased_text_is_refused() -> None:
-    # aggregation bench: the hint came with "0 of 120 files", the 1.5B answered "No files
-    # mention Mei Chen" anyway, four questions out of ten
-    root = ScriptedBackend()
-    root.enqueue([
-        code("hits = [f.path for f in files if 'ORCHID' in f.text.lower()]\nprint(len(hits))"),
-        code("FINAL('No files mention ORCHID.')"),
-        code("hits = [f.path for f in files if 'orchid' in f.text.lower()]\nprint(len(hits))"),
-        code("FINAL('1 file')"),
-    ])
-    finished = make_engine(root).run("How many files mention ORCHID?")
-    assert finished.answer == "1 file"
-    refusal = last_user(root.calls[2])
-    assert "That count is wrong" in refusal and "'orchid'" in refusal
+    events: list = []
+    finished = make_engine(root, events=events).run("How many files mention ORCHID?")
+    assert FakeSession.instances[0].cells[0].startswith("hits = [f.path for f in files if 'orchid' in f.text.lower() and 'vault' not in f.text.lower()]")
+    assert any("'ORCHID', 'Vault' compared with lowercased text: ran it lowercased" in getattr(e, "text", "") for e in events)
+    assert finished.status == "ok"
 
 
 def test_a_most_question_answered_with_a_lower_row_of_a_tally_is_sent_back_for_the_first() -> None:
