@@ -10,6 +10,7 @@ from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.cells import first_clause
 from rlm_desktop.rlm.grounding import (
     Evidence,
+    contains_value,
     key_values,
     not_the_top,
     other_subject,
@@ -42,6 +43,21 @@ def subject_refusal(question: str, answer: str, evidence: Evidence, absent: set[
     return None
 
 
+def from_examples(answer: str, evidence: Evidence, examples: str) -> list[str]:
+    """The answer's key values when every one is in the worked examples and none in what
+    the node saw: the 1.5B, told its answer was only a location, answered "10.0
+    (net/client.py:41)", the code example's answer."""
+    values = key_values(answer)
+    grounded = "\n".join(evidence.grounded)
+    if not values or any(contains_value(grounded, v) for v in values):
+        return []
+    return values if all(contains_value(examples, v) for v in values) else []
+
+
+# the answer to these is a file or a place in one, so a bare location is the answer
+_WHERE_QUESTION = re.compile(r"\b(which|what|in which) (file|files|module|modules|path)\b|\bwhere (is|are)\b", re.IGNORECASE)
+
+
 def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) -> str | None:
     """The nudge that sends ``answer`` back once, or None when it passes. ``from_code``:
     the answer was set by code."""
@@ -49,7 +65,7 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
     elif re.search(r"<(the )?(answer|value|file)\b", answer):
         nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
-    elif only_a_location(answer):
+    elif only_a_location(answer) and not _WHERE_QUESTION.search(question):
         nudge = prompts.ONLY_LOCATION
     elif (top := not_the_top(question, answer, evidence)) is not None:
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])

@@ -31,6 +31,7 @@ from rlm_desktop.rlm import cells, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
 from rlm_desktop.rlm.checks import (
     FIRM_REFUSALS,
+    from_examples,
     parrots_instruction,
     refusal,
     shown_first_clause,
@@ -127,6 +128,7 @@ class _Node:
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
     strategy: str | None = None  # the strategy of the attempt running
     firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
+    examples: str = ""  # the system prompt and worked examples of the attempt running
 
 
 class Engine:
@@ -378,6 +380,7 @@ class Engine:
     def _loop(self, node: _Node, question: str, messages: list[Message], session,
               strategy: Strategy | None = None) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
+        node.examples = "\n".join(m.content for m in messages[:keep_head - 1])  # the prompt and worked examples
         node.strategy = strategy.name if strategy is not None else None
         saw_output = False
         ran: set[str] = set()  # normalized cells run in this attempt
@@ -541,6 +544,10 @@ class Engine:
         node.attempts.append(answer)
         if "grounding" in self.ablated:
             return None
+        copied = from_examples(answer, node.evidence, node.examples)
+        if copied and node.firm_refusals < FIRM_REFUSALS:
+            node.firm_refusals += 1
+            return self._send_nudge(node, turn, messages, prompts.FROM_EXAMPLE.format(values=", ".join(repr(v) for v in copied[:3])), result)
         if node.firm_refusals < FIRM_REFUSALS:
             outputs = "\n".join(cell.output for cell in node.cells)
             nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,

@@ -19,7 +19,7 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
-_PATHLIKE = re.compile(r"\S+\.\w{1,5}(?::\d+)?")
+_PATHLIKE = re.compile(r"\S+\.[A-Za-z_]\w{0,4}(?::\d+)?")  # a.txt:12, not 10.0
 
 # Capitalized words that say nothing about the corpus (sentence starts, answer phrasing).
 _COMMON = frozenset(

@@ -289,3 +289,15 @@ def test_not_found_after_a_search_said_no_file_has_the_questions_name_gets_no_fa
     assert """answer FINAL('Not found: no file mentions Farid (searched for "Farid Haddad fruit")')""" in last_user(root.calls[2])
     assert "Again: a search said no file contains 'Farid'" in last_user(root.calls[3])
     assert len(root.calls) == 4 and not any("came back empty" in n for n in notices(events))
+
+
+def test_an_answer_copied_from_the_worked_example_is_refused_and_a_file_answer_is_no_bare_location() -> None:
+    # dev set, code: "Which file defines the function `fnmatch`?" answered with the def's
+    # location was refused as "only a location", and the 1.5B then gave the code example's
+    # own answer, "10.0 (net/client.py:41)", accepted on its second try
+    listing = "grep: showing 1 of 1 matches in 1 files:\\\\nstdlib/fnmatch.py:19: def fnmatch(name, pat):"
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    root.enqueue([code(f"print('{listing}')"), code("FINAL('10.0 (net/client.py:41)')"), code("FINAL('stdlib/fnmatch.py:19')")])
+    finished = make_engine(root, sub).run("Which file defines the function `fnmatch`?")
+    assert finished.answer == "stdlib/fnmatch.py:19"  # a location is the answer to "which file"
+    assert "is from the worked example, not from this folder" in last_user(root.calls[2])
