@@ -12,6 +12,7 @@ from rlm_desktop.rlm.grounding import (
     Evidence,
     contains_value,
     key_values,
+    missing_parameters,
     not_the_top,
     other_subject,
     ungrounded_values,
@@ -69,6 +70,8 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.ONLY_LOCATION
     elif (top := not_the_top(question, answer, evidence)) is not None:
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
+    elif (params := missing_parameters(question, answer, evidence)) is not None:
+        nudge = prompts.MISSING_PARAMETERS.format(name=params[0], params=", ".join(params[1]))
     elif (default := wrong_default(question, answer, evidence)) is not None:
         nudge = prompts.WRONG_DEFAULT.format(param=default[0], value=default[1])
     elif (wrong := wrong_reduction(question, answer, evidence)) is not None:

@@ -237,3 +237,45 @@ def wrong_default(question: str, answer: str, evidence: Evidence) -> tuple[str, 
         if contains_value(answer, value) or (_NUMBER.fullmatch(value) and float(_norm_number(value)) in numbers):
             return None
     return param, shown[-1]
+
+
+_PARAMS_QUESTION = re.compile(r"\bparameters?\b.*?\bfunction\s+`?(\w+)`?|\bsignature\b.*?`(\w+)`|\bparameters?\b.*?`(\w+)`", re.IGNORECASE)
+
+
+def _parameters(signature: str) -> list[str]:
+    """The parameter names of ``a, b=1, *args, c: int = 2, **kw`` (brackets respected)."""
+    names, depth, piece = [], 0, ""
+    for ch in signature + ",":
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            m = re.match(r"\s*\*{0,2}\s*(\w+)", piece)
+            if m:
+                names.append(m.group(1))
+            piece = ""
+        else:
+            piece += ch
+    return names
+
+
+def missing_parameters(question: str, answer: str, evidence: Evidence) -> tuple[str, list[str]] | None:
+    """(function, its parameters) when the question asks a function's parameters, an
+    output shows its ``def`` line whole, and the answer leaves some out: the 1.5B read
+    ``def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)`` and answered
+    "pattern"."""
+    if "default" in question.lower():
+        return None
+    m = _PARAMS_QUESTION.search(question)
+    if m is None:
+        return None
+    name = next(g for g in m.groups() if g)
+    for text in reversed(evidence.grounded):
+        d = re.search(rf"\bdef {re.escape(name)}\((.*)\)\s*(?:->[^:]*)?:", text)
+        if d is None:
+            continue
+        params = [p for p in _parameters(d.group(1)) if p not in ("self", "cls")]
+        missing = [p for p in params if not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", answer)]
+        return (name, params) if params and missing else None
+    return None

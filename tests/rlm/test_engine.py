@@ -425,6 +425,18 @@ def test_a_default_answered_with_another_parameters_value_is_sent_back_with_the_
     assert "says hi=None" in last_user(root.calls[2])
 
 
+def test_a_parameter_list_answer_that_leaves_some_out_is_sent_back_with_the_def_lines_list() -> None:
+    # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)"
+    # shown, "pattern" answered
+    root = ScriptedBackend()
+    root.enqueue([code("print('glob.py:133: def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False):')"),
+                  code("FINAL('pattern (glob.py:133)')"),
+                  code("FINAL('dirname, pattern, dir_fd, dironly, include_hidden (glob.py:133)')")])
+    finished = make_engine(root).run("What are the parameter names of the function `_glob2` in glob.py?")
+    assert finished.answer == "dirname, pattern, dir_fd, dironly, include_hidden (glob.py:133)"
+    assert "lists its parameters: dirname, pattern, dir_fd, dironly, include_hidden" in last_user(root.calls[2])
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
