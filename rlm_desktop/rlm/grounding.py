@@ -271,11 +271,16 @@ def missing_parameters(question: str, answer: str, evidence: Evidence) -> tuple[
     if m is None:
         return None
     name = next(g for g in m.groups() if g)
-    for text in reversed(evidence.grounded):
-        d = re.search(rf"\bdef {re.escape(name)}\((.*)\)\s*(?:->[^:]*)?:", text)
-        if d is None:
-            continue
-        params = [p for p in _parameters(d.group(1)) if p not in ("self", "cls")]
-        missing = [p for p in params if not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", answer)]
-        return (name, params) if params and missing else None
-    return None
+    defs: list[tuple[str, str]] = []  # (the line, its parameters)
+    for text in evidence.grounded:
+        for line in text.splitlines():
+            d = re.search(rf"\bdef {re.escape(name)}\((.*)\)\s*(?:->[^:]*)?:", line)
+            if d is not None:
+                defs.append((line, d.group(1)))
+    # grep marks a method "(in TextWrapper)": the function of that name comes first
+    functions = [d for d in defs if " (in " not in d[0]] or defs
+    if not functions:
+        return None
+    params = [p for p in _parameters(functions[-1][1]) if p not in ("self", "cls")]
+    missing = [p for p in params if not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", answer)]
+    return (name, params) if params and missing else None

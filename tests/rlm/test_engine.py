@@ -435,6 +435,12 @@ def test_a_parameter_list_answer_that_leaves_some_out_is_sent_back_with_the_def_
     finished = make_engine(root).run("What are the parameter names of the function `_glob2` in glob.py?")
     assert finished.answer == "dirname, pattern, dir_fd, dironly, include_hidden (glob.py:133)"
     assert "lists its parameters: dirname, pattern, dir_fd, dironly, include_hidden" in last_user(root.calls[2])
+    # a method of the same name (grep's "(in TextWrapper)") gives way to the function
+    listing = "t.py:361 (in TextWrapper): def fill(self, text):\\nt.py:386: def fill(text, width=70, **kwargs):"
+    root = ScriptedBackend()
+    root.enqueue([code(f"print('{listing}')"), code("FINAL('text, width (t.py:361)')"), code("FINAL('text, width, kwargs (t.py:386)')")])
+    assert make_engine(root).run("What are the parameter names of the function `fill`?").answer == "text, width, kwargs (t.py:386)"
+    assert "lists its parameters: text, width, kwargs" in last_user(root.calls[2])
 
 
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
