@@ -172,3 +172,19 @@ def test_a_class_of_capitals_means_capitals_even_though_tally_ignores_case() -> 
     assert keep_capitals(r"\[A-Z] ([A-Z]\w+)", re.IGNORECASE) == r"\[A-Z] ((?-i:[A-Z])\w+)"
     assert keep_capitals(r"([A-Z]\w+)", 0) == r"([A-Z]\w+)"
     assert keep_capitals(r"[[A-Z]]", re.IGNORECASE) == r"[[A-Z]]"  # a class inside a class: left as written
+
+
+def test_a_capitalized_common_word_that_only_opens_sentences_is_left_out_of_the_values() -> None:
+    # dev count, 200 notes: "([A-Z]\w+) office" counted "His" (3 files) and "Building" as
+    # offices, from "His office was ..." in the prose, and the 1.5B answered 8 offices, not 6
+    prose = "He said his plan was fine, and his team agreed with his view of it."
+    notes = [
+        F("a.txt", f"Filed by Tom Becker from the Lisbon office.\n{prose} His office was small."),
+        F("b.txt", f"Filed by Mei Chen (Osaka office). {prose}"),
+        F("c.txt", "Status: Open. Filed from the Lima office.\nIs it open? It is open, open, open."),
+        F("d.txt", "Lisbon office notes. Nothing else."),  # a real value may open a sentence too
+    ]
+    result = tally(notes, r"([A-Z]\w+) office|Status: ([A-Z]\w+)", re.IGNORECASE, Recorder())
+    assert result.counts == {"Lisbon": 2, "Osaka": 1, "Lima": 1, "Open": 1}  # "Open" follows "Status:", mid-sentence
+    assert result.dropped == [("His", 1)]
+    assert "Left out: His (1 file): only ever a capitalized word opening a sentence" in repr(result)

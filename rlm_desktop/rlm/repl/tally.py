@@ -43,6 +43,7 @@ class Tally(list):
         self.searched = searched
         self.unmatched = unmatched
         self.examples = examples
+        self.dropped: list[tuple[str, int]] = []  # capitalized common words that only opened sentences
 
     @property
     def counts(self) -> dict[str, int]:
@@ -62,6 +63,9 @@ class Tally(list):
         lines += [f"  {value}: {n} file{'s' if n != 1 else ''}" for value, n in self[:SHOWN_VALUES]]
         if len(self) > SHOWN_VALUES:
             lines.append(f"  ... {len(self) - SHOWN_VALUES} more (the .counts dict has all)")
+        if self.dropped:
+            left = ", ".join(f"{v} ({n} file{'s' if n != 1 else ''})" for v, n in self.dropped[:6])
+            lines.append(f"Left out: {left}: only ever a capitalized word opening a sentence, and written lowercase in those files (not a value).")
         if self.unmatched:
             lines.append(f"{len(self.unmatched)} files have no match; their lines may say it another way, e.g.:")
             lines += [f"  {e}" for e in self.examples]
@@ -110,6 +114,8 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
     paths: dict[str, list[str]] = {}
     unmatched: list[File] = []
     searched = 0
+    mid_sentence: set[str] = set()  # values seen at least once not opening a sentence
+    texts: dict[str, str] = {}
     for f in files:
         searched += 1
         seen: set[str] = set()
@@ -117,14 +123,22 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
             for m in regex.finditer(line):
                 group, value = _value(m)
                 by_group.setdefault(group, Counter())[value] += 1
+                before = line[: m.start(group)].rstrip() if group else ""
+                if before and not before.endswith((".", "!", "?", '"', "'", "\u201d")):
+                    mid_sentence.add(value)
                 if value and value not in seen:
                     seen.add(value)
                     recorder.source(f.path, i, None, "grep")  # a regex scan, as grep
         if not seen:
             unmatched.append(f)
+        else:
+            texts[f.path] = f.text
         for value in seen:
             counter[value] += 1
             paths.setdefault(value, []).append(f.path)
+    dropped = _sentence_openers(counter, mid_sentence, paths, texts)
+    for value, _ in dropped:
+        del counter[value]
     rows = counter.most_common()
     known = [v for v, _ in rows[:SHOWN_VALUES]]
     examples = _examples(unmatched, known, recorder)
@@ -132,7 +146,24 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
         recorder.corpus_text(value)
     suggestion = _widened(pattern, flags, unmatched, known or _names_in(pattern, unmatched))
     kinds = _kinds(pattern, flags, by_group)
-    return Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion, kinds)
+    result = Tally(pattern, rows, paths, searched, [f.path for f in unmatched], examples, suggestion, kinds)
+    result.dropped = dropped
+    return result
+
+
+def _sentence_openers(counter: Counter[str], mid_sentence: set[str], paths: dict[str, list[str]],
+                      texts: dict[str, str]) -> list[tuple[str, int]]:
+    """Values that are only a capitalized common word opening a sentence: captured only
+    at a sentence start, and written lowercase more often in the files they came from
+    ("His office ..." counted "His" as an office; "his" is everywhere in those files)."""
+    out = []
+    for value, n in counter.most_common():
+        if value in mid_sentence or " " in value or not (value[:1].isupper() and value[1:].islower()):
+            continue
+        lower = sum(len(re.findall(rf"\b{re.escape(value.lower())}\b", texts[p])) for p in paths[value])
+        if lower >= max(3, 2 * n):
+            out.append((value, n))
+    return out
 
 
 def _alternatives(pattern: str) -> list[str]:
