@@ -65,7 +65,7 @@ class Tally(list):
             lines.append(f"  ... {len(self) - SHOWN_VALUES} more (the .counts dict has all)")
         if self.dropped:
             left = ", ".join(f"{v} ({n} file{'s' if n != 1 else ''})" for v, n in self.dropped[:6])
-            lines.append(f"Left out: {left}: only ever a capitalized word opening a sentence, and written lowercase in those files (not a value).")
+            lines.append(f"Left out: {left}: only ever a capitalized word opening a sentence, and written lowercase elsewhere in these files (not a value).")
         if self.unmatched:
             lines.append(f"{len(self.unmatched)} files have no match; their lines may say it another way, e.g.:")
             lines += [f"  {e}" for e in self.examples]
@@ -154,13 +154,15 @@ def tally(files: Iterable[File], pattern: str, flags: int, recorder: Any) -> Tal
 def _sentence_openers(counter: Counter[str], mid_sentence: set[str], paths: dict[str, list[str]],
                       texts: dict[str, str]) -> list[tuple[str, int]]:
     """Values that are only a capitalized common word opening a sentence: captured only
-    at a sentence start, and written lowercase more often in the files they came from
-    ("His office ..." counted "His" as an office; "his" is everywhere in those files)."""
+    at a sentence start, and written lowercase more often in the matched files ("His
+    office ..." counted "His" as an office; a short note says "his" once or twice, the
+    folder hundreds of times)."""
     out = []
     for value, n in counter.most_common():
         if value in mid_sentence or " " in value or not (value[:1].isupper() and value[1:].islower()):
             continue
-        lower = sum(len(re.findall(rf"\b{re.escape(value.lower())}\b", texts[p])) for p in paths[value])
+        word = re.compile(rf"\b{re.escape(value.lower())}\b")
+        lower = sum(len(word.findall(text)) for text in texts.values())
         if lower >= max(3, 2 * n):
             out.append((value, n))
     return out
