@@ -18,6 +18,7 @@ from rlm_desktop.rlm.grounding import (
     ungrounded_values,
     wrong_default,
     wrong_reduction,
+    zero_from_empty_tally,
 )
 from rlm_desktop.rlm.strategy import needs_fallback
 
@@ -70,6 +71,8 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.ONLY_LOCATION
     elif (top := not_the_top(question, answer, evidence)) is not None:
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
+    elif zero_from_empty_tally(answer, evidence):
+        nudge = prompts.ZERO_FROM_EMPTY
     elif (params := missing_parameters(question, answer, evidence)) is not None:
         nudge = prompts.MISSING_PARAMETERS.format(name=params[0], params=", ".join(params[1]))
     elif (default := wrong_default(question, answer, evidence)) is not None:

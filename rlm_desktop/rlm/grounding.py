@@ -284,3 +284,19 @@ def missing_parameters(question: str, answer: str, evidence: Evidence) -> tuple[
     params = [p for p in _parameters(functions[-1][1]) if p not in ("self", "cls")]
     missing = [p for p in params if not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", answer)]
     return (name, params) if params and missing else None
+
+
+_EMPTY_TALLY = re.compile(r"^tally\(.*\): matched in 0 of (\d+) files", re.MULTILINE)
+_ZERO_ANSWER = re.compile(r"^\W*(0|no|none|zero|nobody)\b", re.IGNORECASE)
+
+
+def zero_from_empty_tally(answer: str, evidence: Evidence) -> bool:
+    """True when the answer is a zero and the last output with a ``tally`` says its
+    pattern matched no file at all: the 1.5B tallied r'Mei Chen: (\\d+)', a phrasing no
+    note uses, and answered "0 notes were filed by Mei Chen" (26 were)."""
+    if not _ZERO_ANSWER.search(answer):
+        return False
+    for text in reversed(evidence.grounded):
+        if "tally(" in text:
+            return _EMPTY_TALLY.search(text) is not None
+    return False

@@ -214,6 +214,7 @@ UNSEEN_NAME = "No output so far mentions {name}, and the question is about it: a
 UNSEEN_AGAIN = "Still no output shows {name}. If searching for it finds only other things, no file mentions it: write FINAL('Not found: no file mentions {name} (searched for \"{name}\")'). Otherwise search other words for {name}."
 # dev set, code: "def insort_left(a, x, lo=0, hi=None, ...)" shown, 0 answered for hi
 WRONG_DEFAULT = "The question asks for the default of {param}, and the def line in the output says {param}={value}. Answer with {value} and the file:line."
+ZERO_FROM_EMPTY = "Your pattern matched no file at all, so its 0 says nothing: the files say it another way (see the lines shown under it). Count the files that mention it instead, e.g. hits = [f.path for f in files if 'some name' in f.text.lower()]; print(len(hits), hits)."
 # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)", answered "pattern"
 MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters: {params}. Answer with all of them and the file:line."
 # dev set, code: told its file answer was only a location, the 1.5B gave the example's

@@ -443,6 +443,18 @@ def test_a_parameter_list_answer_that_leaves_some_out_is_sent_back_with_the_def_
     assert "lists its parameters: text, width, kwargs" in last_user(root.calls[2])
 
 
+def test_a_zero_from_a_tally_that_matched_no_file_is_sent_back() -> None:
+    # dev count re-run: tally(r'Mei Chen: (\d+)') matched 0 of 200 files and the 1.5B
+    # answered "0 notes were filed by Mei Chen" (26 were)
+    empty = "tally(r'Mei Chen: (\\\\d+)'): matched in 0 of 200 files; 0 distinct values."
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({empty!r})"), code("FINAL('0 notes were filed by Mei Chen (0 of 200 files)')"),
+                  code("print('26 of 200 files')"), code("FINAL('26 notes')")])
+    finished = make_engine(root).run("How many notes were filed by Mei Chen?")
+    assert finished.answer == "26 notes"
+    assert "Your pattern matched no file at all" in last_user(root.calls[2])
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
