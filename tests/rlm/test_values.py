@@ -16,6 +16,7 @@ from rlm_desktop.rlm.repl.values import (
     expected_kind,
     parse_reply,
     settle,
+    split_periods,
     text_answer,
 )
 
@@ -343,12 +344,39 @@ def test_people_staff_employees_and_headcount_are_one_word_for_the_checks() -> N
     assert text_answer(text, question).value == 51
 
 
-def test_a_question_naming_two_months_is_told_to_ask_once_for_each() -> None:
+def test_a_question_joining_two_months_is_asked_once_per_month_and_added_per_file(branches) -> None:
     # dev set, numeric: "in March and February together" asked in one go; every file states
     # the months apart, so each reply was one month's figure and the total was far off
-    rows = Numbers("How many units were sold in March and February together?", [Row("a.txt", 10, "ok")], [""], 1)
-    assert "Note: the question names March and February: a file states each apart. Ask once for each" in repr(rows)
-    assert "Note:" not in repr(Numbers("How many units were sold in March?", [Row("a.txt", 10, "ok")], [""], 1))
+    assert split_periods("How many units were sold in March and February together?") == [
+        "How many units were sold in March?", "How many units were sold in February?"]
+    assert split_periods("How many units were sold in March?") == ["How many units were sold in March?"]
+    from rlm_desktop.rlm.engine import Engine
+    from rlm_desktop.settings import Settings
+    from tests.fakes import ScriptedBackend
+
+    feb = {"north.txt": "80", "south.txt": "20", "east.txt": "5"}
+
+    def reply(messages) -> str:
+        prompt = messages[-1].content
+        name = next(n for n in BRANCHES if f"{n}:\n---" in prompt)
+        return feb[name] if "February" in prompt else SECOND[name]
+
+    texts = {"north.txt": "In February the North branch sold 80 units.", "south.txt": "It sold 20 units in February.",
+             "east.txt": "February: the East branch sold 5 units."}
+    for name, extra in texts.items():
+        path = next(p for p in branches.files() if p.path.endswith(name)).path
+        with open(path, "a") as f:
+            f.write(extra + "\n")
+    branches.scan()
+    root, sub = ScriptedBackend("root"), ScriptedBackend("sub")
+    sub.default = reply
+    root.enqueue(["```python\nrows = ask_numbers('How many units did the branch sell in March and February together?', files)\nprint(rows)\n```",
+                  "```python\nFINAL(rows.total())\n```"])
+    finished = Engine(root, sub, branches, Settings()).run("How many units were sold in March and February together?")
+    shown = root.calls[1][-1].content
+    assert "Asked once for each and added per file: 'How many units did the branch sell in March?', " in shown
+    assert "north.txt: 1330 (ok: 1250 (" in shown and "; 80 (ok))" in shown
+    assert finished.answer.startswith("3035 (total of ")  # 1250+980+700 in March, 80+20+5 in February
 
 
 def test_an_excerpt_keeps_a_hard_wrapped_sentence_on_one_line_so_its_number_words_stay_whole() -> None:

@@ -230,6 +230,9 @@ class Repl:
         that fail are asked once more with the text's candidate numbers listed. Returns
         rows (path, value, status) with .total()/.max()/.min() over the verified values."""
         question = str(question)
+        split = values.split_periods(question)
+        if len(split) > 1:  # "in March and February together": once per month, added per file
+            return values.Numbers.summed(question, [self.ask_numbers(q, items, max_chars) for q in split], split)
         pairs = self._item_texts(items)
         if not pairs:
             return values.Numbers(question, [], [], 0)

@@ -267,6 +267,25 @@ def settle(label: str, first: Parsed, check: Check, second: Parsed | None, secon
 # ---------------------------------------------------------------- prompts
 
 
+_AND_PERIODS = re.compile(r"\b(" + "|".join(sorted(_PERIODS, key=len, reverse=True)) + r")((?:\s*,\s*|\s+and\s+|\s+or\s+)(?:" + "|".join(sorted(_PERIODS, key=len, reverse=True)) + r"))+\b", re.IGNORECASE)
+_TOGETHER = re.compile(r"\s*\b(together|combined|altogether|both|in total)\b", re.IGNORECASE)
+
+
+def split_periods(question: str) -> list[str]:
+    """One question per period when ``question`` joins several ("in March and February
+    together"): a file states each month apart, and asked both at once the sub-model
+    gave one month's figure (dev set: 9,695 for 25,982). ``[question]`` otherwise."""
+    m = _AND_PERIODS.search(question)
+    if m is None:
+        return [question]
+    names = re.findall(r"[A-Za-z0-9]+", m.group(0))
+    periods = [n for n in names if n.lower() in _PERIODS]
+    if len(set(p.lower() for p in periods)) < 2:
+        return [question]
+    rest = _TOGETHER.sub("", question[m.end():])
+    return [question[: m.start()] + p + rest for p in periods]
+
+
 def excerpt(text: str, question: str, max_chars: int = EXCERPT_CHARS) -> str:
     """The part of ``text`` the sub-model needs: all of it when short; else its first
     line (a title or a table header) and the sentences that share words with the
@@ -381,6 +400,27 @@ class Numbers(list):
         self.question = question
         self.notes = notes
         self.files = files
+        self.asked: list[str] = []  # the one-period questions a two-period one was split into
+
+    @classmethod
+    def summed(cls, question: str, parts: list[Numbers], asked: list[str]) -> Numbers:
+        """One row per file, its values of ``parts`` added: verified when every part is,
+        'unverified' when one is, 'none' when one part found no number."""
+        rows, notes = [], []
+        for i, first in enumerate(parts[0]):
+            pieces = [p[i] for p in parts]
+            if any(r.value is None for r in pieces):
+                status: Status = "none"
+            elif any(r.status == "unverified" for r in pieces):
+                status = "unverified"
+            else:
+                status = "ok"
+            total = None if status == "none" else as_number(sum(Decimal(str(r.value)) for r in pieces))
+            rows.append(Row(first.path, total, status))
+            notes.append("; ".join(f"{format_number(r.value) if r.value is not None else '-'} ({r.status})" for r in pieces))
+        result = cls(question, rows, notes, parts[0].files)
+        result.asked = asked
+        return result
 
     def verified(self, include_unverified: bool = False) -> list[Row]:
         wanted = ("ok", "second_pass", "from_text", "unverified") if include_unverified else ("ok", "second_pass", "from_text")
@@ -438,12 +478,8 @@ class Numbers(list):
         if self.unverified:
             head += f" ({len(self.unverified)} unverified: {_files(tuple(r.path for r in self.unverified))})"
         lines = [head]
-        periods = [w for w in dict.fromkeys(w.lower() for w in WORD.findall(self.question)) if w in _PERIODS]
-        if len(periods) > 1:
-            # dev set: "in March and February together" was asked in one go; a file states
-            # each month apart, so every reply was one month's figure (or none)
-            lines.append(f"Note: the question names {' and '.join(p.capitalize() for p in periods)}: a file states each apart. "
-                         f"Ask once for each (ask_numbers('... in {periods[0].capitalize()}?', files), ...), then add the totals.")
+        if self.asked:
+            lines.append("Asked once for each and added per file: " + ", ".join(repr(q) for q in self.asked))
         for row, note in list(zip(self, self.notes, strict=True))[: self.SHOWN]:
             value = "-" if row.value is None else format_number(row.value)
             lines.append(f"  {row.path}: {value} ({row.status}{': ' + note if note else ''})")
