@@ -344,6 +344,18 @@ def test_people_staff_employees_and_headcount_are_one_word_for_the_checks() -> N
     assert text_answer(text, question).value == 51
 
 
+def test_a_word_most_figures_of_the_report_share_counts_half() -> None:
+    # numeric re-check, Ypres: "sold one hundred and forty-nine units" (next to "branch")
+    # tied with "It has a staff of 31" for a headcount question, and 149 was added up
+    text = ("Branch report: Ypres\n\nIn March the Ypres branch sold one hundred and forty-nine units. It has a staff of 31.\n"
+            "That compares with two thousand two hundred and thirty-three units in February. The branch\nopened in 1987.\n")
+    question = "How many people do all the branches employ in total?"
+    assert check_value(parse_reply("149", question), text, question).ok is False
+    assert text_answer(text, question).value == 31
+    # the units question still reads the March figure
+    assert text_answer(text, "How many units were sold in March?").value == 149
+
+
 def test_a_question_joining_two_months_is_asked_once_per_month_and_added_per_file(branches) -> None:
     # dev set, numeric: "in March and February together" asked in one go; every file states
     # the months apart, so each reply was one month's figure and the total was far off

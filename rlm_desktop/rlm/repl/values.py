@@ -99,16 +99,32 @@ def question_numbers(question: str) -> list[Number]:
     return [m.value for m in numbers_in(question)]
 
 
-def score(mention: Mention, keys: frozenset[str], question: str = "") -> float:
+def common_keys(text: str, keys: frozenset[str]) -> frozenset[str]:
+    """The question's words that half or more of the text's sentences with a number share
+    ("branch" in a branch report): they tell its figures apart less than the rest."""
+    numbered = [s for _, s in sentences(text) if numbers_in(s)]
+    if len(numbered) < 3:
+        return frozenset()
+    counts = {k: sum(1 for s in numbered if k in _shared(s, keys)) for k in keys}
+    return frozenset(k for k, n in counts.items() if n >= 2 and 2 * n >= len(numbered))
+
+
+def score(mention: Mention, keys: frozenset[str], question: str = "", common: frozenset[str] = frozenset()) -> float:
     """How much a stated number looks like the answer: the question's words in its
-    sentence, twice over for those right next to it ("sold 1,250 units"), less a point
-    for a year when the question asks no date."""
+    sentence, twice over for those right next to it ("sold 1,250 units"), half as much
+    for a word most of the text's figures share (``common_keys``), less a point for a
+    year when the question asks no date. The Ypres report's "sold one hundred and
+    forty-nine units" tied with "a staff of 31" for a headcount question on "branch"."""
     s = mention.sentence
     at = mention.start - mention.sentence_start
     before = WORD.findall(s[:at])[-NEAR_WORDS:]
     after = WORD.findall(s[at + len(mention.surface):])[:NEAR_WORDS]
     near = {_stem(w) for w in before + after} & keys
-    points = len(_shared(s, keys)) + 2 * len(near)
+
+    def weight(words: set[str]) -> float:
+        return sum(0.5 if w in common else 1.0 for w in words)
+
+    points = weight(_shared(s, keys)) + 2 * weight(near)
     if _year_like(mention) and not _YEAR_QUESTION.search(question):
         points -= 1
     # a question about March is not answered by the sentence about February: another
@@ -143,11 +159,12 @@ def candidates(text: str, question: str, kind: Kind | None = None) -> list[Menti
     kind = kind or expected_kind(question)
     given = question_numbers(question)
     keys = question_words(question)
+    common = common_keys(text, keys)
     best: list[tuple[float, Mention]] = []
     for m in numbers_in(text):
         if any(same_value(m.value, g) for g in given) or (kind == "count" and not _is_count(m.value)):
             continue
-        points = score(m, keys, question)
+        points = score(m, keys, question, common)
         same = next((i for i, (_, b) in enumerate(best) if same_value(b.value, m.value)), None)
         if same is None:
             best.append((points, m))
@@ -224,8 +241,9 @@ def check_value(parsed: Parsed, text: str, question: str = "", kind: Kind | None
         return Check(False, "not stated in the text")
     keys = question_words(question)
     if keys:
-        best = max(score(m, keys, question) for m in mentions)
-        if max(score(m, keys, question) for m in stated) < best:
+        common = common_keys(text, keys)
+        best = max(score(m, keys, question, common) for m in mentions)
+        if max(score(m, keys, question, common) for m in stated) < best:
             return Check(False, "another figure of the text stands by the question's words")
     return Check(True)
 
@@ -237,7 +255,8 @@ def text_answer(text: str, question: str, kind: Kind | None = None) -> Mention |
     if not found:
         return None
     keys = question_words(question)
-    if len(found) > 1 and score(found[1], keys, question) >= score(found[0], keys, question):
+    common = common_keys(text, keys)
+    if len(found) > 1 and score(found[1], keys, question, common) >= score(found[0], keys, question, common):
         return None
     return found[0]
 
