@@ -13,7 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from rlm_desktop.rlm.strategy import SUPERLATIVE_WORDS
+from rlm_desktop.rlm.strategy import LEAST_WORDS, MOST_WORDS, SUPERLATIVE_WORDS
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
@@ -146,8 +146,8 @@ def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str
 
 # how tally lists its counts: "  Maria Lopez: 32 files"
 _TALLY_ROW = re.compile(r"^  (\S.*?): (\d+) files?$", re.MULTILINE)
-_MOST_WORDS = re.compile(r"\b(most|largest|highest|biggest|maximum)\b", re.IGNORECASE)
-_LEAST_WORDS = re.compile(r"\b(least|fewest|smallest|lowest|minimum)\b", re.IGNORECASE)
+_MOST_WORDS = re.compile(r"\b(" + "|".join(MOST_WORDS) + r")\b", re.IGNORECASE)
+_LEAST_WORDS = re.compile(r"\b(" + "|".join(LEAST_WORDS) + r")\b", re.IGNORECASE)
 
 
 def not_the_top(question: str, answer: str, evidence: Evidence) -> tuple[str, int] | None:

@@ -198,7 +198,9 @@ FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {
 }
 
 
-SUPERLATIVE_WORDS = ("most", "least", "fewest", "largest", "smallest", "highest", "lowest", "biggest", "maximum", "minimum")
+MOST_WORDS = ("most", "largest", "highest", "biggest", "maximum")
+LEAST_WORDS = ("least", "fewest", "smallest", "lowest", "minimum")
+SUPERLATIVE_WORDS = MOST_WORDS + LEAST_WORDS
 _SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVE_WORDS) + r")\b", re.IGNORECASE)
 # the examples that answer "which ... the most": last for such a question, first otherwise
 _SUPERLATIVE_EXAMPLES = (_MOST, _MOST_COUNTER, _MAX)
