@@ -9,6 +9,7 @@ import re
 from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.cells import first_clause
 from rlm_desktop.rlm.grounding import (
+    LOCATION,
     Evidence,
     contains_value,
     key_values,
@@ -139,13 +140,10 @@ def parrots_instruction(answer: str) -> bool:
     return "budget is used up" in lowered or lowered.startswith("no more turns")
 
 
-_LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z]\w*(?::\d+(?:-\d+)?)?")
-
-
 def only_a_location(answer: str) -> bool:
     """True when an answer is nothing but file:line citations (the small root model
     sometimes answers with where the value is instead of the value)."""
-    if not _LOCATION.search(answer):
+    if not LOCATION.search(answer):
         return False
-    rest = _LOCATION.sub("", answer)
+    rest = LOCATION.sub("", answer)
     return not re.search(r"\w", rest)

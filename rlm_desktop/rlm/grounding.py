@@ -19,7 +19,8 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
-_PATHLIKE = re.compile(r"\S+\.[A-Za-z_]\w{0,4}(?::\d+)?")  # a.txt:12, not 10.0
+# a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
+LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z_]\w{0,4}(?::\d+(?:-\d+)?)?")
 
 # Capitalized words that say nothing about the corpus (sentence starts, answer phrasing).
 _COMMON = frozenset(
@@ -37,7 +38,7 @@ def _norm_number(value: str) -> str:
 
 def key_values(answer: str) -> list[str]:
     """The values an answer hinges on, in order, without duplicates."""
-    text = _PATHLIKE.sub(" ", answer)  # citations like notes/a.txt:12 are checked elsewhere
+    text = LOCATION.sub(" ", answer)  # citations like notes/a.txt:12 are checked elsewhere
     found: list[str] = []
     for match in _NUMBER.finditer(text):
         found.append(_norm_number(match.group(0)))

@@ -57,28 +57,32 @@ _WHOLE_FOLDER = re.compile(
 NO_CODE = "Write one ```python block. Start with search('...') to find where the answer is, or call FINAL(answer) in code when the output already answers the question."
 NO_OUTPUT_YET = "You have not seen any output from the files yet, so that answer is a guess. First look: search('...') for the words of the question, then answer from what you see."
 REPEATED = "You ran the same code again; it will give the same output. Do something different: {step}, search for a name or number the output shows, or answer with FINAL(...) if the output above answers the question."
-_HIT = re.compile(r"^([^\s:]+\.\w+):(\d+): ", re.MULTILINE)
+# a listing line of search or grep: path:line: text, or path:line (in func): text
+_HIT = re.compile(r"^([^\s:]+\.\w+):(\d+)(?: \(in [\w.]+\))?: (.*)$", re.MULTILINE)
+
+
+def _stems(text: str) -> set[str]:
+    """The words of more than three letters, by their first five (managed / manager):
+    how a listing line is matched to the question."""
+    return {w.lower()[:5] for w in re.findall(r"\w+", text) if len(w) > 3}
 
 
 PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL in a ```python block with the answer itself and its file:line; otherwise write new code."
-
-
-_HIT_SCOPED = re.compile(r"^([^\s:]+\.\w+):(\d+)(?: \(in [\w.]+\))?: (.*)$", re.MULTILINE)
 
 
 def best_hit(output: str, question: str) -> re.Match[str] | None:
     """The ``path:line: text`` line of an output that fits the question best: most of the
     question's words, and above all the ``def`` of a name it quotes (a function before a
     method); the first of the best on a tie. None when the output lists no such line."""
-    hits = list(_HIT_SCOPED.finditer(output or ""))
+    hits = list(_HIT.finditer(output or ""))
     if not hits:
         return None
-    stems = {w.lower()[:5] for w in re.findall(r"\w+", question) if len(w) > 3}
+    stems = _stems(question)
     names = re.findall(r"`(\w+)`", question)
 
     def fit(m: re.Match[str]) -> int:
         text = m.group(3)
-        points = len(stems & {w.lower()[:5] for w in re.findall(r"\w+", text) if len(w) > 3})
+        points = len(stems & _stems(text))
         defines = sum(5 for name in names if re.search(rf"\bdef {re.escape(name)}\(", text))
         return points + defines + (1 if defines and " (in " not in m.group(0) else 0)
 
@@ -103,19 +107,18 @@ def bridge(question: str, output: str) -> str | None:
     first hits, the sentence that matched best (most [marked] words from search, else most
     words of the question), and in it a capitalized name the question does not contain
     ("... codenamed Marigold is led by Yusuf Demir" gives "Yusuf Demir"). Else None."""
-    lines = [output[m.end():].split("\n", 1)[0] for m in list(_HIT.finditer(output or ""))[:BRIDGE_HITS]]
+    lines = [m.group(3) for m in list(_HIT.finditer(output or ""))[:BRIDGE_HITS]]
     if not lines:
         return None
     asked = {w.lower() for w in re.findall(r"\w+", question) if len(w) > 3}
-    stems = {w[:5] for w in asked}
+    stems = _stems(question)
 
     def score(sentence: str) -> float:
         # the question's words the sentence has (by their first five letters: managed /
         # manager), then search's [marked] words: search marks a word once per hit, so
         # "The vesper [filing] [cabinet] belongs to Olga Petrova. The [saffron] filing
         # cabinet belongs to Rosa Jimenez." must not pick Olga Petrova for "saffron"
-        present = {w.lower()[:5] for w in re.findall(r"\w+", sentence) if len(w) > 3} & stems
-        return len(present) + 0.1 * len(_MARKED.findall(sentence))
+        return len(_stems(sentence) & stems) + 0.1 * len(_MARKED.findall(sentence))
 
     sentences = [s for line in lines for s in re.split(r"(?<=[.!?])\s+", line)]
     best = max(sentences, key=score)
