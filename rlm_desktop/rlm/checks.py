@@ -16,6 +16,7 @@ from rlm_desktop.rlm.grounding import (
     missing_parameters,
     not_the_top,
     other_subject,
+    tally_misread,
     ungrounded_values,
     wrong_default,
     wrong_reduction,
@@ -74,6 +75,9 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
     elif zero_from_empty_tally(answer, evidence):
         nudge = prompts.ZERO_FROM_EMPTY
+    elif (misread := tally_misread(question, answer, evidence)) is not None:
+        kind, n = misread
+        nudge = prompts.TALLY_UNMATCHED.format(matched=n) if kind == "unmatched" else prompts.TALLY_DISTINCT.format(distinct=n)
     elif (params := missing_parameters(question, answer, evidence)) is not None:
         nudge = prompts.MISSING_PARAMETERS.format(name=params[0], params=", ".join(params[1]))
     elif (default := wrong_default(question, answer, evidence)) is not None:

@@ -301,3 +301,38 @@ def zero_from_empty_tally(answer: str, evidence: Evidence) -> bool:
         if "tally(" in text:
             return _EMPTY_TALLY.search(text) is not None
     return False
+
+
+_TALLY_HEAD = re.compile(r"^tally\(.*\): matched in (\d+) of \d+ files; (\d+) distinct values?", re.MULTILINE)
+_UNMATCHED = re.compile(r"^(\d+) files? ha(?:ve|s) no match", re.MULTILINE)
+_DISTINCT_QUESTION = re.compile(r"\bhow many (different|distinct|unique|separate)\b", re.IGNORECASE)
+
+
+def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, int] | None:
+    """How an answer misread the last ``tally``: ("unmatched", files matched) when its count
+    is the number of files the pattern did not match (the 1.5B answered "171 files" for
+    the notes Mei Chen filed from "matched in 29 of 200 files ... 171 files have no
+    match"); ("distinct", values listed) when a "how many different" answer's count is
+    not the number of distinct values (it answered "70", the first row's files, for "how
+    many different offices"). None when the answer fits the tally or there is none."""
+    numbers = [_norm_number(v) for v in key_values(answer) if _NUMBER.fullmatch(v)]
+    if not numbers or not numbers[0].isdigit():
+        return None
+    first = int(numbers[0])
+    for text in reversed(evidence.grounded):
+        if "tally(" in text:
+            break
+    else:
+        return None
+    head = _TALLY_HEAD.search(text)
+    if head is None:
+        return None
+    matched, distinct = int(head.group(1)), int(head.group(2))
+    counts = {int(m.group(2)) for m in _TALLY_ROW.finditer(text)}
+    unmatched = _UNMATCHED.search(text)
+    if unmatched is not None and first == int(unmatched.group(1)) and first != matched and first not in counts:
+        return "unmatched", matched
+    if _DISTINCT_QUESTION.search(question) and first != distinct:
+        return "distinct", distinct
+    return None
+

@@ -218,6 +218,10 @@ UNSEEN_AGAIN = "Still no output shows {name}. If searching for it finds only oth
 # dev set, code: "def insort_left(a, x, lo=0, hi=None, ...)" shown, 0 answered for hi
 WRONG_DEFAULT = "The question asks for the default of {param}, and the def line in the output says {param}={value}. Answer with {value} and the file:line."
 ZERO_FROM_EMPTY = "Your pattern matched no file at all, so its 0 says nothing: the files say it another way (see the lines shown under it). Count the files that mention it instead, e.g. hits = [f.path for f in files if 'some name' in f.text.lower()]; print(len(hits), hits)."
+# dev set seed 1, count: "matched in 29 of 200 files ... 171 files have no match", answered 171
+TALLY_UNMATCHED = "Your count is the number of files the tally did NOT match. It matched {matched} files (the rows above). If the pattern catches every way the files say it, that is the count; else tally again with the other phrasings shown under it."
+# dev set seed 1, count: "6 distinct values" listed, "70 files" (the first row) answered
+TALLY_DISTINCT = "The question asks how many different values there are, not how many files have one: the tally above lists {distinct} distinct values. Count the rows that really are what the question asks about and answer with that number."
 # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)", answered "pattern"
 MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters: {params}. Answer with all of them and the file:line."
 # dev set, code: told its file answer was only a location, the 1.5B gave the example's

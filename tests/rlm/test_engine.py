@@ -455,6 +455,34 @@ def test_a_zero_from_a_tally_that_matched_no_file_is_sent_back() -> None:
     assert "Your pattern matched no file at all" in last_user(root.calls[2])
 
 
+def test_a_count_read_from_the_tallys_unmatched_files_is_sent_back() -> None:
+    # dev set seed 1: "matched in 29 of 200 files ... 171 files have no match", and the
+    # 1.5B answered "171 files"
+    listing = ("tally(r'Mei Chen'): matched in 29 of 200 files; 1 distinct values:\n  Mei Chen: 29 files\n"
+               "171 files have no match; their lines may say it another way, e.g.:")
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({listing!r})"), code("FINAL('171 files: n/2.txt, n/4.txt')"), code("FINAL('29 notes')")])
+    finished = make_engine(root).run("How many notes were filed by Mei Chen?")
+    assert finished.answer == "29 notes"
+    assert "did NOT match. It matched 29 files" in last_user(root.calls[2])
+
+
+def test_a_how_many_different_answer_with_a_rows_file_count_is_sent_back_for_the_distinct_values() -> None:
+    # dev set seed 1: "6 distinct values" listed, the first row "Lisbon: 70 files", and
+    # the 1.5B answered "70 files: Lisbon, Osaka, ..."
+    listing = "tally(r'Office: (.+)'): matched in 200 of 200 files; 3 distinct values:\n  Lisbon: 70 files\n  Osaka: 42 files\n  Lima: 13 files"
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({listing!r})"), code("FINAL('70 files: Lisbon, Osaka, Lima')"), code("FINAL('3 offices: Lisbon, Osaka, Lima')")])
+    finished = make_engine(root).run("How many different offices appear in the notes?")
+    assert finished.answer == "3 offices: Lisbon, Osaka, Lima"
+    assert "lists 3 distinct values" in last_user(root.calls[2])
+    # the distinct count itself passes at once, and so does a plain "how many" with a row's count
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({listing!r})"), code("FINAL('70 notes')")])
+    assert make_engine(root).run("How many notes come from the Lisbon office?").answer == "70 notes"
+    assert len(root.calls) == 2
+
+
 def test_ungrounded_answer_is_accepted_the_second_time() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('123456')"), code("FINAL('123456')")])
