@@ -18,6 +18,7 @@ from rlm_desktop.rlm.grounding import (
     other_subject,
     tally_misread,
     ungrounded_values,
+    wrong_callers,
     wrong_default,
     wrong_reduction,
     zero_from_empty_tally,
@@ -69,6 +70,11 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.OTHER_SUBJECT.format(asked=pair[0], shown=pair[1])
     elif re.search(r"<(the )?(answer|value|file)\b", answer):
         nudge = prompts.PLACEHOLDER  # the 0.5B copied a nudge's template literally
+    elif (calls := wrong_callers(question, answer, evidence)) is not None:
+        name, callers = calls
+        listed = ", ".join(f"{caller} ({where})" for caller, where in callers)
+        first = ", ".join(caller for caller, _ in callers)
+        nudge = prompts.WRONG_CALLERS.format(name=name, callers=listed, first=first, where=callers[0][1])
     elif only_a_location(answer) and not _WHERE_QUESTION.search(question):
         nudge = prompts.ONLY_LOCATION
     elif (top := not_the_top(question, answer, evidence)) is not None:

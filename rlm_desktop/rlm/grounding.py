@@ -192,9 +192,11 @@ def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     if not lines:
         return None
     words = re.findall(r"[\w-]+", question)
+    quoted = set(re.findall(r"`(\w+)`", question))
     for word, noun in itertools.pairwise(words):
-        # plain words only ("amber locker"): not names or identifiers ("function insort_left")
-        if not (word.isalpha() and word.islower() and noun.isalpha() and noun.islower()):
+        # plain words only ("amber locker"): not names or identifiers ("function insort_left",
+        # "function `copymode`": its def line is about it, not about another thing)
+        if not (word.isalpha() and word.islower() and noun.isalpha() and noun.islower()) or noun in quoted:
             continue
         if word in _NOT_MODIFIERS or noun in _NOT_MODIFIERS or len(noun) <= 3:
             continue
@@ -335,4 +337,38 @@ def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     if _DISTINCT_QUESTION.search(question) and first != distinct:
         return "distinct", distinct
     return None
+
+
+_CALLERS_QUESTION = re.compile(r"\bwhich (?:functions?|methods?)\b.*?\bcalls?\s+`(\w+)`|\bcallers? of\s+`(\w+)`|\bwhat calls\s+`(\w+)`", re.IGNORECASE)
+_SCOPED_LINE = re.compile(r"^(\S+?:\d+) \(in ([\w.]+)\): (.*)$", re.MULTILINE)
+# words an answer about callers uses around the names
+_CALLER_WORDS = frozenset(
+    """a an and are as at by call called caller callers calls does for from function functions in inside is it
+    its method methods module named of on only the these this which with""".split()
+)
+
+
+def wrong_callers(question: str, answer: str, evidence: Evidence) -> tuple[str, list[tuple[str, str]]] | None:
+    """(name, [(caller, where), ...]) when a "which functions call `name`" answer leaves out
+    a function that the outputs show calling it (grep's "(in f)" on a line with
+    ``name(``), or names something else that the outputs show and that is no caller: the
+    1.5B answered "filter, fnmatch, translate" for fnmatchcase's callers, reading the
+    ``__all__`` line, when only fnmatch calls it; and gave file:lines for has_magic's."""
+    m = _CALLERS_QUESTION.search(question)
+    if m is None:
+        return None
+    name = next(g for g in m.groups() if g)
+    callers: dict[str, str] = {}
+    for text in evidence.grounded:
+        for line in _SCOPED_LINE.finditer(text):
+            where, scope, code = line.groups()
+            if re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", code) and not re.search(rf"\bdef\s+{re.escape(name)}\b", code):
+                callers.setdefault(scope.rsplit(".", 1)[-1], where)
+    if not callers:
+        return None
+    named = set(re.findall(r"[A-Za-z_]\w*", LOCATION.sub(" ", answer)))
+    shown = set(re.findall(r"[A-Za-z_]\w*", "\n".join(evidence.grounded)))
+    missing = [c for c in callers if c not in named]
+    others = [w for w in named - set(callers) - {name} if w.lower() not in _CALLER_WORDS and w in shown]
+    return (name, list(callers.items())) if missing or others else None
 

@@ -222,6 +222,8 @@ ZERO_FROM_EMPTY = "Your pattern matched no file at all, so its 0 says nothing: t
 TALLY_UNMATCHED = "Your count is the number of files the tally did NOT match. It matched {matched} files (the rows above). If the pattern catches every way the files say it, that is the count; else tally again with the other phrasings shown under it."
 # dev set seed 1, count: "6 distinct values" listed, "70 files" (the first row) answered
 TALLY_DISTINCT = "The question asks how many different values there are, not how many files have one: the tally above lists {distinct} distinct values. Count the rows that really are what the question asks about and answer with that number."
+# dev set seed 1, code: "filter, fnmatch, translate" from the __all__ line for fnmatchcase's callers
+WRONG_CALLERS = "The output's lines that call {name} are inside {callers}: those functions are its callers (a name in __all__, an import or a docstring is not a call). Answer with their names and file:lines, e.g. FINAL('{first} ({where})')."
 # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)", answered "pattern"
 MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters: {params}. Answer with all of them and the file:line."
 # dev set, code: told its file answer was only a location, the 1.5B gave the example's

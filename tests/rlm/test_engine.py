@@ -425,6 +425,46 @@ def test_a_default_answered_with_another_parameters_value_is_sent_back_with_the_
     assert "says hi=None" in last_user(root.calls[2])
 
 
+def test_a_default_read_from_the_functions_def_line_is_not_taken_for_another_subject() -> None:
+    # dev set seed 1, code 124K: "def copymode(src, dst, *, follow_symlinks=True)" shown,
+    # "True" answered, and the other-subject check sent it back: "about the def copymode,
+    # but the question asks about the function copymode"
+    root = ScriptedBackend()
+    root.enqueue([code("print('shutil.py:290: def copymode(src, dst, *, follow_symlinks=True):')"), code("FINAL('True (shutil.py:290)')")])
+    finished = make_engine(root).run("In shutil.py, what is the default value of the parameter `follow_symlinks` of the function `copymode`?")
+    assert finished.answer == "True (shutil.py:290)"
+    assert len(root.calls) == 2
+
+
+_FNMATCH_GREP = (
+    "grep('fnmatchcase'): showing 4 of 4 matches in 1 files:\n"
+    'fnmatch.py:17: __all__ = ["filter", "fnmatch", "fnmatchcase", "translate"]\n'
+    "fnmatch.py:32 (in fnmatch): If you don't want this, use fnmatchcase(FILENAME, PATTERN).\n"
+    "fnmatch.py:36 (in fnmatch): return fnmatchcase(name, pat)\n"
+    "fnmatch.py:64: def fnmatchcase(name, pat):"
+)
+
+
+def test_a_callers_answer_with_names_that_do_not_call_it_is_sent_back_with_the_calling_functions() -> None:
+    # dev set seed 1, code: "filter, fnmatch, translate" read off the __all__ line
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('filter, fnmatch, translate (fnmatch.py:17)')"),
+                  code("FINAL('fnmatch (fnmatch.py:36)')")])
+    finished = make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?")
+    assert finished.answer == "fnmatch (fnmatch.py:36)"
+    assert "call fnmatchcase are inside fnmatch (fnmatch.py:32)" in last_user(root.calls[2])
+    # file:lines alone (has_magic's callers): the same nudge, which names the function
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('fnmatch.py:36, fnmatch.py:64')"), code("FINAL('fnmatch (fnmatch.py:36)')")])
+    assert make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?").answer == "fnmatch (fnmatch.py:36)"
+    assert "are inside fnmatch" in last_user(root.calls[2])
+    # the right caller in a sentence passes at once
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('It is called by the function fnmatch (fnmatch.py:36)')")])
+    assert make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?").status == "ok"
+    assert len(root.calls) == 2
+
+
 def test_a_parameter_list_answer_that_leaves_some_out_is_sent_back_with_the_def_lines_list() -> None:
     # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)"
     # shown, "pattern" answered
