@@ -128,6 +128,7 @@ class _Node:
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
     strategy: str | None = None  # the strategy of the attempt running
     firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
+    example_refusals: int = 0  # answers refused for being the worked examples' values
     examples: str = ""  # the system prompt and worked examples of the attempt running
 
 
@@ -545,8 +546,10 @@ class Engine:
         if "grounding" in self.ablated:
             return None
         copied = from_examples(answer, node.evidence, node.examples)
-        if copied and node.firm_refusals < FIRM_REFUSALS:
-            node.firm_refusals += 1
+        if copied and node.example_refusals < FIRM_REFUSALS:
+            # its own count: the seed-1 run spent one subject refusal first, and the
+            # example's "4471" went through at its second try
+            node.example_refusals += 1
             return self._send_nudge(node, turn, messages, prompts.FROM_EXAMPLE.format(values=", ".join(repr(v) for v in copied[:3])), result)
         if node.firm_refusals < FIRM_REFUSALS:
             outputs = "\n".join(cell.output for cell in node.cells)

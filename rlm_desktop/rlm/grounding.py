@@ -187,8 +187,10 @@ def other_subject(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     values = [v for v in key_values(answer) if _NUMBER.fullmatch(v) or len(v) >= 4]
     if not values:
         return None
-    lines = [line.replace("[", "").replace("]", "") for text in evidence.grounded for line in text.split("\n")
-             if any(contains_value(line, v) for v in values)]
+    # the sentences that hold the value, not their whole lines: a hit line of a two-step
+    # question went on "... badge number is 36556. The bluebird filing cabinet belongs to ..."
+    lines = [sentence for text in evidence.grounded for line in text.replace("[", "").replace("]", "").split("\n")
+             for sentence in re.split(r"(?<=[.!?])\s+", line) if any(contains_value(sentence, v) for v in values)]
     if not lines:
         return None
     words = re.findall(r"[\w-]+", question)

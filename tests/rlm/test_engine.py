@@ -402,6 +402,13 @@ def test_an_answer_from_a_line_about_another_thing_of_the_same_kind_is_sent_back
     root = ScriptedBackend()
     root.enqueue([code("print('the ochre locker is shut; the access code for the amber locker is 66667')"), code("FINAL('66667')")])
     assert make_engine(root).run("What is the access code for the amber locker?").answer == "66667"
+    # the value's own sentence is about the bridge name, the next one about another cabinet:
+    # a two-step answer (dev set seed 1, multi-step), accepted at once
+    hit = "notes/e6.txt:17: [Tamar] [Levi]'s [badge] [number] is 36556. The bluebird filing cabinet belongs to Quinn Gallagher."
+    root = ScriptedBackend()
+    root.enqueue([code(f"print({hit!r})"), code("FINAL('36556 (notes/e6.txt:17)')")])
+    assert make_engine(root).run("What is the badge number of the owner of the lantern filing cabinet?").answer == "36556 (notes/e6.txt:17)"
+    assert len(root.calls) == 2
 
 
 def test_a_quote_inside_finals_string_is_mended_instead_of_failing_the_cell() -> None:

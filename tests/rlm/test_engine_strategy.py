@@ -301,3 +301,15 @@ def test_an_answer_copied_from_the_worked_example_is_refused_and_a_file_answer_i
     finished = make_engine(root, sub).run("Which file defines the function `fnmatch`?")
     assert finished.answer == "stdlib/fnmatch.py:19"  # a location is the answer to "which file"
     assert "is from the worked example, not from this folder" in last_user(root.calls[2])
+
+
+def test_the_worked_examples_value_is_refused_twice_even_after_a_subject_refusal() -> None:
+    # dev set seed 1, multi-step 128K: a refusal for the unseen "Saffron" used up one of two
+    # firm refusals, and the _MULTI example's "extension 4471" passed at its second try
+    root = ScriptedBackend()
+    root.enqueue([code("search('leader room')"), code("FINAL('room 723')"), code("print('The project codenamed Saffron is led by Marta Kowalska.')"),
+                  code("FINAL('extension 4471')"), code("FINAL('4471')"), code("print('Marta Kowalska works in room 930.')"), code("FINAL('930')")])
+    finished = make_engine(root).run("In which room does the leader of the project codenamed Saffron work?")
+    assert finished.answer == "930"
+    assert "No output so far mentions Saffron" in last_user(root.calls[2])
+    assert "is from the worked example" in last_user(root.calls[4]) and "is from the worked example" in last_user(root.calls[5])
