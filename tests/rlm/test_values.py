@@ -356,6 +356,20 @@ def test_a_word_most_figures_of_the_report_share_counts_half() -> None:
     assert text_answer(text, "How many units were sold in March?").value == 149
 
 
+def test_the_thing_a_question_counts_over_counts_half() -> None:
+    # dev set seed 1, Essen: only two of five figure sentences say "branch", so "branch"
+    # counted in full, and "the Essen branch sold one thousand one hundred and ten units"
+    # tied with "Headcount: twenty-eight"; the second pass then added up 1110
+    text = ("Branch report: Essen\n\nThis idea is even built into the hardware now: since the 1980s, instruction sets have been\n"
+            "designed for compilers.\n\nIn March the Essen branch sold one thousand one hundred and ten units. Headcount: twenty-\n"
+            "eight. That compares with 1,032 units in February. The branch opened in 1965.\n")
+    question = "How many people do all the branches employ in total?"
+    assert text_answer(text, question).value == 28
+    assert check_value(parse_reply("1110", question), text, question).ok is False
+    # a question about one branch keeps "branch" as a full key
+    assert text_answer(text, "How many units did the branch sell in March?").value == 1110
+
+
 def test_a_question_joining_two_months_is_asked_once_per_month_and_added_per_file(branches) -> None:
     # dev set, numeric: "in March and February together" asked in one go; every file states
     # the months apart, so each reply was one month's figure and the total was far off

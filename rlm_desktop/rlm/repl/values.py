@@ -99,14 +99,23 @@ def question_numbers(question: str) -> list[Number]:
     return [m.value for m in numbers_in(question)]
 
 
-def common_keys(text: str, keys: frozenset[str]) -> frozenset[str]:
-    """The question's words that half or more of the text's sentences with a number share
-    ("branch" in a branch report): they tell its figures apart less than the rest."""
+# "all the branches", "every report", "any single branch": what each file is, not its figure
+_QUANTIFIED = re.compile(r"\b(?:all|each|every|any)\s+(?:of\s+)?(?:the\s+|single\s+|one\s+)?([A-Za-z]+)", re.IGNORECASE)
+
+
+def common_keys(text: str, keys: frozenset[str], question: str = "") -> frozenset[str]:
+    """The question's words that tell the text's figures apart less than the rest: those
+    that half or more of its sentences with a number share ("branch" in a branch
+    report), and the thing the question counts over ("all the branches": each file is
+    one). The Essen report's "the Essen branch sold one thousand one hundred and ten
+    units" tied with "Headcount: twenty-eight" for "How many people do all the branches
+    employ in total?" on "branch"."""
+    over = frozenset(_stem(m.group(1)) for m in _QUANTIFIED.finditer(question)) & keys
     numbered = [s for _, s in sentences(text) if numbers_in(s)]
     if len(numbered) < 3:
-        return frozenset()
+        return over
     counts = {k: sum(1 for s in numbered if k in _shared(s, keys)) for k in keys}
-    return frozenset(k for k, n in counts.items() if n >= 2 and 2 * n >= len(numbered))
+    return over | frozenset(k for k, n in counts.items() if n >= 2 and 2 * n >= len(numbered))
 
 
 def score(mention: Mention, keys: frozenset[str], question: str = "", common: frozenset[str] = frozenset()) -> float:
@@ -159,7 +168,7 @@ def candidates(text: str, question: str, kind: Kind | None = None) -> list[Menti
     kind = kind or expected_kind(question)
     given = question_numbers(question)
     keys = question_words(question)
-    common = common_keys(text, keys)
+    common = common_keys(text, keys, question)
     best: list[tuple[float, Mention]] = []
     for m in numbers_in(text):
         if any(same_value(m.value, g) for g in given) or (kind == "count" and not _is_count(m.value)):
@@ -241,7 +250,7 @@ def check_value(parsed: Parsed, text: str, question: str = "", kind: Kind | None
         return Check(False, "not stated in the text")
     keys = question_words(question)
     if keys:
-        common = common_keys(text, keys)
+        common = common_keys(text, keys, question)
         best = max(score(m, keys, question, common) for m in mentions)
         if max(score(m, keys, question, common) for m in stated) < best:
             return Check(False, "another figure of the text stands by the question's words")
@@ -255,7 +264,7 @@ def text_answer(text: str, question: str, kind: Kind | None = None) -> Mention |
     if not found:
         return None
     keys = question_words(question)
-    common = common_keys(text, keys)
+    common = common_keys(text, keys, question)
     if len(found) > 1 and score(found[1], keys, question, common) >= score(found[0], keys, question, common):
         return None
     return found[0]
