@@ -121,26 +121,31 @@ _TOTAL_WORDS = re.compile(r"\b(total|sum|altogether|combined|in all)\b", re.IGNO
 _EXTREME_WORDS = re.compile(r"\b(" + "|".join((*SUPERLATIVE_WORDS, "any single")) + r")\b", re.IGNORECASE)
 # how ask_numbers' Figure prints: "48210 (total of a.txt, ...)", "2300 (from b.txt)"
 _FIGURE_LINE = re.compile(r"^(-?[\d,.]+) \((total of|from) ", re.MULTILINE)
+# and rows.above(n) / rows.below(n): "45 files above 1000 (a.txt, ...)"
+_PAST_LINE = re.compile(r"^(\d+) files? (?:above|below) ", re.MULTILINE)
 
 
 def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str, str] | None:
     """("total" | "extreme", the figure printed for it, or "") when the answer's number is
     a reduction of the other kind than the question asks: the 1.5B printed the total of
     60 reports, then ``rows.max()``, and answered the total question with the largest
-    value. None when the answer and the question agree, or nothing tells."""
+    value; it answered another total question with ``rows.above(1000)``'s count of files.
+    None when the answer and the question agree, or nothing tells."""
     wants_total = bool(_TOTAL_WORDS.search(question)) and not _EXTREME_WORDS.search(question)
     wants_extreme = bool(_EXTREME_WORDS.search(question)) and not _TOTAL_WORDS.search(question)
     if not (wants_total or wants_extreme):
         return None
     totals: list[str] = []
     extremes: list[str] = []
+    counts: set[str] = set()
     for text in evidence.grounded:
         for m in _FIGURE_LINE.finditer(text):
             (totals if m.group(2) == "total of" else extremes).append(_norm_number(m.group(1)))
+        counts |= {m.group(1) for m in _PAST_LINE.finditer(text)}
     numbers = {_norm_number(v) for v in key_values(answer) if _NUMBER.fullmatch(v)}
-    if wants_total and numbers & set(extremes) and not numbers & set(totals):
+    if wants_total and numbers & (set(extremes) | counts) and not numbers & set(totals):
         return "total", totals[-1] if totals else ""
-    if wants_extreme and numbers & set(totals) and not numbers & set(extremes):
+    if wants_extreme and numbers & (set(totals) | counts) and not numbers & set(extremes):
         return "extreme", extremes[-1] if extremes else ""
     return None
 

@@ -200,8 +200,8 @@ def repeated(last_output: str, question: str = "") -> str:
 
 PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
-WRONG_TOTAL = "The question asks for a total, but your answer's number is one file's value (from .max() or .min()).{printed} Answer with the total."
-WRONG_EXTREME = "The question asks for the largest or smallest value, but your answer's number is a total of many files.{printed} Answer with that value and its file."
+WRONG_TOTAL = "The question asks for a total, but your answer's number is not the sum of the files' values (it is one file's value from .max() or .min(), or a count of files from .above() or .below()).{printed} Answer with the total."
+WRONG_EXTREME = "The question asks for the largest or smallest value, but your answer's number is not one file's value (it is a total of many files, or a count of files from .above() or .below()).{printed} Answer with that value and its file."
 # the rest of the answer was shown: the 1.5B decorated a right total with invented per-file
 # figures, was sent to "find it in the files", and wandered off to another answer
 UNGROUNDED_PART = "Your answer has {values}, which is in no output you have seen, but its {shown} is in the output. Answer again with only what the output shows: {shown} and where it comes from."

@@ -557,6 +557,19 @@ def test_a_total_question_answered_with_the_largest_value_is_sent_back_for_the_t
     assert "asks for a total" in last_user(root.calls[3]) and "The total printed was 88332" in last_user(root.calls[3])
 
 
+def test_a_total_question_answered_with_a_count_of_files_past_a_limit_is_sent_back() -> None:
+    # dev set seed 1, numeric 34K: rows.above(1000) after ask_numbers, and its count of
+    # files given as the March total
+    root = ScriptedBackend()
+    root.enqueue([
+        code("print('45 files above 1000 (r/a.txt, r/b.txt and 43 more)')"), code("FINAL('45 files above 1000 (r/a.txt, r/b.txt)')"),
+        code("print('96056 (total of r/a.txt, r/b.txt and 58 more)')"), code("FINAL('96056')"),
+    ])
+    finished = make_engine(root).run("What is the total number of units sold in March across all branches?")
+    assert finished.answer == "96056"
+    assert "a count of files from .above()" in last_user(root.calls[2])
+
+
 def test_a_largest_value_question_answered_with_a_total_is_sent_back() -> None:
     root = ScriptedBackend()
     root.enqueue([code("print('88332 (total of r/a.txt, r/b.txt)')"), code("FINAL('88332')"), code("print('2996 (from r/b.txt)')"), code("FINAL('2996')")])
