@@ -82,8 +82,11 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
     elif zero_from_empty_tally(answer, evidence):
         nudge = prompts.ZERO_FROM_EMPTY
     elif (misread := tally_misread(question, answer, evidence)) is not None:
-        kind, n = misread
-        nudge = prompts.TALLY_UNMATCHED.format(matched=n) if kind == "unmatched" else prompts.TALLY_DISTINCT.format(distinct=n)
+        kind, n, values = misread
+        if kind == "unmatched":
+            nudge = prompts.TALLY_UNMATCHED.format(matched=n)
+        else:
+            nudge = prompts.TALLY_DISTINCT.format(distinct=n, values=", ".join(values))
     elif (params := missing_parameters(question, answer, evidence)) is not None:
         nudge = prompts.MISSING_PARAMETERS.format(name=params[0], params=", ".join(params[1]))
     elif (default := wrong_default(question, answer, evidence)) is not None:

@@ -550,7 +550,9 @@ class Engine:
             # its own count: the seed-1 run spent one subject refusal first, and the
             # example's "4471" went through at its second try
             node.example_refusals += 1
-            return self._send_nudge(node, turn, messages, prompts.FROM_EXAMPLE.format(values=", ".join(repr(v) for v in copied[:3])), result)
+            outputs = "\n".join(cell.output for cell in node.cells)
+            nudge = prompts.from_example(copied, outputs, node.question)
+            return self._send_nudge(node, turn, messages, nudge, result)
         if node.firm_refusals < FIRM_REFUSALS:
             outputs = "\n".join(cell.output for cell in node.cells)
             nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,

@@ -317,13 +317,14 @@ _UNMATCHED = re.compile(r"^(\d+) files? ha(?:ve|s) no match", re.MULTILINE)
 _DISTINCT_QUESTION = re.compile(r"\bhow many (different|distinct|unique|separate)\b", re.IGNORECASE)
 
 
-def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, int] | None:
+def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, int, list[str]] | None:
     """How an answer misread the last ``tally``: ("unmatched", files matched) when its count
     is the number of files the pattern did not match (the 1.5B answered "171 files" for
     the notes Mei Chen filed from "matched in 29 of 200 files ... 171 files have no
     match"); ("distinct", values listed) when a "how many different" answer's count is
     not the number of distinct values (it answered "70", the first row's files, for "how
-    many different offices"). None when the answer fits the tally or there is none."""
+    many different offices"). The tally's values come third. None when the answer fits
+    the tally or there is none."""
     numbers = [_norm_number(v) for v in key_values(answer) if _NUMBER.fullmatch(v)]
     if not numbers or not numbers[0].isdigit():
         return None
@@ -337,12 +338,13 @@ def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     if head is None:
         return None
     matched, distinct = int(head.group(1)), int(head.group(2))
-    counts = {int(m.group(2)) for m in _TALLY_ROW.finditer(text)}
+    rows = [(m.group(1), int(m.group(2))) for m in _TALLY_ROW.finditer(text)]
+    values = [value for value, _ in rows]
     unmatched = _UNMATCHED.search(text)
-    if unmatched is not None and first == int(unmatched.group(1)) and first != matched and first not in counts:
-        return "unmatched", matched
+    if unmatched is not None and first == int(unmatched.group(1)) and first != matched and first not in {n for _, n in rows}:
+        return "unmatched", matched, values
     if _DISTINCT_QUESTION.search(question) and first != distinct:
-        return "distinct", distinct
+        return "distinct", distinct, values
     return None
 
 

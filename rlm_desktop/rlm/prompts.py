@@ -70,11 +70,12 @@ def _stems(text: str) -> set[str]:
 PASTED = "That cell is the output above pasted back, not code. {where}If the output answers the question, write FINAL in a ```python block with the answer itself and its file:line; otherwise write new code."
 
 
-def best_hit(output: str, question: str) -> re.Match[str] | None:
+def best_hit(output: str, question: str, stating: bool = False) -> re.Match[str] | None:
     """The ``path:line: text`` line of an output that fits the question best: most of the
     question's words, and above all the ``def`` of a name it quotes (a function before a
-    method); the first of the best on a tie. None when the output lists no such line."""
-    hits = list(_HIT.finditer(output or ""))
+    method); the first of the best on a tie. ``stating``: only lines that state a number.
+    None when the output lists no such line."""
+    hits = [m for m in _HIT.finditer(output or "") if not stating or re.search(r"\d", m.group(3))]
     if not hits:
         return None
     stems = _stems(question)
@@ -221,13 +222,27 @@ ZERO_FROM_EMPTY = "Your pattern matched no file at all, so its 0 says nothing: t
 # dev set seed 1, count: "matched in 29 of 200 files ... 171 files have no match", answered 171
 TALLY_UNMATCHED = "Your count is the number of files the tally did NOT match. It matched {matched} files (the rows above). If the pattern catches every way the files say it, that is the count; else tally again with the other phrasings shown under it."
 # dev set seed 1, count: "6 distinct values" listed, "70 files" (the first row) answered
-TALLY_DISTINCT = "The question asks how many different values there are, not how many files have one: the tally above lists {distinct} distinct values. Count the rows that really are what the question asks about and answer with that number."
+TALLY_DISTINCT = "The question asks how many different values there are, not how many files have one: the tally above lists {distinct} distinct values ({values}). Leave out any row that is not what the question asks about, and answer with the number of rows left and their names, e.g. FINAL('{distinct}: {values}')."
 # dev set seed 1, code: "filter, fnmatch, translate" from the __all__ line for fnmatchcase's callers
 WRONG_CALLERS = "The output's lines that call {name} are inside {callers}: those functions are its callers (a name in __all__, an import or a docstring is not a call). Answer with their names and file:lines, e.g. FINAL('{first} ({where})')."
 # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)", answered "pattern"
 MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters: {params}. Answer with all of them and the file:line."
 # dev set, code: told its file answer was only a location, the 1.5B gave the example's
 FROM_EXAMPLE = "Your answer, {values}, is from the worked example, not from this folder: no output you have seen has it. Answer from the output above (its file and line), or look further."
+
+
+def from_example(values: list[str], outputs: str, question: str) -> str:
+    """The nudge for an answer made of the worked example's values, quoting the output line
+    with a number that fits the question best: told only to answer from the output, the
+    1.5B sent the example's "4471" three times with "Marta Kowalska works in room 930"
+    in its last search's hits."""
+    nudge = FROM_EXAMPLE.format(values=", ".join(repr(v) for v in values[:3]))
+    m = best_hit(outputs, question, stating=True)
+    if m is None:
+        return nudge
+    quoted = m.group(3).strip()
+    quoted = quoted if len(quoted) <= 160 else quoted[:160] + " …"
+    return nudge + f" The line {m.group(1)}:{m.group(2)} says {quoted!r}: if that answers the question, answer with its value and file:line."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."
 

@@ -522,7 +522,8 @@ def test_a_how_many_different_answer_with_a_rows_file_count_is_sent_back_for_the
     root.enqueue([code(f"print({listing!r})"), code("FINAL('70 files: Lisbon, Osaka, Lima')"), code("FINAL('3 offices: Lisbon, Osaka, Lima')")])
     finished = make_engine(root).run("How many different offices appear in the notes?")
     assert finished.answer == "3 offices: Lisbon, Osaka, Lima"
-    assert "lists 3 distinct values" in last_user(root.calls[2])
+    assert "lists 3 distinct values (Lisbon, Osaka, Lima)" in last_user(root.calls[2])
+    assert "FINAL('3: Lisbon, Osaka, Lima')" in last_user(root.calls[2])
     # the distinct count itself passes at once, and so does a plain "how many" with a row's count
     root = ScriptedBackend()
     root.enqueue([code(f"print({listing!r})"), code("FINAL('70 notes')")])

@@ -313,3 +313,11 @@ def test_the_worked_examples_value_is_refused_twice_even_after_a_subject_refusal
     assert finished.answer == "930"
     assert "No output so far mentions Saffron" in last_user(root.calls[2])
     assert "is from the worked example" in last_user(root.calls[4]) and "is from the worked example" in last_user(root.calls[5])
+    # the nudge quotes the output's line that states a number and fits the question
+    root = ScriptedBackend()
+    hits = ("search('Marta Kowalska extension'): showing 2 of 2 matching files:\n"
+            "notes/e62.txt:79: The project codenamed Saffron is led by [Marta] [Kowalska].\n"
+            "notes/e63.txt:11: pushing less. [Marta] [Kowalska] works in room 930. But you can rarely")
+    root.enqueue([code("search('Saffron')"), code(f"print({hits!r})"), code("FINAL('extension 4471')"), code("FINAL('930 (notes/e63.txt:11)')")])
+    assert make_engine(root).run("In which room does the leader of the project codenamed Saffron work?").answer == "930 (notes/e63.txt:11)"
+    assert "The line notes/e63.txt:11 says" in last_user(root.calls[3]) and "room 930" in last_user(root.calls[3])
