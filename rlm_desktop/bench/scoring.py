@@ -125,8 +125,11 @@ def score(task: Task, answer: str) -> Score:
         ok = _contains(normalize(answer), str(task.expected))
         return Score(ok, "" if ok else f"{task.expected!r} not in answer")
     if task.kind == "set":
-        norm = normalize(answer)
         expected = tuple(task.expected)  # type: ignore[arg-type]
+        # names of code (callers, parameters): the answer's citations are not names, and
+        # "glob.py:63" must not count as naming the function glob
+        names_only = not any("." in e for e in expected)
+        norm = normalize(_PATHLIKE.sub(" ", answer) if names_only else answer)
         missing = [e for e in expected if not _contains(norm, e)]
         extra = [u for u in task.universe if u not in expected and _contains(norm, u)]
         ok = not missing and not extra

@@ -59,6 +59,10 @@ def test_sets_need_every_item_and_no_other() -> None:
     params = task("set", ("pathname", "dir_fd"), ("pathname", "dir_fd", "root_dir", "_iglob"))
     assert score(params, "(pathname, dir_fd)").correct
     assert not score(params, "pathname, dir_fd, root_dir").correct
+    # a citation's file name is not a name of the set (dev set seed 1: "glob.py" named glob)
+    callers = task("set", ("_iglob",), ("_iglob", "glob", "iglob", "has_magic"))
+    assert score(callers, "_iglob (stdlib/glob.py:63)").correct
+    assert not score(callers, "_iglob and glob (stdlib/glob.py:63)").correct
 
 
 def test_absent_needs_not_found_and_no_invented_value() -> None:
