@@ -18,6 +18,7 @@ from rlm_desktop.rlm.grounding import (
     other_subject,
     tally_misread,
     ungrounded_values,
+    unnamed_choice,
     wrong_callers,
     wrong_default,
     wrong_reduction,
@@ -77,6 +78,8 @@ def refusal(question: str, answer: str, evidence: Evidence, *, from_code: bool) 
         nudge = prompts.WRONG_CALLERS.format(name=name, callers=listed, first=first, where=callers[0][1])
     elif only_a_location(answer) and not _WHERE_QUESTION.search(question):
         nudge = prompts.ONLY_LOCATION
+    elif not needs_fallback(answer, "ok") and (thing := unnamed_choice(question, answer)) is not None:
+        nudge = prompts.UNNAMED_CHOICE.format(thing=thing)
     elif (top := not_the_top(question, answer, evidence)) is not None:
         nudge = prompts.NOT_THE_TOP.format(value=top[0], n=top[1])
     elif zero_from_empty_tally(answer, evidence):

@@ -381,3 +381,21 @@ def wrong_callers(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     others = [w for w in named - set(callers) - {name} if w.lower() not in _CALLER_WORDS and w in shown]
     return (name, list(callers.items())) if missing or others else None
 
+
+_WHICH_THING = re.compile(r"^\W*which (\w+)\b", re.IGNORECASE)
+_NOT_NAMED_THINGS = frozenset("file files module modules function functions method methods class classes path paths line lines folder".split())
+
+
+def unnamed_choice(question: str, answer: str) -> str | None:
+    """The thing a "Which branch ...?" question asks for, when the answer names none: only
+    numbers, a file location and the question's own words ("The branch that sold the
+    most units in March: 2893 (reports/mainz.txt:2)"). The file name may say which one,
+    but an answer should. None when the answer names something, or for "which file"."""
+    m = _WHICH_THING.search(question)
+    if m is None or m.group(1).lower() in _NOT_NAMED_THINGS:
+        return None
+    asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", LOCATION.sub(" ", answer))
+    named = [w for w in words if w.lower() not in asked and w.lower() not in _COMMON and len(w) > 2]
+    return None if named else m.group(1)
+

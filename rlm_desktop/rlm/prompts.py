@@ -225,6 +225,8 @@ TALLY_UNMATCHED = "Your count is the number of files the tally did NOT match. It
 TALLY_DISTINCT = "The question asks how many different values there are, not how many files have one: the tally above lists {distinct} distinct values ({values}). Leave out any row that is not what the question asks about, and answer with the number of rows left and their names, e.g. FINAL('{distinct}: {values}')."
 # dev set seed 1, code: "filter, fnmatch, translate" from the __all__ line for fnmatchcase's callers
 WRONG_CALLERS = "The output's lines that call {name} are inside {callers}: those functions are its callers (a name in __all__, an import or a docstring is not a call). Answer with their names and file:lines, e.g. FINAL('{first} ({where})')."
+# dev set seed 1, numeric: "The branch that sold the most units in March: 2893 (reports/mainz.txt:2)"
+UNNAMED_CHOICE = "The question asks which {thing}, and your answer does not name it: it gives a number and a file. Say which {thing} it is by its name (the file's first lines usually say it: read(path, 1, 3)), with the file:line."
 # dev set, code: "def _glob2(dirname, pattern, dir_fd, dironly, include_hidden=False)", answered "pattern"
 MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters: {params}. Answer with all of them and the file:line."
 # dev set, code: told its file answer was only a location, the 1.5B gave the example's
