@@ -102,3 +102,17 @@ def caps_lowered(code: str) -> tuple[str, list[str]]:
         return f"{m.group(1)}{m.group(2).lower()}{m.group(1)}{m.group(3)}"
 
     return _CAPS_IN_LOWER.sub(lower, code), changed
+
+
+# a statement calling Final(...) or final(...): the answer function has one spelling
+_FINAL_CASED = re.compile(r"^(\s*)(?:Final|final)\(", re.MULTILINE)
+_DEFINES_FINAL = re.compile(r"^\s*(?:def\s+(?:Final|final)\b|(?:Final|final)\s*=)", re.MULTILINE)
+
+
+def final_spelled(code: str) -> str | None:
+    """The cell with ``Final(...)``/``final(...)`` statements spelled ``FINAL(...)``, or
+    None when there is none (or the cell defines such a name itself). The 1.5B wrote
+    ``Final('Not found: ...')`` eight times, each a NameError, until its turns ran out."""
+    if not _FINAL_CASED.search(code) or _DEFINES_FINAL.search(code):
+        return None
+    return _FINAL_CASED.sub(r"\1FINAL(", code)

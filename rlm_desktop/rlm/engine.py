@@ -472,6 +472,10 @@ class Engine:
             if lowered:
                 self._emit(Notice(self.run_id, node.node_id, turn,
                                   f"{', '.join(repr(t) for t in lowered)} compared with lowercased text: ran it lowercased"))
+            spelled = cells.final_spelled(code)
+            if spelled is not None:
+                self._emit(Notice(self.run_id, node.node_id, turn, "Final(...) spelled FINAL(...)"))
+                code = spelled
             mended = cells.quote_mended(code)
             if mended is not None:
                 self._emit(Notice(self.run_id, node.node_id, turn, f"a quote inside FINAL's string broke the cell: ran {mended.splitlines()[-1]}"))

@@ -411,6 +411,22 @@ def test_an_answer_from_a_line_about_another_thing_of_the_same_kind_is_sent_back
     assert len(root.calls) == 2
 
 
+def test_final_spelled_final_in_another_case_answers() -> None:
+    # dev set seed 1, absent 128K: Final('Not found: ...') eight times, each a NameError,
+    # until the turns ran out
+    root = ScriptedBackend()
+    root.enqueue([code("print('/docs/a.txt:2: The vault code is ORCHID-7731.')"), code("# the hit says it\nFinal('ORCHID-7731 (/docs/a.txt:2)')")])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer == "ORCHID-7731 (/docs/a.txt:2)"
+    assert any("Final(...) spelled FINAL(...)" in getattr(e, "text", "") for e in events)
+    # a cell that defines its own final() is left alone
+    root = ScriptedBackend()
+    root.enqueue([code("def final(x):\n    return x * 2\nprint(final(21))"), code("FINAL('42')")])
+    assert make_engine(root).run("What is twice 21?").answer == "42"
+    assert "42" in last_user(root.calls[1])
+
+
 def test_a_quote_inside_finals_string_is_mended_instead_of_failing_the_cell() -> None:
     # dev set, multi-step 128K: FINAL('55991: Olga Petrova's badge number is 55991') was a
     # SyntaxError; the 1.5B then pasted the error back until the budget ran out
