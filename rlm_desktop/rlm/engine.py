@@ -554,8 +554,7 @@ class Engine:
             # its own count: the seed-1 run spent one subject refusal first, and the
             # example's "4471" went through at its second try
             node.example_refusals += 1
-            outputs = "\n".join(cell.output for cell in node.cells)
-            nudge = prompts.from_example(copied, outputs, node.question)
+            nudge = prompts.from_example(copied, [cell.output for cell in node.cells], node.question)
             return self._send_nudge(node, turn, messages, nudge, result)
         if node.firm_refusals < FIRM_REFUSALS:
             outputs = "\n".join(cell.output for cell in node.cells)

@@ -233,13 +233,15 @@ MISSING_PARAMETERS = "The def line of {name} in the output lists its parameters:
 FROM_EXAMPLE = "Your answer, {values}, is from the worked example, not from this folder: no output you have seen has it. Answer from the output above (its file and line), or look further."
 
 
-def from_example(values: list[str], outputs: str, question: str) -> str:
-    """The nudge for an answer made of the worked example's values, quoting the output line
-    with a number that fits the question best: told only to answer from the output, the
-    1.5B sent the example's "4471" three times with "Marta Kowalska works in room 930"
-    in its last search's hits."""
+def from_example(values: list[str], outputs: list[str], question: str) -> str:
+    """The nudge for an answer made of the worked example's values, quoting the line with a
+    number that fits the question best in the latest output that has one: told only to
+    answer from the output, the 1.5B sent the example's "4471" three times with "Marta
+    Kowalska works in room 930" in its last search's hits (the first search's "Yusuf
+    Demir works in room 723" fits the question's words as well: the latest output is the
+    step the model is on)."""
     nudge = FROM_EXAMPLE.format(values=", ".join(repr(v) for v in values[:3]))
-    m = best_hit(outputs, question, stating=True)
+    m = next((hit for output in reversed(outputs) if (hit := best_hit(output, question, stating=True)) is not None), None)
     if m is None:
         return nudge
     quoted = m.group(3).strip()

@@ -318,6 +318,9 @@ def test_the_worked_examples_value_is_refused_twice_even_after_a_subject_refusal
     hits = ("search('Marta Kowalska extension'): showing 2 of 2 matching files:\n"
             "notes/e62.txt:79: The project codenamed Saffron is led by [Marta] [Kowalska].\n"
             "notes/e63.txt:11: pushing less. [Marta] [Kowalska] works in room 930. But you can rarely")
-    root.enqueue([code("search('Saffron')"), code(f"print({hits!r})"), code("FINAL('extension 4471')"), code("FINAL('930 (notes/e63.txt:11)')")])
+    first = "search('Saffron leader room'): showing 1 of 1 matching files:\nnotes/e35.txt:13: new things. Yusuf Demir works in [room] 723. I was so"
+    root.enqueue([code("search('Saffron')"), code(f"print({first!r})"), code(f"print({hits!r})"), code("FINAL('extension 4471')"),
+                  code("FINAL('930 (notes/e63.txt:11)')")])
     assert make_engine(root).run("In which room does the leader of the project codenamed Saffron work?").answer == "930 (notes/e63.txt:11)"
-    assert "The line notes/e63.txt:11 says" in last_user(root.calls[3]) and "room 930" in last_user(root.calls[3])
+    # the latest output's line, not the first search's room 723 (dev set seed 1, re-run)
+    assert "The line notes/e63.txt:11 says" in last_user(root.calls[4]) and "room 930" in last_user(root.calls[4])
