@@ -433,3 +433,17 @@ def test_a_sentence_about_another_month_loses_to_the_asked_month_even_with_more_
     text = "In March the Graz branch sold 2,056 units.\nThe branch opened in 1970.\nThat compares with 2949 units in February."
     assert text_answer(text, "How many units were sold in February across all branches?").value == 2949
     assert text_answer(text, "How many units were sold in March across all branches?").value == 2056
+
+
+def test_a_threshold_the_question_states_can_be_a_files_own_figure() -> None:
+    # dev set seed 1: "more than 1658" where the median branch sold exactly 1658; its reply
+    # was dropped as the question's own number and the essay's 1950 taken instead
+    text = ("Branch report: Uppsala\n\nA reliable supply was more important than low cost in the 1950s.\n"
+            "Uppsala closed March with 1658 units sold. It has a staff of 40.\n")
+    question = "How many branches sold more than 1658 units in March?"
+    assert text_answer(text, question).value == 1658
+    assert parse_reply("1658", question).value == 1658
+    assert check_value(parse_reply("1658", question), text, question).ok
+    # a number the question states otherwise is still never the answer
+    assert parse_reply("2024", "How many units were sold in March 2024?").value is None
+

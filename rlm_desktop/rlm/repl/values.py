@@ -94,9 +94,16 @@ def expected_kind(question: str) -> Kind:
     return "count" if _COUNT_QUESTION.search(question) else "number"
 
 
+# "more than 1658": a threshold one file's own figure may equal (the median branch's)
+_THRESHOLD = re.compile(r"(?:\b(?:more|less|fewer|greater|higher|lower)\s+than|\b(?:above|below|over|under|exceeds?|exceeding|at\s+least|at\s+most))$", re.IGNORECASE)
+
+
 def question_numbers(question: str) -> list[Number]:
-    """Numbers the question itself states ("in March 2024"): never the answer."""
-    return [m.value for m in numbers_in(question)]
+    """Numbers the question itself states ("in March 2024"): never the answer. A threshold
+    ("more than 1658") is left out: the seed-1 run's median branch sold exactly 1658, its
+    reply was dropped as the question's own number, and the text side took the essay's
+    1950 instead, so 30 branches came out above 1658 for 29."""
+    return [m.value for m in numbers_in(question) if not _THRESHOLD.search(question[max(0, m.start - 24):m.start].rstrip())]
 
 
 # "all the branches", "every report", "any single branch": what each file is, not its figure
