@@ -21,6 +21,8 @@ _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
 # a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
 LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z_]\w{0,4}(?::\d+(?:-\d+)?)?")
+# a listing line of search or grep: path:line: text, or path:line (in func): text
+HIT = re.compile(r"^(?P<path>[^\s:]+\.\w+):(?P<line>\d+)(?: \(in (?P<scope>[\w.]+)\))?: (?P<text>.*)$", re.MULTILINE)
 
 # Capitalized words that say nothing about the corpus (sentence starts, answer phrasing).
 _COMMON = frozenset(
@@ -296,7 +298,8 @@ def missing_parameters(question: str, answer: str, evidence: Evidence) -> tuple[
     return (name, params) if params and missing else None
 
 
-_EMPTY_TALLY = re.compile(r"^tally\(.*\): matched in 0 of (\d+) files", re.MULTILINE)
+# how tally's listing starts: "tally(r'...'): matched in 29 of 200 files; 1 distinct values"
+_TALLY_HEAD = re.compile(r"^tally\(.*\): matched in (\d+) of \d+ files; (\d+) distinct values?", re.MULTILINE)
 _ZERO_ANSWER = re.compile(r"^\W*(0|no|none|zero|nobody)\b", re.IGNORECASE)
 
 
@@ -306,13 +309,17 @@ def zero_from_empty_tally(answer: str, evidence: Evidence) -> bool:
     note uses, and answered "0 notes were filed by Mei Chen" (26 were)."""
     if not _ZERO_ANSWER.search(answer):
         return False
-    for text in reversed(evidence.grounded):
-        if "tally(" in text:
-            return _EMPTY_TALLY.search(text) is not None
-    return False
+    head = _last_tally_head(evidence)
+    return head is not None and head.group(1) == "0"
 
 
-_TALLY_HEAD = re.compile(r"^tally\(.*\): matched in (\d+) of \d+ files; (\d+) distinct values?", re.MULTILINE)
+def _last_tally_head(evidence: Evidence) -> re.Match[str] | None:
+    """The head line of the last output that shows a ``tally``, or None (no tally, or a
+    call that failed)."""
+    text = next((t for t in reversed(evidence.grounded) if "tally(" in t), "")
+    return _TALLY_HEAD.search(text)
+
+
 _UNMATCHED = re.compile(r"^(\d+) files? ha(?:ve|s) no match", re.MULTILINE)
 _DISTINCT_QUESTION = re.compile(r"\bhow many (different|distinct|unique|separate)\b", re.IGNORECASE)
 
@@ -329,14 +336,10 @@ def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     if not numbers or not numbers[0].isdigit():
         return None
     first = int(numbers[0])
-    for text in reversed(evidence.grounded):
-        if "tally(" in text:
-            break
-    else:
-        return None
-    head = _TALLY_HEAD.search(text)
+    head = _last_tally_head(evidence)
     if head is None:
         return None
+    text = head.string
     matched, distinct = int(head.group(1)), int(head.group(2))
     rows = [(m.group(1), int(m.group(2))) for m in _TALLY_ROW.finditer(text)]
     values = [value for value, _ in rows]
@@ -349,7 +352,6 @@ def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, 
 
 
 _CALLERS_QUESTION = re.compile(r"\bwhich (?:functions?|methods?)\b.*?\bcalls?\s+`(\w+)`|\bcallers? of\s+`(\w+)`|\bwhat calls\s+`(\w+)`", re.IGNORECASE)
-_SCOPED_LINE = re.compile(r"^(\S+?:\d+) \(in ([\w.]+)\): (.*)$", re.MULTILINE)
 # words an answer about callers uses around the names
 _CALLER_WORDS = frozenset(
     """a an and are as at by call called caller callers calls does for from function functions in inside is it
@@ -369,9 +371,9 @@ def wrong_callers(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     name = next(g for g in m.groups() if g)
     callers: dict[str, str] = {}
     for text in evidence.grounded:
-        for line in _SCOPED_LINE.finditer(text):
-            where, scope, code = line.groups()
-            if re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", code) and not re.search(rf"\bdef\s+{re.escape(name)}\b", code):
+        for line in HIT.finditer(text):
+            scope, code, where = line["scope"], line["text"], f"{line['path']}:{line['line']}"
+            if scope and re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", code) and not re.search(rf"\bdef\s+{re.escape(name)}\b", code):
                 callers.setdefault(scope.rsplit(".", 1)[-1], where)
     if not callers:
         return None

@@ -16,6 +16,7 @@ import re
 
 from rlm_desktop.library.types import CorpusStats
 from rlm_desktop.llm.backend import Message
+from rlm_desktop.rlm.grounding import HIT
 from rlm_desktop.rlm.strategy import Strategy
 
 SYSTEM = """You answer questions about a folder of files. You cannot see the files: you look at them by writing Python code. Each turn, write one ```python block. I run it and show you its output.
@@ -57,8 +58,6 @@ _WHOLE_FOLDER = re.compile(
 NO_CODE = "Write one ```python block. Start with search('...') to find where the answer is, or call FINAL(answer) in code when the output already answers the question."
 NO_OUTPUT_YET = "You have not seen any output from the files yet, so that answer is a guess. First look: search('...') for the words of the question, then answer from what you see."
 REPEATED = "You ran the same code again; it will give the same output. Do something different: {step}, search for a name or number the output shows, or answer with FINAL(...) if the output above answers the question."
-# a listing line of search or grep: path:line: text, or path:line (in func): text
-_HIT = re.compile(r"^([^\s:]+\.\w+):(\d+)(?: \(in [\w.]+\))?: (.*)$", re.MULTILINE)
 
 
 def _stems(text: str) -> set[str]:
@@ -75,19 +74,25 @@ def best_hit(output: str, question: str, stating: bool = False) -> re.Match[str]
     question's words, and above all the ``def`` of a name it quotes (a function before a
     method); the first of the best on a tie. ``stating``: only lines that state a number.
     None when the output lists no such line."""
-    hits = [m for m in _HIT.finditer(output or "") if not stating or re.search(r"\d", m.group(3))]
+    hits = [m for m in HIT.finditer(output or "") if not stating or re.search(r"\d", m["text"])]
     if not hits:
         return None
     stems = _stems(question)
     names = re.findall(r"`(\w+)`", question)
 
     def fit(m: re.Match[str]) -> int:
-        text = m.group(3)
+        text = m["text"]
         points = len(stems & _stems(text))
         defines = sum(5 for name in names if re.search(rf"\bdef {re.escape(name)}\(", text))
-        return points + defines + (1 if defines and " (in " not in m.group(0) else 0)
+        return points + defines + (1 if defines and m["scope"] is None else 0)
 
     return max(hits, key=fit)
+
+
+def _quoted(hit: re.Match[str], width: int = 160) -> str:
+    """A listing line's text as a nudge quotes it, cut at ``width`` characters."""
+    text = hit["text"].strip()
+    return text if len(text) <= width else text[:width] + " …"
 
 
 def pasted_output(last_output: str, question: str = "") -> str:
@@ -108,7 +113,7 @@ def bridge(question: str, output: str) -> str | None:
     first hits, the sentence that matched best (most [marked] words from search, else most
     words of the question), and in it a capitalized name the question does not contain
     ("... codenamed Marigold is led by Yusuf Demir" gives "Yusuf Demir"). Else None."""
-    lines = [m.group(3) for m in list(_HIT.finditer(output or ""))[:BRIDGE_HITS]]
+    lines = [m["text"] for m in list(HIT.finditer(output or ""))[:BRIDGE_HITS]]
     if not lines:
         return None
     asked = {w.lower() for w in re.findall(r"\w+", question) if len(w) > 3}
@@ -194,9 +199,7 @@ def repeated(last_output: str, question: str = "") -> str:
     if m is None:
         return REPEATED.format(step="read(path, start, end) around a hit")
     line = int(m.group(2))
-    quoted = m.group(3).strip()
-    quoted = quoted if len(quoted) <= 160 else quoted[:160] + " …"
-    return REPEATED.format(step=f"the output's line {m.group(1)}:{line} says {quoted!r}; if that answers the question, "
+    return REPEATED.format(step=f"the output's line {m.group(1)}:{line} says {_quoted(m)!r}; if that answers the question, "
                                 f"write FINAL with it; else read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) for the lines around it")
 
 PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
@@ -244,9 +247,7 @@ def from_example(values: list[str], outputs: list[str], question: str) -> str:
     m = next((hit for output in reversed(outputs) if (hit := best_hit(output, question, stating=True)) is not None), None)
     if m is None:
         return nudge
-    quoted = m.group(3).strip()
-    quoted = quoted if len(quoted) <= 160 else quoted[:160] + " …"
-    return nudge + f" The line {m.group(1)}:{m.group(2)} says {quoted!r}: if that answers the question, answer with its value and file:line."
+    return nudge + f" The line {m.group(1)}:{m.group(2)} says {_quoted(m)!r}: if that answers the question, answer with its value and file:line."
 # the 1.5B tallied "Maria Lopez: 32 files / Tom Becker: 26 files" and answered Tom Becker
 NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first ({n} files); your answer names a value lower in the list. Answer with {value} and its count."
 
