@@ -19,10 +19,11 @@ from rlm_desktop.rlm.citations import CellSources
 from rlm_desktop.rlm.events import NodeFinished, NodeStarted, TurnFinished
 from rlm_desktop.rlm.grounding import contains_value, key_values
 from rlm_desktop.rlm.history import cut_to_tokens
+from rlm_desktop.rlm.node import NodeOutcome
 from rlm_desktop.rlm.repl.types import SourceRef
 
 if TYPE_CHECKING:
-    from rlm_desktop.rlm.engine import Engine, NodeOutcome
+    from rlm_desktop.rlm.engine import Engine
 
 ANSWER_MAX_TOKENS = 256
 CONTEXT_LINES = 8  # read this many lines either side of a search hit
@@ -31,8 +32,6 @@ SYSTEM = "Answer the question from the documents below only. Be brief. Cite the 
 
 
 def run(engine: Engine, method: str, question: str, roots: tuple[str, ...], context_text: str | None) -> NodeOutcome:
-    from rlm_desktop.rlm.engine import NodeOutcome
-
     backend = engine.root_backend
     node_id = engine.new_node_id()
     started = time.monotonic()

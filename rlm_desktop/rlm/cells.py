@@ -116,3 +116,21 @@ def final_spelled(code: str) -> str | None:
     if not _FINAL_CASED.search(code) or _DEFINES_FINAL.search(code):
         return None
     return _FINAL_CASED.sub(r"\1FINAL(", code)
+
+
+def mended(code: str) -> tuple[str, list[str]]:
+    """The cell with the small model's sure slips put right (``caps_lowered``,
+    ``final_spelled``, ``quote_mended``), and a line for the trace on each."""
+    notes: list[str] = []
+    code, lowered = caps_lowered(code)
+    if lowered:
+        notes.append(f"{', '.join(repr(t) for t in lowered)} compared with lowercased text: ran it lowercased")
+    spelled = final_spelled(code)
+    if spelled is not None:
+        notes.append("Final(...) spelled FINAL(...)")
+        code = spelled
+    quoted = quote_mended(code)
+    if quoted is not None:
+        notes.append(f"a quote inside FINAL's string broke the cell: ran {quoted.splitlines()[-1]}")
+        code = quoted
+    return code, notes

@@ -24,9 +24,37 @@ from rlm_desktop.rlm.grounding import (
     wrong_reduction,
     zero_from_empty_tally,
 )
+from rlm_desktop.rlm.node import NodeState
 from rlm_desktop.rlm.strategy import needs_fallback
 
 FIRM_REFUSALS = 2  # an answer about something no file has may be refused twice
+# strategies whose answer is one fact read from a line (not a count or a total)
+LOOKUP_STRATEGIES = frozenset({"lookup", "multi_step"})
+
+
+def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: bool) -> str | None:
+    """None when ``answer`` is accepted; else the nudge to send it back with. Counts the
+    answer among the node's attempts and the refusal against the node's allowance:
+    a worked example's values and an unshown subject are each refused up to
+    ``FIRM_REFUSALS`` times; the other checks (``refusal``) once per attempt
+    (``already_refused``: one was sent since the last accepted cell)."""
+    node.attempts.append(answer)
+    copied = from_examples(answer, node.evidence, node.examples)
+    if copied and node.example_refusals < FIRM_REFUSALS:
+        # its own count: the seed-1 run spent one subject refusal first, and the
+        # example's "4471" went through at its second try
+        node.example_refusals += 1
+        return prompts.from_example(copied, [cell.output for cell in node.cells], node.question)
+    if node.firm_refusals < FIRM_REFUSALS:
+        outputs = "\n".join(cell.output for cell in node.cells)
+        nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,
+                                outputs=outputs, refused_before=node.firm_refusals)
+        if nudge is not None:
+            node.firm_refusals += 1
+            return nudge
+    if already_refused:
+        return None
+    return refusal(node.question, answer, node.evidence, from_code=from_code)
 
 
 def subject_refusal(question: str, answer: str, evidence: Evidence, absent: set[str], *, lookup: bool,

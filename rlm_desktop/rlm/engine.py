@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlm_desktop import paths
@@ -29,14 +28,7 @@ from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, Sandb
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
 from rlm_desktop.rlm import cells, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
-from rlm_desktop.rlm.checks import (
-    FIRM_REFUSALS,
-    from_examples,
-    parrots_instruction,
-    refusal,
-    shown_first_clause,
-    subject_refusal,
-)
+from rlm_desktop.rlm.checks import judge, parrots_instruction, shown_first_clause
 from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
 from rlm_desktop.rlm.events import (
     CellFinished,
@@ -58,6 +50,7 @@ from rlm_desktop.rlm.grounding import (
     ungrounded_values,
 )
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
+from rlm_desktop.rlm.node import NodeOutcome, NodeState
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
 from rlm_desktop.rlm.strategy import (
@@ -72,9 +65,6 @@ from rlm_desktop.rlm.strategy import (
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# strategies whose answer is one fact read from a line (not a count or a total)
-LOOKUP_STRATEGIES = frozenset({"lookup", "multi_step"})
 
 ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
@@ -94,42 +84,6 @@ ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "ch
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
-
-
-@dataclass
-class NodeOutcome:
-    status: Status
-    answer: str
-    budget: str | None = None
-    error: str | None = None
-    evidence: Evidence = field(default_factory=Evidence)
-    cells: list[CellSources] = field(default_factory=list)
-    saw_output: bool = False
-
-
-@dataclass
-class _Node:
-    """The mutable state of one running RLM node."""
-
-    node_id: str
-    depth: int
-    backend: Backend
-    roots: tuple[str, ...]
-    context_text: str | None
-    evidence: Evidence = field(default_factory=Evidence)
-    cells: list[CellSources] = field(default_factory=list)
-    attempts: list[str] = field(default_factory=list)
-    exhausted: BudgetExceeded | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    last_turn: int = 0  # turn numbers go on across a fallback attempt in the same node
-    pending: list[str] = field(default_factory=list)  # notices to attach to the next turn
-    question: str = ""
-    absent: set[str] = field(default_factory=set)  # words a search said no file contains
-    strategy: str | None = None  # the strategy of the attempt running
-    firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
-    example_refusals: int = 0  # answers refused for being the worked examples' values
-    examples: str = ""  # the system prompt and worked examples of the attempt running
 
 
 class Engine:
@@ -277,7 +231,7 @@ class Engine:
         context_text: str | None,
         backend: Backend,
     ) -> NodeOutcome:
-        node = _Node(self.new_node_id(), depth, backend, roots, context_text, question=question)
+        node = NodeState(self.new_node_id(), depth, backend, roots, context_text, question=question)
         started = time.monotonic()
         self.budget.note_depth(depth)
         self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
@@ -331,7 +285,7 @@ class Engine:
         )
         return outcome
 
-    def _choose(self, node: _Node, question: str, kind: NodeKind) -> Strategy | None:
+    def _choose(self, node: NodeState, question: str, kind: NodeKind) -> Strategy | None:
         """The root asks the router (rules, else one short model call); a child RLM takes
         the lookup strategy without a call; ``None`` (fixed examples) when ablated."""
         if "strategy" in self.ablated:
@@ -347,7 +301,7 @@ class Engine:
         node.pending.append(f"strategy: {strategy.name} (chosen by {strategy.source})")
         return strategy
 
-    def _fallback_for(self, node: _Node, question: str, strategy: Strategy, tried: list[str], outcome: NodeOutcome,
+    def _fallback_for(self, node: NodeState, question: str, strategy: Strategy, tried: list[str], outcome: NodeOutcome,
                       kind: NodeKind) -> Strategy | None:
         """Once per root node: another strategy when this one came back empty and time and
         tokens remain. The retry starts a fresh conversation in the same node (and the same
@@ -378,7 +332,7 @@ class Engine:
         node.exhausted = None
         return retry
 
-    def _loop(self, node: _Node, question: str, messages: list[Message], session,
+    def _loop(self, node: NodeState, question: str, messages: list[Message], session,
               strategy: Strategy | None = None) -> tuple[NodeOutcome, object]:
         keep_head = len(messages)
         node.examples = "\n".join(m.content for m in messages[:keep_head - 1])  # the prompt and worked examples
@@ -468,18 +422,9 @@ class Engine:
                 # the output pasted back, then FINAL(...): run the code after the paste
                 self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
                 code = rest
-            code, lowered = cells.caps_lowered(code)
-            if lowered:
-                self._emit(Notice(self.run_id, node.node_id, turn,
-                                  f"{', '.join(repr(t) for t in lowered)} compared with lowercased text: ran it lowercased"))
-            spelled = cells.final_spelled(code)
-            if spelled is not None:
-                self._emit(Notice(self.run_id, node.node_id, turn, "Final(...) spelled FINAL(...)"))
-                code = spelled
-            mended = cells.quote_mended(code)
-            if mended is not None:
-                self._emit(Notice(self.run_id, node.node_id, turn, f"a quote inside FINAL's string broke the cell: ran {mended.splitlines()[-1]}"))
-                code = mended
+            code, notes = cells.mended(code)
+            for note in notes:
+                self._emit(Notice(self.run_id, node.node_id, turn, note))
             temperature, resampled = 0.0, 0
             ran.add(cells.normalized(code))
             result, session = self._run_cell(node, session, turn, code)
@@ -538,39 +483,21 @@ class Engine:
                     self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
             messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
 
-    def _hint(self, node: _Node, turn: int, hints: list[str], text: str) -> None:
+    def _hint(self, node: NodeState, turn: int, hints: list[str], text: str) -> None:
         """A line to send with the cell's output, shown in the trace as a Notice."""
         hints.append(text)
         self._emit(Notice(self.run_id, node.node_id, turn, text))
 
-    def _judge(self, node: _Node, turn: int, messages: list[Message], answer: str, from_code: bool,
+    def _judge(self, node: NodeState, turn: int, messages: list[Message], answer: str, from_code: bool,
                already_refused: bool, result: CellResult | None = None) -> str | None:
-        """None when the answer is accepted; else the nudge that was sent back."""
-        node.attempts.append(answer)
+        """None when the answer is accepted (``checks.judge``); else the nudge, sent back."""
         if "grounding" in self.ablated:
+            node.attempts.append(answer)
             return None
-        copied = from_examples(answer, node.evidence, node.examples)
-        if copied and node.example_refusals < FIRM_REFUSALS:
-            # its own count: the seed-1 run spent one subject refusal first, and the
-            # example's "4471" went through at its second try
-            node.example_refusals += 1
-            nudge = prompts.from_example(copied, [cell.output for cell in node.cells], node.question)
-            return self._send_nudge(node, turn, messages, nudge, result)
-        if node.firm_refusals < FIRM_REFUSALS:
-            outputs = "\n".join(cell.output for cell in node.cells)
-            nudge = subject_refusal(node.question, answer, node.evidence, node.absent, lookup=node.strategy in LOOKUP_STRATEGIES,
-                                    outputs=outputs, refused_before=node.firm_refusals)
-            if nudge is not None:
-                node.firm_refusals += 1
-                return self._send_nudge(node, turn, messages, nudge, result)
-        if already_refused:
-            return None
-        nudge = refusal(node.question, answer, node.evidence, from_code=from_code)
-        if nudge is None:
-            return None
-        return self._send_nudge(node, turn, messages, nudge, result)
+        nudge = judge(node, answer, from_code=from_code, already_refused=already_refused)
+        return None if nudge is None else self._send_nudge(node, turn, messages, nudge, result)
 
-    def _send_nudge(self, node: _Node, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
+    def _send_nudge(self, node: NodeState, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
         """The refusal of an answer, with the output of the cell that gave it (if any)."""
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
@@ -579,7 +506,7 @@ class Engine:
             self._nudge(node, turn, messages, nudge)
         return nudge
 
-    def _trimmed(self, node: _Node, answer: str) -> str:
+    def _trimmed(self, node: NodeState, answer: str) -> str:
         """An answer accepted on its second try still naming values no output showed, cut
         to its first clause when that clause holds only shown values: the 1.5B insisted on
         a right total followed by an invented "1000" for every file."""
@@ -589,16 +516,16 @@ class Engine:
         self._emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
         return first
 
-    def _nudge(self, node: _Node, turn: int, messages: list[Message], text: str) -> None:
+    def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))
         self._flush_pending(node, turn)
         self._emit(Notice(self.run_id, node.node_id, turn, text))
 
-    def _flush_pending(self, node: _Node, turn: int) -> None:
+    def _flush_pending(self, node: NodeState, turn: int) -> None:
         while node.pending:
             self._emit(Notice(self.run_id, node.node_id, turn, node.pending.pop(0)))
 
-    def _exhausted(self, node: _Node, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
+    def _exhausted(self, node: NodeState, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
         """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
         self._emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
         if node.attempts and node.attempts[-1]:
@@ -652,7 +579,7 @@ class Engine:
     def _scratch(self, node_id: str) -> Path:
         return paths.data_dir() / "scratch" / node_id
 
-    def _start_session(self, node: _Node):
+    def _start_session(self, node: NodeState):
         scratch = self._scratch(node.node_id)
         scratch.mkdir(parents=True, exist_ok=True)
         config = ReplConfig(
@@ -688,7 +615,7 @@ class Engine:
         except Exception:
             log.debug("closing a session failed", exc_info=True)
 
-    def _run_cell(self, node: _Node, session, turn: int, code: str) -> tuple[CellResult, object]:
+    def _run_cell(self, node: NodeState, session, turn: int, code: str) -> tuple[CellResult, object]:
         """Run one cell; a crashed worker is reported and replaced by a fresh one."""
         try:
             result = session.run_cell(code)
@@ -706,7 +633,7 @@ class Engine:
 
     # -- sub-calls (called from inside run_cell, on this thread) --------------------------
 
-    def _on_llm(self, node: _Node, request: LlmRequest) -> LlmReply:
+    def _on_llm(self, node: NodeState, request: LlmRequest) -> LlmReply:
         try:
             if self.cancel.cancelled:
                 raise Cancelled("stopped")
@@ -726,7 +653,7 @@ class Engine:
             log.warning("sub-call failed: %s", exc)
             return LlmReply((), error=str(exc))
 
-    def _rlm_query(self, node: _Node, request: LlmRequest) -> str:
+    def _rlm_query(self, node: NodeState, request: LlmRequest) -> str:
         question = request.prompts[0] if request.prompts else ""
         self.budget.take_sub_calls(1)
         if not self.budget.can_spawn_rlm(node.depth):
