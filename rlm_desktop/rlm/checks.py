@@ -1,6 +1,7 @@
 """The checks an answer passes before it is accepted. Each refusal names what to do
-instead; the engine sends it back once (see ``Engine._judge``). Pure functions of the
-question, the answer and what the node saw (``grounding.Evidence``)."""
+instead. ``judge`` picks the refusal an answer gets (and counts it on the node); the
+engine sends it back. The checks themselves are pure functions of the question, the
+answer and what the node saw (``grounding.Evidence``)."""
 
 from __future__ import annotations
 
