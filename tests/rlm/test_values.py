@@ -447,3 +447,58 @@ def test_a_threshold_the_question_states_can_be_a_files_own_figure() -> None:
     # a number the question states otherwise is still never the answer
     assert parse_reply("2024", "How many units were sold in March 2024?").value is None
 
+
+
+STAFF_Q = "How many people do all the branches employ in total?"
+# seed 2 of the dev set, reports/aarhus.txt: the essay's "4 people" ties with the headcount
+AARHUS = ("Branch report: Aarhus\n\nIf we assume 4 people per startup, which is probably an overestimate, that's 2500 "
+          "new companies.\nHeadcount: fifty. Aarhus closed March with three hundred and twenty-nine units sold. "
+          "The branch opened in 1987.\n")
+STAFFED = {
+    "varna.txt": "Branch report: Varna\n\nIn March the Varna branch sold 1320 units. Headcount: 67.\n",
+    "xanten.txt": "Branch report: Xanten\n\nIt has a staff of 40. In February it had sold 863 units.\n",
+    "cork.txt": "Branch report: Cork\n\nHeadcount: 12. Cork closed March with 950 units sold.\n",
+    "linz.txt": "Branch report: Linz\n\nIt has a staff of 9. The branch opened in 1990.\n",
+}
+
+
+def test_a_figure_phrased_like_the_other_files_verified_ones_settles_a_tie() -> None:
+    from rlm_desktop.rlm.repl.values import peer_answer, verified_phrasing
+
+    assert text_answer(AARHUS, STAFF_Q) is None  # "4 people" and "Headcount: fifty" tie on the question's words
+    values = {"varna.txt": 67, "xanten.txt": 40, "cork.txt": 12, "linz.txt": 9}
+    peers = [verified_phrasing(STAFFED[name], value, STAFF_Q) for name, value in values.items()]
+    assert peers[0] == frozenset({"headcount"})
+    assert peer_answer(AARHUS, STAFF_Q, peers).value == 50
+    assert peer_answer(AARHUS, STAFF_Q, peers[:2]) is None  # too few files to say how the figure is phrased
+
+
+def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_replies_fail(tmp_path) -> None:
+    from rlm_desktop.library.store import Library
+    from rlm_desktop.rlm.engine import Engine
+    from rlm_desktop.settings import Settings
+    from tests.fakes import ScriptedBackend
+
+    docs = tmp_path / "reports"
+    docs.mkdir()
+    for name, text in {**STAFFED, "aarhus.txt": AARHUS}.items():
+        (docs / name).write_text(text)
+    replies = {"varna.txt": "67", "xanten.txt": "40", "cork.txt": "12", "linz.txt": "9", "aarhus.txt": "The text does not say."}
+
+    def reply(messages) -> str:
+        return next(answer for name, answer in replies.items() if f"{name}:\n---" in messages[-1].content)
+
+    lib = Library.open(tmp_path / "library.db")
+    lib.add_folder(docs)
+    lib.scan()
+    root, sub = ScriptedBackend("root"), ScriptedBackend("sub")
+    sub.default = reply
+    root.enqueue(["```python\nrows = ask_numbers('How many people does the branch employ?', files)\nprint(rows)\n```",
+                  "```python\nFINAL(rows.total())\n```"])
+    try:
+        finished = Engine(root, sub, lib, Settings()).run(STAFF_Q)
+    finally:
+        lib.close()
+    listing = root.calls[1][-1].content
+    assert "aarhus.txt: 50 (from_peers: replies gave no number; the text's figure phrased like the verified files'" in listing
+    assert finished.answer.startswith("178 (total of ")  # 67 + 40 + 12 + 9 + 50, nothing left out

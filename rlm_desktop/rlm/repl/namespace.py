@@ -272,7 +272,27 @@ class Repl:
             row, note = values.settle(label, first, checks[i], later, later_check, fallback)
             rows.append(row)
             notes.append(note)
+        self._from_peers(question, kind, rows, notes, shown)
         return values.Numbers(question, rows, notes, len(rows))
+
+    @staticmethod
+    def _from_peers(question: str, kind: values.Kind, rows: list[values.Row], notes: list[str], shown: list[str]) -> None:
+        """Rows left unverified (or with no number) take the figure of their text that is
+        phrased like the figures the other files verified, where one clearly is."""
+        open_rows = [i for i, row in enumerate(rows) if row.status in ("unverified", "none")]
+        if not open_rows:
+            return
+        peers = [
+            words for row, text in zip(rows, shown, strict=True) if row.status in ("ok", "second_pass")
+            and (words := values.verified_phrasing(text, row.value, question)) is not None  # type: ignore[arg-type]
+        ]
+        for i in open_rows:
+            found = values.peer_answer(shown[i], question, peers, kind)
+            if found is None:
+                continue
+            was = "no number" if rows[i].value is None else values.format_number(rows[i].value)
+            notes[i] = f"replies gave {was}; the text's figure phrased like the verified files' ({found.sentence.strip()[:80]!r})"
+            rows[i] = values.Row(rows[i].path, found.value, "from_peers")
 
     def _item_texts(self, items: Sequence[Any]) -> list[tuple[str, str]]:
         """(label, text) per item: a file's path and text (each file once; reading it

@@ -29,6 +29,7 @@ _TENS = {
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _SUFFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "bn": 10**9}  # glued to digits: 12k, 3.2M, 4bn
 _NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS, **_SCALES, "hundred": 100, "dozen": 12}
+NUMBER_WORDS = frozenset(_NUMBER_WORDS)
 # "the one in March", "one of the branches": a pronoun, not a quantity
 _ONE_PRONOUN_BEFORE = {"the", "this", "that", "which", "each", "every", "no", "any", "some", "another", "only"}
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from rlm_desktop.rlm.repl.numbers import (
+    NUMBER_WORDS,
     WORD,
     Mention,
     Number,
@@ -28,7 +29,7 @@ from rlm_desktop.rlm.repl.numbers import (
     sentences,
 )
 
-Status = Literal["ok", "second_pass", "from_text", "unverified", "none"]
+Status = Literal["ok", "second_pass", "from_text", "from_peers", "unverified", "none"]
 Kind = Literal["count", "number"]
 
 EXCERPT_CHARS = 1_500  # a longer text is cut to the sentences that share words with the question
@@ -277,6 +278,62 @@ def text_answer(text: str, question: str, kind: Kind | None = None) -> Mention |
     return found[0]
 
 
+# ---------------------------------------------------------------- the other files' phrasing
+
+PEERS_MIN = 3  # verified files needed before their sentences say how the figure is phrased
+PEER_MATCH = 0.5  # share of a sentence's words the verified figures' sentences use
+PEER_MARGIN = 0.25  # ahead of the next candidate by this much
+
+
+def phrasing(sentence: str, surface: str) -> frozenset[str]:
+    """The words of a figure's sentence, lowercased, the figure itself (digits or words) left out."""
+    rest = sentence.replace(surface, " ", 1)
+    return frozenset(w.lower() for w in WORD.findall(rest) if w.lower() not in NUMBER_WORDS)
+
+
+def verified_phrasing(text: str, value: Number, question: str = "") -> frozenset[str] | None:
+    """``phrasing`` of the sentence of ``text`` that states ``value`` by the question's
+    words (the best-scoring mention of it), or None when the text does not state it."""
+    keys = question_words(question)
+    common = common_keys(text, keys, question)
+    stated = [m for m in numbers_in(text) if same_value(m.value, value)]
+    if not stated:
+        return None
+    best = max(stated, key=lambda m: score(m, keys, question, common))
+    return phrasing(best.sentence, best.surface)
+
+
+def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
+    """For a file whose value neither reply nor its own words settle: the candidate
+    whose sentence is phrased like the figures verified in the other files (``peers``,
+    one ``verified_phrasing`` each), when one clearly is. Reports written to one
+    pattern state a figure in a few set ways; the seed-2 staff total lost three of 60
+    branches whose "Headcount: fifty." tied with an essay's "4 people per startup" on
+    the question's words, while 57 verified files said "Headcount: 67." or "It has a
+    staff of 40."."""
+    if len(peers) < PEERS_MIN:
+        return None
+    seen: dict[str, int] = {}
+    for words in peers:
+        for w in words:
+            seen[w] = seen.get(w, 0) + 1
+    usual = {w for w, n in seen.items() if n >= 2}  # a branch's own name is in one sentence only
+    keys = question_words(question)
+    common = common_keys(text, keys, question)
+    ranked: list[tuple[float, Mention]] = []
+    for m in candidates(text, question, kind):
+        if score(m, keys, question, common) <= 0:
+            continue  # shares none of the question's words (or names another month)
+        words = phrasing(m.sentence, m.surface)
+        ranked.append((len(words & usual) / len(words) if words else 0.0, m))
+    ranked.sort(key=lambda pair: -pair[0])
+    if not ranked or ranked[0][0] < PEER_MATCH:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < PEER_MARGIN:
+        return None
+    return ranked[0][1]
+
+
 def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None,
            from_text: Mention | None = None) -> tuple[Row, str]:
     """The row of one file, and a note on it: the first reply if it passed its check;
@@ -425,8 +482,10 @@ class Row(NamedTuple):
 class Numbers(list):
     """Rows (path, value, status) from ``ask_numbers``. status: 'ok' (the reply passed the
     checks), 'second_pass' (it did not; the answer to the list of candidates did),
-    'unverified' (neither: the value is kept but left out of total/max/min), 'none' (the
-    file gives no number). ``notes`` says why a row is not 'ok'."""
+    'from_text' (neither did; the text's figure by the question's words is clear),
+    'from_peers' (nor that; the text's figure phrased like the other files' verified
+    ones is), 'unverified' (none of these: the value is kept but left out of
+    total/max/min), 'none' (no number). ``notes`` says why a row is not 'ok'."""
 
     SHOWN = 10
 
@@ -458,7 +517,7 @@ class Numbers(list):
         return result
 
     def verified(self, include_unverified: bool = False) -> list[Row]:
-        wanted = ("ok", "second_pass", "from_text", "unverified") if include_unverified else ("ok", "second_pass", "from_text")
+        wanted = ("ok", "second_pass", "from_text", "from_peers", "unverified") if include_unverified else ("ok", "second_pass", "from_text", "from_peers")
         return [r for r in self if r.status in wanted and r.value is not None]
 
     @property
