@@ -473,6 +473,23 @@ def test_a_figure_phrased_like_the_other_files_verified_ones_settles_a_tie() -> 
     assert peer_answer(AARHUS, STAFF_Q, peers[:2]) is None  # too few files to say how the figure is phrased
 
 
+# seed 2, reports/nantes.txt: "the Nantes branch sold 273" ties with "a staff of 57" on the question's words
+NANTES = ("Branch report: Nantes\n\nSurely the gap is bridgeable: we're within a factor of 4 or so. The dictator in "
+          "the 1984 ad isn't Microsoft, incidentally. He couldn't even afford a monitor.\nFebruary's figure was 1334 units. "
+          "It has a staff of 57. The branch opened in 1996. In March the Nantes branch sold 273 units.\n")
+
+
+def test_a_value_that_passed_on_a_tie_but_is_phrased_unlike_the_other_files_is_replaced() -> None:
+    from rlm_desktop.rlm.repl.values import odd_one_out, verified_phrasing
+
+    question = "How many staff does the branch have?"
+    assert check_value(parse_reply("273", question), NANTES, question).ok  # the tie passes the check
+    values = {"varna.txt": 67, "xanten.txt": 40, "cork.txt": 12, "linz.txt": 9}
+    peers = [verified_phrasing(STAFFED[name], value, question) for name, value in values.items()]
+    assert odd_one_out(NANTES, 273, question, peers).value == 57
+    assert odd_one_out(NANTES, 57, question, peers) is None  # phrased like the others: kept
+
+
 def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_replies_fail(tmp_path) -> None:
     from rlm_desktop.library.store import Library
     from rlm_desktop.rlm.engine import Engine
@@ -481,9 +498,10 @@ def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_r
 
     docs = tmp_path / "reports"
     docs.mkdir()
-    for name, text in {**STAFFED, "aarhus.txt": AARHUS}.items():
+    for name, text in {**STAFFED, "aarhus.txt": AARHUS, "nantes.txt": NANTES}.items():
         (docs / name).write_text(text)
-    replies = {"varna.txt": "67", "xanten.txt": "40", "cork.txt": "12", "linz.txt": "9", "aarhus.txt": "The text does not say."}
+    replies = {"varna.txt": "67", "xanten.txt": "40", "cork.txt": "12", "linz.txt": "9", "aarhus.txt": "The text does not say.",
+               "nantes.txt": "273"}
 
     def reply(messages) -> str:
         return next(answer for name, answer in replies.items() if f"{name}:\n---" in messages[-1].content)
@@ -501,4 +519,5 @@ def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_r
         lib.close()
     listing = root.calls[1][-1].content
     assert "aarhus.txt: 50 (from_peers: replies gave no number; the text's figure phrased like the verified files'" in listing
-    assert finished.answer.startswith("178 (total of ")  # 67 + 40 + 12 + 9 + 50, nothing left out
+    assert "nantes.txt: 57 (from_peers: the reply's 273 is in a sentence unlike theirs" in listing
+    assert finished.answer.startswith("235 (total of ")  # 67 + 40 + 12 + 9 + 50 + 57, nothing left out

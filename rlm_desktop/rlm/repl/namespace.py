@@ -277,22 +277,31 @@ class Repl:
 
     @staticmethod
     def _from_peers(question: str, kind: values.Kind, rows: list[values.Row], notes: list[str], shown: list[str]) -> None:
-        """Rows left unverified (or with no number) take the figure of their text that is
-        phrased like the figures the other files verified, where one clearly is."""
-        open_rows = [i for i, row in enumerate(rows) if row.status in ("unverified", "none")]
-        if not open_rows:
+        """Each file's figure against the way the other files' verified figures are
+        phrased (``values.peer_answer``): a row left unverified (or with no number) takes
+        the figure of its text phrased like theirs, and so does a verified value whose
+        own sentence is unlike theirs (``values.odd_one_out``), where one clearly is."""
+        phrased: dict[int, frozenset[str]] = {}
+        for i, (row, text) in enumerate(zip(rows, shown, strict=True)):
+            if row.status in ("ok", "second_pass") and row.value is not None:
+                words = values.verified_phrasing(text, row.value, question)
+                if words is not None:
+                    phrased[i] = words
+        if len(phrased) < values.PEERS_MIN:
             return
-        peers = [
-            words for row, text in zip(rows, shown, strict=True) if row.status in ("ok", "second_pass")
-            and (words := values.verified_phrasing(text, row.value, question)) is not None  # type: ignore[arg-type]
-        ]
-        for i in open_rows:
-            found = values.peer_answer(shown[i], question, peers, kind)
-            if found is None:
+        for i, row in enumerate(rows):
+            peers = [words for j, words in phrased.items() if j != i]
+            if row.status in ("unverified", "none"):
+                found = values.peer_answer(shown[i], question, peers, kind)
+                why = "replies gave " + ("no number" if row.value is None else values.format_number(row.value))
+            elif i in phrased:
+                found = values.odd_one_out(shown[i], row.value, question, peers, kind)  # type: ignore[arg-type]
+                why = f"the reply's {values.format_number(row.value)} is in a sentence unlike theirs"  # type: ignore[arg-type]
+            else:
                 continue
-            was = "no number" if rows[i].value is None else values.format_number(rows[i].value)
-            notes[i] = f"replies gave {was}; the text's figure phrased like the verified files' ({found.sentence.strip()[:80]!r})"
-            rows[i] = values.Row(rows[i].path, found.value, "from_peers")
+            if found is not None:
+                notes[i] = f"{why}; the text's figure phrased like the verified files' ({found.sentence.strip()[:80]!r})"
+                rows[i] = values.Row(row.path, found.value, "from_peers")
 
     def _item_texts(self, items: Sequence[Any]) -> list[tuple[str, str]]:
         """(label, text) per item: a file's path and text (each file once; reading it

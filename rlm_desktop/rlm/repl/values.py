@@ -303,35 +303,57 @@ def verified_phrasing(text: str, value: Number, question: str = "") -> frozenset
     return phrasing(best.sentence, best.surface)
 
 
-def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
-    """For a file whose value neither reply nor its own words settle: the candidate
-    whose sentence is phrased like the figures verified in the other files (``peers``,
-    one ``verified_phrasing`` each), when one clearly is. Reports written to one
-    pattern state a figure in a few set ways; the seed-2 staff total lost three of 60
-    branches whose "Headcount: fifty." tied with an essay's "4 people per startup" on
-    the question's words, while 57 verified files said "Headcount: 67." or "It has a
-    staff of 40."."""
-    if len(peers) < PEERS_MIN:
-        return None
+def usual_words(peers: list[frozenset[str]]) -> frozenset[str]:
+    """The words of two or more of the verified figures' sentences (a branch's own name is
+    in one sentence only)."""
     seen: dict[str, int] = {}
     for words in peers:
         for w in words:
             seen[w] = seen.get(w, 0) + 1
-    usual = {w for w, n in seen.items() if n >= 2}  # a branch's own name is in one sentence only
+    return frozenset(w for w, n in seen.items() if n >= 2)
+
+
+def peer_match(words: frozenset[str], usual: frozenset[str]) -> float:
+    """The share of a sentence's words (``phrasing``) that the verified figures' use."""
+    return len(words & usual) / len(words) if words else 0.0
+
+
+def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
+    """The candidate of ``text`` whose sentence is phrased like the figures verified in
+    the other files (``peers``, one ``verified_phrasing`` each), when one clearly is.
+    Reports written to one pattern state a figure in a few set ways; the seed-2 staff
+    total lost three of 60 branches whose "Headcount: fifty." tied with an essay's "4
+    people per startup" on the question's words, while 57 verified files said
+    "Headcount: 67." or "It has a staff of 40."."""
+    if len(peers) < PEERS_MIN:
+        return None
+    usual = usual_words(peers)
     keys = question_words(question)
     common = common_keys(text, keys, question)
     ranked: list[tuple[float, Mention]] = []
     for m in candidates(text, question, kind):
         if score(m, keys, question, common) <= 0:
             continue  # shares none of the question's words (or names another month)
-        words = phrasing(m.sentence, m.surface)
-        ranked.append((len(words & usual) / len(words) if words else 0.0, m))
+        ranked.append((peer_match(phrasing(m.sentence, m.surface), usual), m))
     ranked.sort(key=lambda pair: -pair[0])
     if not ranked or ranked[0][0] < PEER_MATCH:
         return None
     if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < PEER_MARGIN:
         return None
     return ranked[0][1]
+
+
+def odd_one_out(text: str, value: Number, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
+    """For a value that passed its check: the figure of ``text`` phrased like the other
+    files' verified ones, when the value's own sentence is not and that figure clearly
+    is. The check passes a tie on the question's words: asked "How many staff does the
+    branch have?", the 0.5B read "In March the Nantes branch sold 273 units." and 273
+    passed beside "It has a staff of 57.", so "the most staff" came out as Nantes's 273."""
+    own = verified_phrasing(text, value, question)
+    if own is None or len(peers) < PEERS_MIN or peer_match(own, usual_words(peers)) >= PEER_MATCH:
+        return None
+    found = peer_answer(text, question, peers, kind)
+    return None if found is None or same_value(found.value, value) else found
 
 
 def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None,
