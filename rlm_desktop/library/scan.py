@@ -44,9 +44,13 @@ PROGRESS_EVERY_S = 0.1
 
 
 def default_workers() -> int:
-    """Cores - 1 (the writer needs one), but two on a two-core machine: the writer often
-    waits on SQLite I/O, and one worker stuck on a large PDF should not stall the scan."""
-    return min(4, max(2, (os.cpu_count() or 2) - 1))
+    """One per core, but at least four and at most eight. A folder added for the first
+    time is not in the page cache, and a worker waits on the disk for every file it
+    reads; four readers overlap those waits where two left the writer idle (the full
+    standard-library tree read cold on two cores: 16.7-16.8 s with four, 19.4-19.8 s with
+    two; read warm, the same with either). One worker stuck on a large PDF does not
+    stall the scan either."""
+    return min(8, max(4, os.cpu_count() or 2))
 
 
 BATCH_FILES = 32
