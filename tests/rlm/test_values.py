@@ -521,3 +521,29 @@ def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_r
     assert "aarhus.txt: 50 (from_peers: replies gave no number; the text's figure phrased like the verified files'" in listing
     assert "nantes.txt: 57 (from_peers: the reply's 273 is in a sentence unlike theirs" in listing
     assert finished.answer.startswith("235 (total of ")  # 67 + 40 + 12 + 9 + 50 + 57, nothing left out
+
+
+def _phrased(sentences: list[tuple[str, int]], question: str) -> list[frozenset[str]]:
+    from rlm_desktop.rlm.repl.values import verified_phrasing
+
+    return [verified_phrasing(text, value, question) for text, value in sentences]  # type: ignore[misc]
+
+
+def test_a_few_wrongly_verified_values_do_not_make_their_phrasing_usual() -> None:
+    from rlm_desktop.rlm.repl.values import odd_one_out
+
+    question = "How many staff does the branch have?"
+    staff = [(f"Headcount: {n}.", n) for n in range(10, 17)] + [(f"It has a staff of {n}.", n) for n in range(20, 27)]
+    staff += [(f"The branch employs {n} people.", n) for n in range(30, 37)]
+    wrong = [(f"In March the Graz branch sold {n} units.", n) for n in (1200, 1300)]  # passed on a tie
+    assert odd_one_out(NANTES, 273, question, _phrased(staff + wrong, question)).value == 57
+
+
+def test_a_right_value_in_a_rarer_phrasing_is_kept() -> None:
+    from rlm_desktop.rlm.repl.values import odd_one_out
+
+    question = "How many units did the branch sell in March?"
+    usual = [(f"In March the Graz branch sold {n} units.", n) for n in range(1000, 1016)]
+    usual += [(f"Oulu closed March with {n} units sold.", n) for n in range(2000, 2016)]
+    rare = "Branch report: Koper\n\nThe branch employs 62 people. March sales at Koper: 2660. It opened in 1990.\n"
+    assert odd_one_out(rare, 2660, question, _phrased(usual + [("March sales at Vigo: 1500.", 1500)], question)) is None

@@ -283,6 +283,8 @@ def text_answer(text: str, question: str, kind: Kind | None = None) -> Mention |
 PEERS_MIN = 3  # verified files needed before their sentences say how the figure is phrased
 PEER_MATCH = 0.5  # share of a sentence's words the verified figures' sentences use
 PEER_MARGIN = 0.25  # ahead of the next candidate by this much
+PEER_SHARE = 0.1  # a word is usual in the verified figures' sentences from this share of them
+ODD_MATCH = 0.75  # a value that passed its check gives way only to a figure phrased this much like theirs
 
 
 def phrasing(sentence: str, surface: str) -> frozenset[str]:
@@ -304,13 +306,15 @@ def verified_phrasing(text: str, value: Number, question: str = "") -> frozenset
 
 
 def usual_words(peers: list[frozenset[str]]) -> frozenset[str]:
-    """The words of two or more of the verified figures' sentences (a branch's own name is
-    in one sentence only)."""
+    """The words of at least a tenth (and two) of the verified figures' sentences: a
+    branch's own name is in one sentence only, and the words of a few values that passed
+    their check wrongly (March sentences in a staff question) stay out."""
     seen: dict[str, int] = {}
     for words in peers:
         for w in words:
             seen[w] = seen.get(w, 0) + 1
-    return frozenset(w for w, n in seen.items() if n >= 2)
+    least = max(2.0, PEER_SHARE * len(peers))
+    return frozenset(w for w, n in seen.items() if n >= least)
 
 
 def peer_match(words: frozenset[str], usual: frozenset[str]) -> float:
@@ -353,7 +357,9 @@ def odd_one_out(text: str, value: Number, question: str, peers: list[frozenset[s
     if own is None or len(peers) < PEERS_MIN or peer_match(own, usual_words(peers)) >= PEER_MATCH:
         return None
     found = peer_answer(text, question, peers, kind)
-    return None if found is None or same_value(found.value, value) else found
+    if found is None or same_value(found.value, value):
+        return None
+    return found if peer_match(phrasing(found.sentence, found.surface), usual_words(peers)) >= ODD_MATCH else None
 
 
 def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None,
