@@ -322,16 +322,9 @@ def peer_match(words: frozenset[str], usual: frozenset[str]) -> float:
     return len(words & usual) / len(words) if words else 0.0
 
 
-def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
-    """The candidate of ``text`` whose sentence is phrased like the figures verified in
-    the other files (``peers``, one ``verified_phrasing`` each), when one clearly is.
-    Reports written to one pattern state a figure in a few set ways; the seed-2 staff
-    total lost three of 60 branches whose "Headcount: fifty." tied with an essay's "4
-    people per startup" on the question's words, while 57 verified files said
-    "Headcount: 67." or "It has a staff of 40."."""
-    if len(peers) < PEERS_MIN:
-        return None
-    usual = usual_words(peers)
+def _ranked_by_phrasing(text: str, question: str, usual: frozenset[str], kind: Kind | None) -> tuple[float, Mention] | None:
+    """The candidate of ``text`` phrased most like the verified figures (``usual``) and how
+    much, when it clearly leads: at least ``PEER_MATCH`` and ``PEER_MARGIN`` ahead."""
     keys = question_words(question)
     common = common_keys(text, keys, question)
     ranked: list[tuple[float, Mention]] = []
@@ -344,22 +337,39 @@ def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kin
         return None
     if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < PEER_MARGIN:
         return None
-    return ranked[0][1]
+    return ranked[0]
+
+
+def peer_answer(text: str, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
+    """The candidate of ``text`` whose sentence is phrased like the figures verified in
+    the other files (``peers``, one ``verified_phrasing`` each), when one clearly is.
+    Reports written to one pattern state a figure in a few set ways; the seed-2 staff
+    total lost three of 60 branches whose "Headcount: fifty." tied with an essay's "4
+    people per startup" on the question's words, while 57 verified files said
+    "Headcount: 67." or "It has a staff of 40."."""
+    if len(peers) < PEERS_MIN:
+        return None
+    best = _ranked_by_phrasing(text, question, usual_words(peers), kind)
+    return None if best is None else best[1]
 
 
 def odd_one_out(text: str, value: Number, question: str, peers: list[frozenset[str]], kind: Kind | None = None) -> Mention | None:
     """For a value that passed its check: the figure of ``text`` phrased like the other
     files' verified ones, when the value's own sentence is not and that figure clearly
-    is. The check passes a tie on the question's words: asked "How many staff does the
-    branch have?", the 0.5B read "In March the Nantes branch sold 273 units." and 273
-    passed beside "It has a staff of 57.", so "the most staff" came out as Nantes's 273."""
+    is (``ODD_MATCH``). The check passes a tie on the question's words: asked "How many
+    staff does the branch have?", the 0.5B read "In March the Nantes branch sold 273
+    units." and 273 passed beside "It has a staff of 57.", so "the most staff" came out
+    as Nantes's 273."""
     own = verified_phrasing(text, value, question)
-    if own is None or len(peers) < PEERS_MIN or peer_match(own, usual_words(peers)) >= PEER_MATCH:
+    if own is None or len(peers) < PEERS_MIN:
         return None
-    found = peer_answer(text, question, peers, kind)
-    if found is None or same_value(found.value, value):
+    usual = usual_words(peers)
+    if peer_match(own, usual) >= PEER_MATCH:
         return None
-    return found if peer_match(phrasing(found.sentence, found.surface), usual_words(peers)) >= ODD_MATCH else None
+    best = _ranked_by_phrasing(text, question, usual, kind)
+    if best is None or best[0] < ODD_MATCH or same_value(best[1].value, value):
+        return None
+    return best[1]
 
 
 def settle(label: str, first: Parsed, check: Check, second: Parsed | None, second_check: Check | None,
