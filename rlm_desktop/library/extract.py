@@ -42,6 +42,8 @@ KIND_BY_EXT = {
     "html": "html", "htm": "html", "xhtml": "html",
     "pdf": "pdf",
     "docx": "docx",
+    "xlsx": "xlsx", "xlsm": "xlsx",
+    "eml": "email", "mbox": "mbox",
     "csv": "csv", "tsv": "csv",
     "json": "json", "jsonl": "json", "ndjson": "json", "geojson": "json",
     "ipynb": "notebook",
@@ -54,7 +56,7 @@ BINARY_EXT = frozenset(
     mp3 mp4 m4a m4v aac ogg oga ogv opus flac wav aiff mov avi mkv webm wmv flv mid midi
     ttf otf woff woff2 eot
     sqlite sqlite3 db mdb accdb parquet feather arrow npy npz pkl pickle h5 hdf5 nc mat sav
-    doc xls xlsx ppt pptx odt ods odp pages numbers key epub mobi djvu xps
+    doc xls ppt pptx odt ods odp pages numbers key epub mobi djvu xps
     gguf ggml pt pth2 onnx safetensors ckpt pb tflite mo gmo""".split()
 )
 
@@ -217,10 +219,11 @@ def _plain(data: bytes) -> str:
     return normalize_newlines(decode_bytes(data))
 
 
-def _html(data: bytes) -> str:
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page or an HTML mail body, blank runs collapsed."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_bytes(data), "html.parser")
+    soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     text = normalize_newlines(soup.get_text("\n"))
@@ -304,9 +307,13 @@ def extract_bytes(data: bytes, kind: str) -> tuple[list[Chunk], int, int]:
     if kind == "docx":
         text = _docx(data)
     elif kind == "html":
-        text = _html(data)
+        text = html_to_text(decode_bytes(data))
     elif kind == "notebook":
         text = _notebook(data)
+    elif kind in ("xlsx", "email", "mbox"):
+        from rlm_desktop.library.extract_office import TEXT_BY_KIND  # here: it imports this module
+
+        text = TEXT_BY_KIND[kind](data)
     else:
         text = _plain(data)
     chunks = chunk_lines(text) if text else []
