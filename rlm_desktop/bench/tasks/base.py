@@ -14,29 +14,42 @@ from rlm_desktop.bench.essays import Essay
 # Sizes are nominal: English prose runs about 4 characters per token in the Qwen tokenizer.
 CHARS_PER_TOKEN = 4.0
 
-AnswerKind = Literal["number", "text", "set", "absent"]
+AnswerKind = Literal["number", "date", "text", "set", "absent"]
 
 
 @dataclass(frozen=True)
 class Corpus:
+    """A folder a task runs on: generated ``files`` (text, or bytes for PDF, DOCX, XLSX),
+    or a real folder already on disk (``source``, installed by ``bench/real/fetch.py``)."""
+
     id: str
-    files: tuple[tuple[str, str], ...]  # (relative POSIX path, text)
+    files: tuple[tuple[str, str | bytes], ...] = ()  # (relative POSIX path, content)
+    source: Path | None = None
+    source_chars: int = 0  # the text size of a ``source`` folder, as its manifest measured it
 
     @property
     def chars(self) -> int:
-        return sum(len(text) for _, text in self.files)
+        if self.source is not None:
+            return self.source_chars
+        return sum(len(content) for _, content in self.files)
 
     @property
     def approx_tokens(self) -> int:
         return int(self.chars / CHARS_PER_TOKEN)
 
     def write(self, parent: Path) -> Path:
-        """Write the files under ``parent/<id>`` and return that folder."""
+        """Write the files under ``parent/<id>`` and return that folder (a real folder is
+        used where it lies: nothing is copied)."""
+        if self.source is not None:
+            return self.source
         folder = parent / self.id
-        for rel, text in self.files:
+        for rel, content in self.files:
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
         return folder
 
 
@@ -45,9 +58,15 @@ class Task:
     """One question with its ground truth.
 
     ``kind`` says how an answer is scored (see ``bench/scoring.py``): a number compared
-    numerically, a text compared case-insensitively, a set of names (every expected name
-    present, no other name of ``universe``), or ``absent`` (a "not found" reply that
-    invents none of ``universe`` and no long number)."""
+    numerically (money, separators, scale words and number words count), a date compared
+    as a date, a text compared case-insensitively as whole words (or any of ``accept``),
+    a set of names (every expected name present, no other name of ``universe``), or
+    ``absent`` (a "not found" reply that invents none of ``universe`` and no long number).
+
+    ``cite`` lists the files (relative to the corpus folder) where the answer stands; when
+    it is set and the answer cites files, one of them must be among these. ``part`` is the
+    suite part (dev, held-out, legacy); ``source`` says where the ground truth stands
+    (file:line or file#page=N) for the reader of a failure."""
 
     id: str
     family: str
@@ -58,6 +77,10 @@ class Task:
     size: str  # the label of the corpus size, e.g. "8K", "128K"
     universe: tuple[str, ...] = ()
     searched: tuple[str, ...] = ()  # for absent: what a good reply names as searched
+    accept: tuple[str, ...] = ()  # other forms of a text answer that count as right
+    cite: tuple[str, ...] = ()  # files the answer stands in (empty: no citation check)
+    part: str = "legacy"
+    source: str = ""
 
     @property
     def input_tokens(self) -> int:
