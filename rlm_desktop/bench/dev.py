@@ -1,13 +1,18 @@
-"""``rlm-desktop bench dev [--family F] [--quick] [--ablate TECHNIQUE]``: the development set
-of issue 10, run with the RLM method; prints accuracy per family and size with median time,
-sub-calls and tokens. ``--ablate`` runs the same tasks with one technique switched off
-(``Settings.ablate``), stored as its own variant in the same results file, so the table
-shows both side by side."""
+"""``rlm-desktop bench dev [--part dev|held-out|legacy] [--quick] [--method M] [--ablate T]``.
+
+``--part dev`` and ``--part held-out`` run the yardstick of real folders (``bench/parts.py``):
+real documentation and code installed from the registries plus generated private folders,
+with every method (rlm, rag, direct) by default, and print, per family and method, the
+share of answers that are right, an honest "not found", or wrong and confident.
+``--part legacy`` (the default) is the development set of issue 10, RLM only, with accuracy
+per family and size. ``--ablate`` runs the same tasks with one technique switched off
+(``Settings.ablate``), stored as its own variant in the same results file."""
 
 from __future__ import annotations
 
 import argparse
 
+from rlm_desktop.bench import report
 from rlm_desktop.bench.common import (
     add_common_flags,
     bench_settings,
@@ -16,6 +21,8 @@ from rlm_desktop.bench.common import (
     run_and_report,
 )
 from rlm_desktop.bench.essays import load_essays
+from rlm_desktop.bench.parts import PARTS, part_tasks
+from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 
 # The techniques of issue 10 the engine can switch off; "all" is the plain loop.
@@ -23,37 +30,66 @@ TECHNIQUES = ("strategy", "echo", "totals", "grounding", "repeats", "bridge", "i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("dev", help="the development set: six question families at two corpus sizes")
-    parser.add_argument("--family", action="append", choices=DEV_FAMILIES, help="only these families (repeatable)")
-    parser.add_argument("--quick", action="store_true", help="three questions per family and size")
+    parser = sub.add_parser("dev", help="the yardstick: real folders (--part dev|held-out) or the old development set (--part legacy)")
+    parser.add_argument("--part", choices=PARTS, default="legacy",
+                        help="dev: real and private folders whose traces are read; held-out: other corpora, seeds and phrasings, only counted; legacy: the six generated families")
+    parser.add_argument("--family", action="append", help=f"only these families (repeatable; legacy: {', '.join(DEV_FAMILIES)})")
+    parser.add_argument("--seeds", type=int, default=1, help="private folders: how many seeds from --seed on (held-out adds 100)")
+    parser.add_argument("--quick", action="store_true", help="legacy: three questions per family and size; dev/held-out: one question per kind, every method")
     parser.add_argument("--per-size", type=int, default=None, help="only the first N questions of each family and size")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
-    parser.add_argument("--method", default="rlm", choices=("rlm", "rag", "direct"))
+    parser.add_argument("--method", action="append", choices=METHODS, default=[],
+                        help="repeatable (default: rlm for legacy, all three for dev and held-out)")
     add_common_flags(parser, "dev")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    tasks = dev_tasks(load_essays(), families=args.family, quick=args.quick, seed=args.seed, per_size=args.per_size)
+    if args.part == "legacy":
+        tasks = dev_tasks(load_essays(), families=args.family, quick=args.quick, seed=args.seed, per_size=args.per_size)
+        missing: list[str] = []
+    else:
+        tasks, missing = part_tasks(args.part, seed=args.seed, seeds=args.seeds, quick=args.quick)
+        if args.family:
+            tasks = [t for t in tasks if t.family in set(args.family)]
+    for line in missing:
+        print(f"not run (corpus unavailable): {line}")
     tasks = only_tasks(tasks, args.task)
+    if not tasks:
+        raise SystemExit("no task to run" + (" (every corpus of this part is unavailable)" if missing else ""))
+    methods = tuple(args.method) or (("rlm",) if args.part == "legacy" else METHODS)
     settings = bench_settings(args)
     variant = "default"
     if args.ablate:
         ablate = sorted(set(args.ablate))
-        settings = settings.replace(ablate=ablate) if hasattr(settings, "ablate") else settings
-        if not hasattr(settings, "ablate"):
-            raise SystemExit("this build's Settings has no 'ablate' switch; the engine cannot turn techniques off")
+        settings = settings.replace(ablate=ablate)
         variant = "no-" + "+".join(ablate)
-    run_and_report(
-        [(t, args.method) for t in tasks],
-        results_path(args, "dev", args.quick),
+    name = "dev" if args.part == "legacy" else f"dev-{args.part}"
+    prefix = name + ("-quick" if args.quick else "")
+    results = results_path(args, name, args.quick)
+    rows = run_and_report(
+        [(t, m) for t in tasks for m in methods],
+        results,
         settings,
         variant=variant,
         fresh=args.fresh,
         retry_errors=args.retry_errors,
         out=args.out,
-        prefix="dev-quick" if args.quick else "dev",
-        group_by=("family", "size", "variant"),
+        prefix=prefix,
+        group_by=("family", "size", "variant") if args.part == "legacy" else ("family", "method", "variant"),
         plots=False,
     )
+    if args.part != "legacy":
+        out_dir = args.out or results.parent
+        bins = report.bins_table(rows, by=("family", "method"))
+        by_corpus = report.bins_table(rows, by=("corpus", "method"))
+        overall = report.bins_table(rows, by=("part", "method"))
+        (out_dir / f"{prefix}-bins.md").write_text(
+            f"## {args.part}: right / not found / wrong and confident\n\n{overall}\n{bins}\n### by corpus\n\n{by_corpus}",
+            encoding="utf-8")
+        print(overall)
+        print(bins)
+        print(f"wrote {report.plot_bins(rows, out_dir, prefix)}")
+        if missing:
+            print(f"{len(missing)} corpora were not run (see above); their questions are not in these figures")
     return 0

@@ -114,3 +114,65 @@ def _points(rows: Sequence[Row], family: str | None, method: str, fn) -> list[tu
         if r.method == method and (family is None or r.family == family):
             by_size[r.input_tokens].append(r)
     return [(size, max(fn(g), 1e-3)) for size, g in sorted(by_size.items())]
+
+
+BIN_COLORS = {"right": "tab:green", "not_found": "tab:gray", "wrong": "tab:red"}
+
+
+def _bin_of(r: Row) -> str:
+    """Rows written before bins existed: right or wrong only."""
+    return r.bin or ("right" if r.correct else "wrong")
+
+
+def bins_table(rows: Sequence[Row], by: tuple[str, ...] = ("family", "method")) -> str:
+    """One line per group: right, honest "not found" and wrong-and-confident, each as a
+    share of the group's questions, with time and errors. The third column is the one a
+    user minds most: a wrong value stated with a citation."""
+    head = [*by, "questions", "right", "not found", "wrong (confident)", "cited right", "median s", "errors"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups = _groups(rows, by)
+    for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
+        g = groups[key]
+        n = len(g)
+        counts = {b: sum(_bin_of(r) == b for r in g) for b in ("right", "not_found", "wrong")}
+        checked = [r for r in g if _bin_of(r) == "right" and r.cited]
+        cited_ok = sum(r.cited == "ok" for r in checked)
+        cells = [
+            *map(str, key), str(n),
+            *(f"{100 * counts[b] / n:.0f}% ({counts[b]})" for b in ("right", "not_found", "wrong")),
+            f"{cited_ok}/{len(checked)}" if checked else "-",
+            f"{_median([r.wall_s for r in g]):.1f}",
+            str(sum(r.status in ("error", "cancelled") for r in g)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_bins(rows: Sequence[Row], out_dir: Path, prefix: str) -> Path:
+    """``<prefix>-bins.png``: one panel per family, one stacked bar per method (right,
+    not found, wrong), so where the RLM wins or loses against its baselines shows at a
+    glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    families = sorted({r.family for r in rows})
+    methods = [m for m in COLORS if any(r.method == m for r in rows)]
+    fig, axes = plt.subplots(1, max(len(families), 1), figsize=(2.6 * max(len(families), 1) + 1, 3.4), squeeze=False)
+    for ax, family in zip(axes[0], families, strict=False):
+        bottom = [0.0] * len(methods)
+        for b in ("right", "not_found", "wrong"):
+            shares = []
+            for m in methods:
+                g = [r for r in rows if r.family == family and r.method == m]
+                shares.append(100 * sum(_bin_of(r) == b for r in g) / len(g) if g else 0.0)
+            ax.bar(methods, shares, bottom=bottom, color=BIN_COLORS[b], label=b.replace("_", " "))
+            bottom = [x + y for x, y in zip(bottom, shares, strict=True)]
+        n = len({r.task_id for r in rows if r.family == family})
+        ax.set_title(f"{family} ({n})")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("% of questions")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    return _save(plt, fig, out_dir / f"{prefix}-bins.png")

@@ -60,6 +60,11 @@ class Row:
     iterations: int
     error: str | None = None
     trace: list[dict[str, str]] = field(default_factory=list)
+    bin: str = ""  # right | not_found | wrong (bench/scoring.py); "" in results written before bins
+    part: str = "legacy"
+    corpus: str = ""
+    cited: str = ""  # ok | other | none | "" (the task names no file to check against)
+    source: str = ""  # where the ground truth stands (file:line or file#page=N)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -74,7 +79,8 @@ def load_rows(path: Path) -> list[Row]:
     if not path.is_file():
         return []
     data = json.loads(path.read_text(encoding="utf-8"))
-    return [Row(**r) for r in data.get("results", [])]
+    known = set(Row.__dataclass_fields__)
+    return [Row(**{k: v for k, v in r.items() if k in known}) for r in data.get("results", [])]
 
 
 def save_rows(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
@@ -188,11 +194,13 @@ class Runner:
             finished = engine.run(task.question, roots=(str(folder),), method=method)
         except Exception as exc:  # a crash is a result too: recorded, not hidden
             log.exception("%s %s crashed", task.id, method)
-            return self._row(task, method, "", "error", time.monotonic() - start, None, f"{type(exc).__name__}: {exc}", recorder)
-        return self._row(task, method, finished.answer, finished.status, time.monotonic() - start, finished, finished.error, recorder)
+            return self._row(task, method, "", "error", time.monotonic() - start, None, f"{type(exc).__name__}: {exc}", recorder, folder)
+        return self._row(task, method, finished.answer, finished.status, time.monotonic() - start, finished, finished.error, recorder, folder)
 
-    def _row(self, task: Task, method: str, answer: str, status: str, wall: float, finished: RunFinished | None, error: str | None, recorder: _TraceRecorder) -> Row:
-        verdict = score(task, answer)
+    def _row(self, task: Task, method: str, answer: str, status: str, wall: float, finished: RunFinished | None,
+             error: str | None, recorder: _TraceRecorder, folder: Path) -> Row:
+        cited = tuple(c.path for c in finished.citations) if finished is not None else ()
+        verdict = score(task, answer, _relative_to(cited, folder))
         stats = finished.stats if finished is not None else None
         return Row(
             task_id=task.id,
@@ -214,7 +222,23 @@ class Runner:
             iterations=stats.iterations if stats else 0,
             error=error,
             trace=recorder.steps,
+            bin=verdict.bin,
+            part=task.part,
+            corpus=task.corpus.id,
+            cited=verdict.cited,
+            source=task.source,
         )
+
+
+def _relative_to(cited: Sequence[str], folder: Path) -> tuple[str, ...]:
+    """Citation paths relative to the corpus folder where they lie in it."""
+    out = []
+    for c in cited:
+        try:
+            out.append(Path(c).resolve().relative_to(folder.resolve()).as_posix())
+        except (ValueError, OSError):
+            out.append(c)
+    return tuple(out)
 
 
 def _progress_bar(total: int, enabled: bool):

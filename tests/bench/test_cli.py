@@ -91,3 +91,23 @@ def test_bench_dev_runs_only_the_tasks_named(fake_engine, tmp_path: Path) -> Non
     assert sorted(r["task_id"] for r in rows) == ["absent-5K-s0-00", "lookup-5K-s0-02"]
     with pytest.raises(SystemExit, match="no task lookup-9K"):
         main(["bench", "dev", "--task", "lookup-9K-s0-00", "--results", str(results)])
+
+
+def test_bench_dev_held_out_quick_prints_three_bins_per_family_and_method(fake_engine, tmp_path: Path, capsys, monkeypatch) -> None:
+    """The real corpora are reported as not run when unavailable (here: none installed),
+    never counted; the private folders run with every method."""
+    import rlm_desktop.bench.real as real
+
+    monkeypatch.setattr(real, "real_tasks", lambda part, **kw: ([], ["postgresql-docs: cannot download (offline)"]))
+    results = tmp_path / "h.json"
+    assert main(["bench", "dev", "--part", "held-out", "--quick", "--results", str(results)]) == 0
+    rows = json.loads(results.read_text())["results"]
+    assert {r["method"] for r in rows} == {"rlm", "rag", "direct"}
+    assert {r["part"] for r in rows} == {"held-out"} and all(r["bin"] in ("right", "not_found", "wrong") for r in rows)
+    # "Not found" to every question: right on the absent ones, not found on the rest, never wrong
+    assert {r["bin"] for r in rows if r["family"] == "absent"} == {"right"}
+    assert {r["bin"] for r in rows if r["family"] != "absent"} == {"not_found"}
+    out = capsys.readouterr().out
+    assert "not run (corpus unavailable): postgresql-docs" in out
+    assert "| family | method | questions | right | not found | wrong (confident) |" in out
+    assert (tmp_path / "dev-held-out-quick-bins.md").is_file() and (tmp_path / "dev-held-out-quick-bins.png").is_file()

@@ -75,3 +75,85 @@ def test_absent_needs_not_found_and_no_invented_value() -> None:
     n = task("absent", "not found", ("1234567",), ("Kyoto",), question="What is the special magic number for Kyoto?")
     assert not score(n, "I could not find it; maybe 7654321").correct
     assert score(n, "The folder does not mention Kyoto.").correct
+
+
+def cited_task(kind, expected, cite=("library/socket.html",), accept=()) -> Task:
+    return Task("t", "lookup", "q?", expected, kind, CORPUS, "1K", accept=accept, cite=cite)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("The total is $56,476.74.", 56476.74),
+        ("Total: 56 476,74 €", 56476.74),
+        ("EUR 1.234,50 in all", 1234.5),
+        ("about 1 billion rows", 1e9),
+        ("10^9 rows", 1e9),
+        ("1e9", 1e9),
+        ("1.5 million", 1.5e6),
+        ("-1,200.00 (a credit note)", -1200.0),
+        ("twelve", 12.0),
+    ],
+)
+def test_equivalent_forms_of_a_number_count(answer: str, expected: float) -> None:
+    assert score(task("number", expected), answer).correct
+
+
+def test_money_compares_to_the_cent_and_a_meter_is_not_a_million() -> None:
+    assert not score(task("number", 56476.74), "$56,476.75").correct
+    assert score(task("number", 2.35), "The threshold is 2.35 m (notes/harbor.md:12).").correct
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ("It was released on 16 November 2022.", True),
+        ("November 16, 2022", True),
+        ("2022-11-16", True),
+        ("16/11/2022", True),
+        ("Nov 16th, 2022", True),
+        ("17 November 2022", False),
+        ("in 2022", False),
+    ],
+)
+def test_dates_compare_as_dates(answer: str, ok: bool) -> None:
+    assert score(task("date", "2022-11-16"), answer).correct is ok
+
+
+def test_a_year_matches_any_date_in_it() -> None:
+    assert score(task("date", "2016"), "Since March 2016").correct
+    assert not score(task("date", "2016"), "Since 2015").correct
+
+
+def test_accepted_forms_of_a_text_answer() -> None:
+    t = cited_task("text", "the global default timeout", accept=("getdefaulttimeout",))
+    assert score(t, "It uses getdefaulttimeout() (library/socket.html:40)").correct
+    assert not score(t, "None (library/socket.html:40)").correct
+
+
+def test_a_citation_must_point_at_the_file_the_answer_stands_in() -> None:
+    t = cited_task("text", "scram-sha-256", cite=("runtime-config-connection.html",))
+    right = score(t, "scram-sha-256 (runtime-config-connection.html:261)")
+    assert right.bin == "right" and right.cited == "ok"
+    elsewhere = score(t, "scram-sha-256 (release-14.html:30)")
+    assert elsewhere.bin == "wrong" and elsewhere.cited == "other" and "stands in" in elsewhere.detail
+    # no file named in the text: the run's own citations (what the window shows) decide
+    assert score(t, "scram-sha-256", citations=("html/runtime-config-connection.html",)).cited == "ok"
+    uncited = score(t, "scram-sha-256")
+    assert uncited.bin == "right" and uncited.cited == "none"
+    # a version number is not a file
+    v = cited_task("text", "3.7", cite=("library/stdtypes.html",))
+    assert score(v, "Since Python 3.7 (library/stdtypes.html:4411)").cited == "ok"
+
+
+def test_three_bins() -> None:
+    t = task("number", 30.0)
+    assert score(t, "30").bin == "right"
+    assert score(t, "Not found: I searched 'timeout' and 'default' in 12 files.").bin == "not_found"
+    assert "names what it searched" in score(t, "Not found: I searched 'timeout' in 12 files.").detail
+    assert score(t, "").bin == "not_found"  # a crash or an empty reply misleads no one
+    assert score(t, "45 (a.txt:3)").bin == "wrong"
+    assert score(t, "The value is not stated, probably 45.").bin == "wrong"  # a guess is still a value
+    absent = task("absent", "not found", ("mango",))
+    assert score(absent, "Not found in the folder.").bin == "right"
+    assert score(absent, "mango").bin == "wrong"
