@@ -8,6 +8,16 @@ PY := $(BIN)/python
 CLI := $(BIN)/rlm-desktop
 # llama.cpp builds with both cores; pip caches the built wheel afterwards.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# llama.cpp is built for this CPU (-march=native). Its AMX kernels die with SIGILL at the
+# first `tileloadd` on machines whose CPU lists AMX but whose kernel does not give the tile
+# state to every compute thread (seen on these 2-core VMs with n_threads=2); without them
+# llama.cpp uses its AVX-512 or AVX2 kernels. Only x86_64 compilers know these flags.
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CFLAGS += $(NO_AMX)
+export CXXFLAGS += $(NO_AMX)
+endif
+LLAMA_NOTE = $(PY) -c "import llama_cpp" 2>/dev/null || echo "rlm-desktop: building llama.cpp from source (llama-cpp-python) once: about 10 minutes on 2 cores, then cached. For a GPU build see docs/inference.md."
 
 ROOT_MODEL := qwen2.5-coder-1.5b-instruct-q4_k_m
 SUB_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
@@ -18,10 +28,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(PY)
+	@$(LLAMA_NOTE)
 	$(PY) -m pip install --disable-pip-version-check -e .
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
+	@$(LLAMA_NOTE)
 	$(PY) -m pip install --disable-pip-version-check -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed
 
