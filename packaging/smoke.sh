@@ -9,7 +9,9 @@
 # the installed models are found through RLM_DESKTOP_MODELS). Checks:
 #   1. `rlm-desktop --version`, and `models install --if-missing` of the 0.5B model
 #   2. `rlm-desktop selftest` headless: llama.cpp, the 0.5B model, indexing the samples,
-#      the REPL sandbox worker, a cited answer to the sample question, the main window
+#      the REPL sandbox worker, a cited answer to the sample question, the X11 libraries
+#      of Qt's xcb plugin (a SKIP naming the missing ones: the smoke runs offscreen), the
+#      main window
 #   3. indexing a folder large enough to use the extraction process pool
 #   4. packaging/linux/install.sh and uninstall.sh into the temporary HOME
 # and reports the bundle size. Exits non-zero on the first failure.

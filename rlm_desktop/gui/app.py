@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from rlm_desktop import __version__, paths
 from rlm_desktop.gui.main_window import MainWindow
+from rlm_desktop.gui.platform_check import check_platform
 from rlm_desktop.gui.services import CoreServices, Services
 from rlm_desktop.gui.settings_dialog import gui_settings
 
@@ -43,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not logging.getLogger("rlm_desktop").handlers:
         setup_logging(False)
+    check = check_platform()  # `rlm-desktop gui` checked already; the rlm-desktop-gui launcher did not
+    if not check.ok:
+        print(check.message(), file=sys.stderr)
+        return 1
     app = make_app(argv)
     window = create_window()
     log.info("GUI started (data dir %s)", paths.data_dir())

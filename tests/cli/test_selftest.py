@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from rlm_desktop import cli
-from rlm_desktop.cli.selftest import _Failed, check_answer
+from rlm_desktop.cli.selftest import _Failed, check_answer, display_libraries_result
+from rlm_desktop.gui.platform_check import LIBS_ENV
 from rlm_desktop.settings import TEST_MODEL
 
 
@@ -42,6 +43,7 @@ def test_missing_model_fails_with_the_install_command(
     assert f"rlm-desktop models install {TEST_MODEL}" in model_line
     assert "SKIP answer" in out
     assert "PASS index" in out and "PASS sandbox" in out  # what needs no model still runs
+    assert any(line.startswith(("PASS display libraries:", "SKIP display libraries:")) for line in out.splitlines())
     assert out.splitlines()[-1] == "selftest FAILED: model, answer"
     assert os.environ["RLM_DESKTOP_DATA"] == str(isolated_data)
     assert not (isolated_data / "library.db").exists()
@@ -65,3 +67,36 @@ def test_answer_check_accepts_a_cited_answer() -> None:
     line = check_answer({"answer": "2.35 m", "status": "ok", "citations": [{"path": "/s/notes.md", "line": 14}],
                          "stats": {"iterations": 2, "wall_s": 9.0}})
     assert "notes.md:14" in line and "mentions the expected" in line
+
+
+@pytest.mark.parametrize(
+    "env, line",
+    [
+        ({"DISPLAY": ":99"}, "FAIL display libraries: X display :99: missing libxcb-nothere.so.9; install with "
+                             "Debian/Ubuntu: sudo apt-get install libxcb-nothere9; Fedora: sudo dnf install xcb-util-nothere"),
+        ({"DISPLAY": ":99", "QT_QPA_PLATFORM": "offscreen"},
+         "SKIP display libraries: not needed now (QT_QPA_PLATFORM=offscreen); an X display needs them: "
+         "missing libxcb-nothere.so.9; install with"),
+    ],
+)
+def test_display_libraries_line_names_what_is_missing(
+    env: dict, line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**env, LIBS_ENV: "libxcb-nothere.so.9:libxcb-nothere9:xcb-util-nothere"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "platform", "linux")
+    result = display_libraries_result()
+    assert result.line().startswith(line)
+    assert result.ok is line.startswith("SKIP")  # only a display that would use xcb fails the selftest
+
+
+def test_display_libraries_pass_when_they_all_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv(LIBS_ENV, "libc.so.6:libc6:glibc")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert display_libraries_result().line() == (
+        "PASS display libraries: the 1 system libraries of Qt's xcb plugin load (X display :99)")
