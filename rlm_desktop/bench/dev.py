@@ -21,7 +21,7 @@ from rlm_desktop.bench.common import (
     run_and_report,
 )
 from rlm_desktop.bench.essays import load_essays
-from rlm_desktop.bench.parts import PARTS, part_tasks
+from rlm_desktop.bench.parts import PARTS, part_tasks, per_corpus
 from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 
@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--family", action="append", help=f"only these families (repeatable; legacy: {', '.join(DEV_FAMILIES)})")
     parser.add_argument("--seeds", type=int, default=1, help="private folders: how many seeds from --seed on (held-out adds 100)")
     parser.add_argument("--quick", action="store_true", help="legacy: three questions per family and size; dev/held-out: one question per kind, every method")
-    parser.add_argument("--per-size", type=int, default=None, help="only the first N questions of each family and size")
+    parser.add_argument("--per-size", type=int, default=None, help="legacy: only the first N questions of each family and size")
+    parser.add_argument("--per-corpus", type=int, default=None, help="dev/held-out: N questions of each corpus, its families in turn (a sample)")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
     parser.add_argument("--method", action="append", choices=METHODS, default=[],
                         help="repeatable (default: rlm for legacy, all three for dev and held-out)")
@@ -52,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
         tasks, missing = part_tasks(args.part, seed=args.seed, seeds=args.seeds, quick=args.quick)
         if args.family:
             tasks = [t for t in tasks if t.family in set(args.family)]
+        if args.per_corpus:
+            tasks = per_corpus(tasks, args.per_corpus)
     for line in missing:
         print(f"not run (corpus unavailable): {line}")
     tasks = only_tasks(tasks, args.task)

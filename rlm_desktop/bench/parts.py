@@ -58,3 +58,24 @@ def _corpus_group(task: Task) -> str:
     """Private folders of one seed count as one corpus for the quick slice's variety."""
     cid = task.corpus.id
     return cid.rsplit("-", 1)[0] if cid.startswith("private-") else cid
+
+
+def per_corpus(tasks: Sequence[Task], n: int) -> list[Task]:
+    """``n`` tasks of each corpus, taking its families in turn (a lookup, a locate, an
+    enumerate, ...), so a sample of a few per corpus still spans the kinds of question."""
+    by_corpus: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_corpus.setdefault(t.corpus.id, []).append(t)
+    chosen: list[Task] = []
+    for group in by_corpus.values():
+        families: dict[str, list[Task]] = {}
+        for t in group:
+            families.setdefault(t.family, []).append(t)
+        queues = list(families.values())
+        picked: list[Task] = []
+        while len(picked) < n and any(queues):
+            for q in queues:
+                if q and len(picked) < n:
+                    picked.append(q.pop(0))
+        chosen += picked
+    return chosen
