@@ -71,8 +71,11 @@ def summary(report: ScanReport) -> str:
     if report.renamed:
         parts.append(f"{report.renamed} renamed")
     parts.append(f"{report.skipped} skipped")
+    parts.append(f"{len(report.failed)} failed")
+    if report.vanished:
+        parts.append(f"{len(report.vanished)} vanished during the scan")
     head = "Scan cancelled" if report.cancelled else "Indexed"
-    return f"{head}: " + ", ".join(parts) + f", {len(report.failed)} failed ({report.elapsed_s:.1f} s)"
+    return f"{head}: " + ", ".join(parts) + f" ({report.elapsed_s:.1f} s)"
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -94,8 +97,13 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"  {path}: {reason}")
         if len(report.failed) > FAILED_SHOWN:
             print(f"  ... and {len(report.failed) - FAILED_SHOWN} more (see `rlm-desktop library --errors`)")
+        for path, reason in report.vanished[:FAILED_SHOWN]:
+            print(f"  {path}: {reason}")
+        if len(report.vanished) > FAILED_SHOWN:
+            print(f"  ... and {len(report.vanished) - FAILED_SHOWN} more that vanished")
         stats = lib.stats()
-        print(f"Library: {stats.files} files, {stats.chars:,} characters, about {stats.tokens:,} tokens")
+        standing = f"; {stats.errors} errors (`rlm-desktop library --errors` lists them)" if stats.errors else ""
+        print(f"Library: {stats.files} files, {stats.chars:,} characters, about {stats.tokens:,} tokens{standing}")
         return 0
     finally:
         lib.close()
@@ -148,7 +156,7 @@ def cmd_library(args: argparse.Namespace) -> int:
         print(f"  {f.path}  [{f.status}]  {f.file_count} files, {_size(f.total_bytes)}, {f.error_count} errors")
     kinds = ", ".join(f"{k} {v}" for k, v in stats.kinds.items())
     print(f"Total: {stats.files} files ({kinds}), {stats.chars:,} characters, about {stats.tokens:,} tokens "
-          f"(4 characters per token); {stats.skipped} skipped, {len(errors)} errors")
+          f"(4 characters per token); {stats.skipped} skipped, {stats.errors} errors")
     shown = errors if args.errors else errors[:10]
     if shown:
         print("Errors:")

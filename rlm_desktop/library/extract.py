@@ -11,13 +11,16 @@ full extracted text (pages of a PDF are joined with ``PAGE_BREAK``).
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import json
 import logging
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,10 @@ CHUNK_LINES = 200  # big chunks index faster (fewer FTS5 rows); hits still get t
 CHUNK_CHARS = 16384
 PAGE_BREAK = "\n\f\n"  # between PDF pages in ``Library.text`` / ``Library.read``
 SNIFF_BYTES = 8192
+# A real DOCX or XLSX unpacks to 5-20x its size; a zip bomb to thousands of times. zipfile
+# stops each member at its declared size (and then fails its CRC check), so the sum of
+# the declared sizes bounds what parsing can unpack.
+ZIP_MAX_UNPACKED = 256 * 2**20
 
 CODE_EXT = frozenset(
     """py pyi pyx pxd js mjs cjs ts tsx jsx c h cc cpp cxx hpp hh hxx java go rs rb php cs swift kt kts
@@ -98,6 +105,75 @@ class SkipFile(Exception):
     """The file is fine but not something we index (binary, unsupported)."""
 
 
+class NotRegularFile(OSError):
+    """The path is not a regular file (any more): a named pipe, socket, device or link."""
+
+
+def not_regular(mode: int) -> str:
+    """Why a file of this ``st_mode`` is not read, in words a person can act on."""
+    if stat.S_ISFIFO(mode):
+        what = "a named pipe"
+    elif stat.S_ISSOCK(mode):
+        what = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        what = "a device"
+    elif stat.S_ISLNK(mode):
+        what = "it became a symbolic link after the folder was listed"
+    else:
+        what = "an unknown kind of file"
+    return f"not a regular file ({what}): not read"
+
+
+# Windows has none of these but O_BINARY (and no named pipes in folders).
+_OPEN_FLAGS = os.O_RDONLY | sum(getattr(os, name, 0) for name in ("O_NONBLOCK", "O_NOFOLLOW", "O_NOCTTY", "O_CLOEXEC", "O_BINARY"))
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open a file for reading only if it is a regular file, without ever blocking.
+
+    A path checked during the walk can be swapped before it is read. ``O_NONBLOCK`` makes
+    opening a named pipe return at once (a plain open waits for a writer forever),
+    ``O_NOFOLLOW`` refuses a file replaced by a symbolic link (the scanner passes a link's
+    checked target instead), and ``fstat`` on the open descriptor tells what was opened
+    before a byte is read. Raises ``NotRegularFile`` for anything but a regular file,
+    ``IsADirectoryError`` for a folder, and the usual ``OSError`` otherwise."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegularFile(errno.ELOOP, not_regular(stat.S_IFLNK), path) from None
+        if exc.errno == errno.ENXIO:  # a socket (or a device with no driver) cannot be opened
+            raise NotRegularFile(errno.ENXIO, not_regular(stat.S_IFSOCK), path) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, not_regular(mode), path)
+        return os.fdopen(fd, "rb")  # O_NONBLOCK does nothing to reads of a regular file
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_zip(data: bytes, label: str) -> None:
+    """Refuse an office file (a ZIP package) before a parser unpacks it: a file that is
+    not a ZIP, or whose members declare more than ``ZIP_MAX_UNPACKED`` bytes in all."""
+    import zipfile  # here, not at the top: it loads the bz2 and lzma modules, which the sandboxed reader does not need
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a valid {label} file (not a ZIP archive: {exc})") from None
+    if unpacked > ZIP_MAX_UNPACKED:
+        raise ValueError(
+            f"{label} file refused: it would unpack to {unpacked / 2**20:,.0f} MB, more than the "
+            f"{ZIP_MAX_UNPACKED / 2**20:.0f} MB limit (a damaged file or a zip bomb)"
+        )
+
+
 def content_hash(data: bytes) -> str:
     import hashlib  # here, not at the top: the sandboxed reader imports this module and needs no OpenSSL
 
@@ -107,9 +183,9 @@ def content_hash(data: bytes) -> str:
 def hash_file(path: str, limit: int) -> str:
     """Hash a file's bytes (used to recognise renamed files); '' if unreadable or too big."""
     try:
-        if os.stat(path).st_size > limit:
-            return ""
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
+            if os.fstat(fh.fileno()).st_size > limit:
+                return ""
             return content_hash(fh.read())
     except OSError:
         return ""
@@ -257,6 +333,7 @@ def _notebook(data: bytes) -> str:
 def _docx(data: bytes) -> str:
     import docx
 
+    check_zip(data, "DOCX")
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many types for a bad package
@@ -321,10 +398,11 @@ def extract_bytes(data: bytes, kind: str) -> tuple[list[Chunk], int, int]:
 
 
 def extract_file(path: str, kind: str, max_bytes: int) -> Extracted:
-    """Read and extract one file. Never raises for a bad or vanished file."""
+    """Read and extract one file. Never raises for a bad or vanished file. ``path`` must
+    be the file itself: a symbolic link is not followed (see ``open_regular``)."""
     started = time.perf_counter()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 return Extracted(kind, "skipped", f"larger than the {max_bytes / 1e6:.0f} MB size limit")
@@ -334,6 +412,8 @@ def extract_file(path: str, kind: str, max_bytes: int) -> Extracted:
             data = fh.read(size + 1)
             if len(data) > size:
                 data += fh.read(max_bytes - size)
+    except NotRegularFile as exc:
+        return Extracted(kind, "skipped", exc.strerror)
     except FileNotFoundError:
         return Extracted(kind, "vanished", "the file disappeared before it could be read")
     except PermissionError:

@@ -18,23 +18,18 @@ import io
 import logging
 import re
 import warnings
-import zipfile
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, cast
 
-from rlm_desktop.library.extract import SkipFile, decode_bytes, html_to_text, normalize_newlines
+from rlm_desktop.library.extract import SkipFile, check_zip, decode_bytes, html_to_text, normalize_newlines
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 log = logging.getLogger(__name__)
 
-# A real workbook unpacks to 5-20x its size; a zip bomb to thousands of times. zipfile
-# stops each member at its declared size (and then fails its CRC check), so the sum of
-# the declared sizes bounds what parsing can unpack.
-XLSX_MAX_UNPACKED = 256 * 2**20
 XLSX_MAX_ROWS = 100_000  # per sheet
 XLSX_MAX_CELLS = 1_000_000  # per workbook, counting empty cells inside a row: about 20 s of openpyxl
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -52,16 +47,7 @@ def xlsx_text(data: bytes) -> str:
     file written by a script) shows as an empty cell."""
     if data.startswith(_OLE_MAGIC):
         raise ValueError("not an XLSX file: it is an OLE2 document (a password-protected workbook or an old .xls)")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"not a valid XLSX file (not a ZIP archive: {exc})") from None
-    if unpacked > XLSX_MAX_UNPACKED:
-        raise ValueError(
-            f"XLSX file refused: it would unpack to {unpacked / 2**20:,.0f} MB, more than the "
-            f"{XLSX_MAX_UNPACKED / 2**20:.0f} MB limit (a damaged file or a zip bomb)"
-        )
+    check_zip(data, "XLSX")
     import openpyxl
 
     with warnings.catch_warnings():

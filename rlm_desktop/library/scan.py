@@ -27,7 +27,7 @@ from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.extract import Extracted, classify, extract_file, hash_file
 from rlm_desktop.library.store import db_path_str, normalize, scope_sql
 from rlm_desktop.library.types import ScanProgress, ScanReport
-from rlm_desktop.library.walk import Entry, WalkResult, covering, walk
+from rlm_desktop.library.walk import Entry, Roots, WalkResult, covering, walk
 
 if TYPE_CHECKING:
     from rlm_desktop.library.store import Library
@@ -71,13 +71,20 @@ def extract_batch(items: list[tuple[str, str]], limit: int) -> list[Extracted]:
 
 @dataclass
 class _Job:
-    fs_path: str
-    path: str
+    fs_path: str  # the file to read: the listed path, or the checked target of a link
+    path: str  # as stored: the listed path
     root: str
     size: int
     mtime: float
     kind: str
     existed: bool
+    skip: str = ""  # recorded as skipped with this reason, never opened
+
+
+def _job(root: str, entry: Entry, existed: bool) -> _Job:
+    path = db_path_str(entry.fs_path)
+    kind = classify(os.path.basename(path))
+    return _Job(entry.target or entry.fs_path, path, root, entry.size, entry.mtime, kind, existed, entry.skip)
 
 
 def _batches(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
@@ -102,8 +109,7 @@ WALK_AHEAD = 64  # lists the walking thread may get ahead of the writer
 def _job_lists(root: str, entries: Iterable[Entry]) -> Iterator[list[_Job]]:
     jobs: list[_Job] = []
     for entry in entries:
-        path = db_path_str(entry.fs_path)
-        jobs.append(_Job(entry.fs_path, path, root, entry.size, entry.mtime, classify(os.path.basename(path)), False))
+        jobs.append(_job(root, entry, False))
         if len(jobs) >= WALK_LIST:
             yield jobs
             jobs = []
@@ -204,6 +210,7 @@ class _Tally:
     skipped: int = 0
     renamed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    vanished: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Scanner:
@@ -220,20 +227,19 @@ class Scanner:
 
     # --- planning ---------------------------------------------------------------------
 
-    def _targets(self, paths: Iterable[str | os.PathLike[str]] | None) -> list[tuple[str, str, tuple[str, ...]]]:
-        """(root, start, ignore globs) for each part of the library to look at."""
-        folders = {f.path: f for f in self.lib.folders()}
+    def _targets(self, paths: Iterable[str | os.PathLike[str]] | None) -> list[tuple[str, str]]:
+        """(root, start) for each part of the library to look at."""
         if paths is None:
-            return [(f.path, f.path, f.ignore) for f in folders.values()]
+            return [(f.path, f.path) for f in self.lib.folders()]
         targets = []
         for fs in covering(normalize(p) for p in paths):
             root = self.lib.root_of(db_path_str(fs))
             if root is None:
                 raise LibraryError(f"{fs} is not inside an indexed folder; add the folder first")
-            targets.append((root, fs, folders[root].ignore))
+            targets.append((root, fs))
         return targets
 
-    def _plan(self, root: str, start: str, ignore: tuple[str, ...], nested: list[str]) -> list[_Job] | Iterator[_Job]:
+    def _plan(self, roots: Roots, root: str, start: str) -> list[_Job] | Iterator[_Job]:
         """Walk ``start`` and compare with the index: count unchanged files, remove rows of
         files that are gone, move renamed ones, and return the files to extract. Where
         nothing is indexed yet (a folder just added) there is nothing to compare, so the
@@ -257,17 +263,20 @@ class Scanner:
         where_e, params_e = scope_sql([start_key], "path")
         self.conn.execute(f"DELETE FROM scan_errors WHERE root = ? AND {where_e}", [root, *params_e])
         walked = WalkResult()
-        entries = walk(root, start, (*self.lib.ignore, *ignore), nested, walked)
+        entries = walk(roots, root, start, walked)
         if not stored:
             return self._stream(root, entries, walked)
         jobs: list[_Job] = []
         for entry in entries:
             path = db_path_str(entry.fs_path)
             row = stored.pop(path, None)
-            if row is not None and row[1] == entry.size and row[2] == entry.mtime and row[3] != "error":
+            # A file that failed after its bytes were read (a parser refused them: the row
+            # has their hash) is tried again only once it changes; one that could not be
+            # read (permission denied, an I/O error, a crashed extractor) on every scan.
+            if row is not None and row[1] == entry.size and row[2] == entry.mtime and (row[3] != "error" or row[4]):
                 self.tally.unchanged += 1
                 continue
-            jobs.append(_Job(entry.fs_path, path, root, entry.size, entry.mtime, classify(os.path.basename(path)), row is not None))
+            jobs.append(_job(root, entry, row is not None))
         self._walk_errors(root, walked)
         # Rows under folders we could not list stay: the files may well still be there.
         keep = [db_path_str(d).rstrip("/") + "/" for d in walked.unlisted_dirs]
@@ -291,7 +300,7 @@ class Scanner:
             self.lib.record_scan_error(root, db_path_str(path), reason)
             self.tally.failed.append((db_path_str(path), reason))
         for path in walked.vanished_dirs:
-            self.tally.failed.append((db_path_str(path), "folder disappeared during the scan"))
+            self.tally.vanished.append((db_path_str(path), "folder disappeared during the scan"))
 
     def _renames(self, jobs: list[_Job], gone: dict[str, tuple]) -> list[_Job]:
         """New paths whose bytes equal a vanished file's are that file moved: keep its text."""
@@ -303,7 +312,7 @@ class Scanner:
             return jobs
         rest = []
         for job in jobs:
-            candidates = by_size.get(job.size) if not job.existed else None
+            candidates = by_size.get(job.size) if not job.existed and not job.skip else None
             if candidates:
                 digest = hash_file(job.fs_path, self.lib.max_file_bytes)
                 match = next((p for p in candidates if gone[p][4] == digest), None) if digest else None
@@ -334,11 +343,8 @@ class Scanner:
     def run(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ScanReport:
         started = time.monotonic()
         targets = self._targets(paths)
-        all_roots = [f.path for f in self.lib.folders()]
-        sources: list[Iterable[_Job]] = []
-        for root, start, ignore in targets:
-            nested = [r for r in all_roots if r != root and r.startswith(root.rstrip("/") + "/")]
-            sources.append(self._plan(root, start, ignore, nested))
+        roots = Roots((f.path, (*self.lib.ignore, *f.ignore)) for f in self.lib.folders())
+        sources = [self._plan(roots, root, start) for root, start in targets]
         done_before = self.tally.unchanged + self.tally.renamed
         self.total += done_before
         cancelled = False
@@ -349,7 +355,7 @@ class Scanner:
                 if os.path.isdir(root):
                     self.lib.set_folder_status(root, "ok", scanned=not cancelled)
         t = self.tally
-        report = ScanReport(t.added, t.updated, t.removed, t.unchanged, t.skipped, t.failed, time.monotonic() - started, cancelled, t.renamed)
+        report = ScanReport(t.added, t.updated, t.removed, t.unchanged, t.skipped, t.failed, time.monotonic() - started, cancelled, t.renamed, t.vanished)
         log.info("scan: %s (writer waited %.1f s for extraction)", report, self.waited_s)
         return report
 
@@ -359,7 +365,9 @@ class Scanner:
 
         def readable() -> Iterator[_Job]:
             for job in jobs:
-                if job.kind == "binary":
+                if job.skip:
+                    direct.append((job, Extracted(job.kind, "skipped", job.skip)))
+                elif job.kind == "binary":
                     direct.append((job, Extracted("binary", "skipped", "binary or unsupported file type")))
                 elif job.size > limit:
                     direct.append((job, Extracted(job.kind, "skipped", f"larger than the {limit / 1e6:.0f} MB size limit")))
@@ -452,7 +460,7 @@ class Scanner:
                     self._report(done, self.total, nbytes, "", errors, force=True)
                     started = True
                 if ex.status == "vanished":
-                    self.tally.failed.append((job.path, ex.error))
+                    self.tally.vanished.append((job.path, ex.error))
                     if job.existed:
                         row = self.conn.execute("SELECT id FROM files WHERE path = ?", (job.path,)).fetchone()
                         if row:

@@ -437,6 +437,8 @@ class Library:
                 skipped += count
             else:
                 errors += count
+        where_e, params_e = scope_sql(roots, "e.path")
+        errors += self.conn.execute(f"SELECT count(*) FROM scan_errors e WHERE {where_e}", params_e).fetchone()[0]
         return CorpusStats(files, chars, tokens, dict(sorted(kinds.items())), skipped, errors)
 
     def errors(self, roots: Iterable[str] | None = None) -> list[tuple[str, str]]:

@@ -109,7 +109,7 @@ class CorpusStats:
     tokens: int
     kinds: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
-    errors: int = 0
+    errors: int = 0  # as many as ``Library.errors()`` lists: failed files and scan errors
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,12 @@ class ScanReport:
     removed: int = 0
     unchanged: int = 0
     skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # (path, reason): files and folders that could not be indexed, as ``Library.errors()``
+    # keeps them (and a folder not found)
+    failed: list[tuple[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
     cancelled: bool = False
     renamed: int = 0  # moved files recognised by content hash (text kept, not re-extracted)
+    # (path, reason): files and folders that disappeared during the scan; not errors, and
+    # not kept: they are simply no longer in the index
+    vanished: list[tuple[str, str]] = field(default_factory=list)

@@ -3,7 +3,6 @@ and nothing already indexed is lost."""
 
 from __future__ import annotations
 
-import builtins
 import os
 import shutil
 import signal
@@ -77,7 +76,8 @@ def test_file_vanishes_between_listing_and_reading(lib: Library, good: Path, mon
     monkeypatch.setattr(scan_module, "extract_file", vanish_first)
     lib.add_folder(good)
     report = lib.scan()
-    assert "disappeared" in failed(report)["ghost.txt"]
+    assert not report.failed and "disappeared" in dict(report.vanished)[str(good / "ghost.txt")]
+    assert lib.errors() == [] and lib.stats().errors == 0  # not an error: it is simply gone
     assert_good_indexed(lib) and names_of(lib) == {"good.txt"}
 
 
@@ -87,7 +87,7 @@ def names_of(lib: Library) -> set[str]:
 
 def test_permission_denied_file_and_folder(lib: Library, good: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests run as root here, where chmod denies nothing: the OS refusal is simulated by
-    # making open() and os.scandir() raise PermissionError for the chosen paths.
+    # making os.open() and os.scandir() raise PermissionError for the chosen paths.
     (good / "locked.txt").write_text("private\n")
     (good / "closed").mkdir()
     (good / "closed" / "inside.txt").write_text("indexed before the folder was closed: walrus\n")
@@ -95,7 +95,7 @@ def test_permission_denied_file_and_folder(lib: Library, good: Path, monkeypatch
     assert lib.scan().added == 3
 
     (good / "locked.txt").write_text("private, changed\n")
-    real_open, real_scandir = builtins.open, os.scandir
+    real_open, real_scandir = os.open, os.scandir
 
     def deny_open(path, *args, **kwargs):
         if str(path).endswith("locked.txt"):
@@ -107,7 +107,7 @@ def test_permission_denied_file_and_folder(lib: Library, good: Path, monkeypatch
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(extract_module, "open", deny_open, raising=False)
+    monkeypatch.setattr(os, "open", deny_open)
     monkeypatch.setattr(os, "scandir", deny_scandir)
     report = lib.scan()
     reasons = failed(report)
@@ -117,6 +117,8 @@ def test_permission_denied_file_and_folder(lib: Library, good: Path, monkeypatch
     assert lib.search("walrus").total_files == 1
     assert_good_indexed(lib)
     assert {os.path.basename(p) for p, _ in lib.errors()} == {"locked.txt", "closed"}
+    # A file that could not be read is tried again on every scan, changed or not.
+    assert failed(lib.scan())["locked.txt"] == "permission denied"
 
 
 def test_symlink_loops(lib: Library, good: Path) -> None:
@@ -166,7 +168,7 @@ def test_folder_removed_while_scanning(lib: Library, good: Path) -> None:
             shutil.rmtree(good / "doomed")
 
     report = lib.scan(progress=remove_on_start)
-    assert sum("disappeared" in r for r in failed(report).values()) == 5
+    assert not report.failed and sum("disappeared" in r for _, r in report.vanished) == 5
     assert names_of(lib) == {"good.txt"}
 
 

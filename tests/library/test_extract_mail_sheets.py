@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_desktop.library import extract_office
+from rlm_desktop.library import extract, extract_office
 from rlm_desktop.library.extract import classify, extract_file
 from rlm_desktop.library.store import Library
 
@@ -123,7 +123,7 @@ def test_zip_bomb_xlsx_is_refused_before_parsing(tmp_path: Path) -> None:
     bomb = make_budget_xlsx(tmp_path / "bomb.xlsx")
     with zipfile.ZipFile(bomb, "a", zipfile.ZIP_DEFLATED) as z, z.open("xl/media/image1.bin", "w") as member:
         zeros = bytes(1 << 20)
-        for _ in range(extract_office.XLSX_MAX_UNPACKED // len(zeros) + 1):
+        for _ in range(extract.ZIP_MAX_UNPACKED // len(zeros) + 1):
             member.write(zeros)
     assert bomb.stat().st_size < 2_000_000  # small on disk, huge unpacked
     ex = extract_file(str(bomb), "xlsx", LIMIT)
