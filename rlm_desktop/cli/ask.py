@@ -14,6 +14,7 @@ from typing import IO
 
 from rlm_desktop import paths
 from rlm_desktop.errors import RlmDesktopError
+from rlm_desktop.rlm import coverage
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.settings import Settings
 
@@ -168,7 +169,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         )
         if finished.error:
             print(f"error: {finished.error}", file=sys.stderr)
-    return 0 if finished.answer else 1
+    return 0 if finished.answer and not coverage.is_statement(finished.answer) else 1
 
 
 def _location(c: ev.Citation) -> str:

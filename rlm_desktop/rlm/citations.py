@@ -28,6 +28,7 @@ class CellSources:
 
     output: str
     sources: tuple[SourceRef, ...]
+    code: str = ""  # the cell that printed it (what a budget's end reports as searched)
 
 
 def _key(ref: SourceRef) -> tuple[str, int | None, int | None]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from rlm_desktop import paths
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, SandboxError
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
-from rlm_desktop.rlm import cells, prompts
+from rlm_desktop.rlm import cells, coverage, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
 from rlm_desktop.rlm.checks import judge, parrots_instruction, shown_first_clause
 from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
@@ -437,7 +437,7 @@ class Engine:
             if self.cancel.cancelled:
                 raise Cancelled("stopped")
             node.evidence.add_output(result.output)
-            node.cells.append(CellSources(result.output, tuple(result.sources)))
+            node.cells.append(CellSources(result.output, tuple(result.sources), code))
             node.absent.update(prompts.absent_words(result.output))
             last_output = result.output
             if result.error:
@@ -538,7 +538,7 @@ class Engine:
         except Cancelled:
             raise
         except RlmDesktopError as error:
-            return NodeOutcome("budget_exhausted", "", budget=exc.budget, error=str(error))
+            return NodeOutcome("budget_exhausted", coverage.not_found_within(exc.budget, node.cells), budget=exc.budget, error=str(error))
         node.prompt_tokens += completion.prompt_tokens
         node.completion_tokens += completion.completion_tokens
         node.last_turn = turn + 1
@@ -564,7 +564,10 @@ class Engine:
             # is not shown as the answer
             self._emit(Notice(self.run_id, node.node_id, turn + 1,
                               f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
-            answer = ""  # no answer (the CLI exits 1, `ask --json` says answer "")
+            answer = ""
+        if not answer:
+            # never an empty answer: say plainly that nothing was found and what was read
+            answer = coverage.not_found_within(exc.budget, node.cells)
         return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
 
     # -- the REPL session -----------------------------------------------------------------
