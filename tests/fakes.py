@@ -5,7 +5,9 @@
 
 Each ``chat`` call pops the next response (or calls it, if it is a callable taking the
 messages). Tokens are counted as whitespace-separated words so tests can reason about
-budgets; the stop strings and ``stop_fn`` are honoured like the real backend does.
+budgets; the stop strings and ``stop_fn`` are honoured like the real backend does. A
+scripted response to a call with ``params.json_schema`` must be JSON (checked, so a test
+scripts what a constrained model could say); the schema itself is not enforced.
 
 The engine's strategy router (``rlm/strategy.py``) may ask the root model to classify the
 question first; that call is recorded in ``router_calls``. When the next scripted response
@@ -15,15 +17,17 @@ in ``calls``, so scripts stay the model's turns."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 from rlm_desktop.llm.backend import CancelToken, Completion, GenerationParams, Message, StopFn, TokenCallback
 from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM
 
-Response = Union[str, Callable[[Sequence[Message]], str]]
+Response = str | Callable[[Sequence[Message]], str]
+DEFAULT_PARAMS = GenerationParams()
 
 
 class ScriptedBackend:
@@ -58,7 +62,7 @@ class ScriptedBackend:
     def chat(
         self,
         messages: Sequence[Message],
-        params: GenerationParams = GenerationParams(),
+        params: GenerationParams = DEFAULT_PARAMS,
         *,
         on_token: TokenCallback | None = None,
         stop_fn: StopFn | None = None,
@@ -82,6 +86,11 @@ class ScriptedBackend:
                 raise AssertionError(f"ScriptedBackend ran out of responses after {len(self.calls) - 1} calls")
         start = time.monotonic()
         text = response(messages) if callable(response) else response
+        if params.json_schema is not None:
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise AssertionError(f"scripted reply to a json_schema call is not JSON ({exc}): {text!r}") from exc
         finish = "stop"
         if cancel is not None and cancel.cancelled:
             return Completion("", self.count_chat_tokens(messages), 0, "cancelled", 0.0)

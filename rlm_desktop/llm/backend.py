@@ -4,9 +4,13 @@ above this module: the engine, the CLI and the GUI see ``Backend``, ``Message`` 
 
 from __future__ import annotations
 
+import json
 import threading
-from dataclasses import dataclass, field
-from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from rlm_desktop.errors import Cancelled, ModelError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -27,6 +31,11 @@ class GenerationParams:
     # The leading messages every run of this kind starts with (the system prompt, and the
     # worked examples after it): a backend may save their KV state and load it next time.
     stable_messages: int = 1
+    # Constrained output: the reply (after ``prefix``) must match this JSON schema, or this
+    # grammar in llama.cpp's GBNF with a ``root`` rule; at most one of the two. Generation
+    # ends when the reply is complete (or at ``max_tokens``, cut mid-way).
+    json_schema: dict[str, Any] | None = field(default=None, hash=False)
+    grammar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,14 +98,30 @@ class Backend(Protocol):
 
     # Optional (not part of the runtime check, so simple backends need not have it):
     #   chat_batch(conversations, params, cancel=None) -> list[Completion]
-    # answers independent conversations, possibly decoded together. Callers use the
-    # module function ``chat_batch``, which falls back to one ``chat`` after another.
+    # answers independent conversations, possibly decoded together; ``params`` is one
+    # GenerationParams for all or one per conversation (``params_per_conversation``).
+    # Callers use the module function ``chat_batch``, which falls back to one ``chat``
+    # after another.
+
+
+BatchParams = GenerationParams | Sequence[GenerationParams]
+
+
+def params_per_conversation(params: BatchParams, n: int) -> list[GenerationParams]:
+    """One ``GenerationParams`` for each of ``n`` conversations: the same for all, or the
+    caller's own list (so a batch can mix constrained and free replies)."""
+    if isinstance(params, GenerationParams):
+        return [params] * n
+    each = list(params)
+    if len(each) != n:
+        raise ValueError(f"{len(each)} GenerationParams for {n} conversations")
+    return each
 
 
 def chat_batch(
     backend: Backend,
     conversations: Sequence[Sequence[Message]],
-    params: GenerationParams = GenerationParams(),
+    params: BatchParams = GenerationParams(),
     cancel: CancelToken | None = None,
 ) -> list[Completion]:
     """Answer independent conversations in order: batched when the backend can
@@ -106,12 +131,40 @@ def chat_batch(
     if batched is not None:
         return batched(conversations, params, cancel=cancel)
     results: list[Completion] = []
-    for messages in conversations:
+    for messages, each in zip(conversations, params_per_conversation(params, len(conversations)), strict=True):
         if cancel is not None and cancel.cancelled:
             results.append(Completion("", backend.count_chat_tokens(messages), 0, "cancelled", 0.0))
         else:
-            results.append(backend.chat(messages, params, cancel=cancel))
+            results.append(backend.chat(messages, each, cancel=cancel))
     return results
+
+
+def complete_json(
+    backend: Backend,
+    messages: Sequence[Message],
+    schema: dict[str, Any],
+    params: GenerationParams = GenerationParams(),
+    *,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """The reply to ``messages`` forced to ``schema`` (a JSON schema of an object), parsed.
+    A reply cut by ``max_tokens`` or a stop string is not JSON: that raises ``ModelError``
+    saying so, rather than returning half an object."""
+    completion = backend.chat(messages, replace(params, json_schema=schema, grammar=None), cancel=cancel)
+    if completion.finish_reason == "cancelled":
+        raise Cancelled("stopped")
+    try:
+        value = json.loads(completion.text)
+    except json.JSONDecodeError as exc:
+        why = (
+            f"it was cut at max_tokens={params.max_tokens}: raise max_tokens or bound the schema's strings (maxLength)"
+            if completion.finish_reason == "length"
+            else f"{exc}"
+        )
+        raise ModelError(f"{backend.name}'s reply is not complete JSON ({why}): {completion.text[:200]!r}") from exc
+    if not isinstance(value, dict):
+        raise ModelError(f"{backend.name}'s reply is JSON but not an object: {completion.text[:200]!r}")
+    return value
 
 
 @dataclass

@@ -46,6 +46,8 @@ class SequenceRequest:
     stop: tuple[str, ...] = ()
     stop_fn: StopFn | None = None
     on_token: TokenCallback | None = None
+    # GBNF (start rule ``root``) the generated tokens must match; None: free text
+    grammar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,70 @@ class TextStream:
         self._emitted = max(self._emitted, upto)
 
 
+class SequenceSampler:
+    """One sequence's sampling, its own so a batch can mix constrained and free requests:
+    greedy at temperature 0, top-k/top-p/min-p and a seeded distribution above; with a
+    grammar (a sampler from ``LoadedModel.grammar_sampler``) a second chain that masks
+    what the grammar forbids before the same samplers choose.
+
+    Masking checks every token of the vocabulary against the grammar (20-60 ms for the
+    0.5B's 151k tokens here, of the order of a decode step), so as llama.cpp's own
+    ``common_sampler`` does, the free choice is tried first and the mask computed only
+    when the grammar refuses it: the same token at temperature 0, and above it the same
+    distribution up to the truncation samplers (a refused draw is drawn again masked)."""
+
+    def __init__(self, temperature: float, grammar: object | None = None) -> None:
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self._free = self._chain(temperature)
+        self._constrained = None
+        if grammar is not None:
+            self._constrained = self._chain(temperature, grammar)
+            self._grammar = llama_cpp.llama_sampler_chain_get(self._constrained.sampler, 0)
+            self._one = (llama_cpp.llama_token_data * 1)()
+            self._candidate = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
+
+    @staticmethod
+    def _chain(temperature: float, grammar: object | None = None):
+        import llama_cpp
+        from llama_cpp._internals import LlamaSampler
+
+        sampler = LlamaSampler()
+        if grammar is not None:  # first: the samplers after it choose among allowed tokens
+            llama_cpp.llama_sampler_chain_add(sampler.sampler, grammar)
+        if temperature <= 0:
+            sampler.add_greedy()
+        else:
+            sampler.add_top_k(40)
+            sampler.add_top_p(0.95, 1)
+            sampler.add_min_p(0.05, 1)
+            sampler.add_temp(temperature)
+            sampler.add_dist(random.getrandbits(32))
+        return sampler
+
+    def sample(self, ctx: object, idx: int) -> int:
+        """The next token from the logits of batch row ``idx``; advances the grammar."""
+        llama_cpp = self._llama_cpp
+        token = llama_cpp.llama_sampler_sample(self._free.sampler, ctx, idx)
+        if self._constrained is None:
+            return token
+        self._one[0].id = token
+        self._one[0].logit = 0.0
+        self._candidate.size = 1
+        llama_cpp.llama_sampler_apply(self._grammar, ctypes.byref(self._candidate))
+        if self._one[0].logit != float("-inf"):
+            llama_cpp.llama_sampler_accept(self._constrained.sampler, token)
+            return token
+        return llama_cpp.llama_sampler_sample(self._constrained.sampler, ctx, idx)
+
+
 @dataclass
 class _Seq:
     seq_id: int
     request: SequenceRequest
     stream: TextStream
-    sampler: object
+    sampler: SequenceSampler
     pos: int = 0
     evaluated: int = 0
     generated: int = 0
@@ -203,8 +263,10 @@ class SequenceContext:
         need = self.cells_needed(requests)
         if need > self.n_ctx:
             raise ModelError(f"{len(requests)} prompts need {need} KV cells, the context holds {self.n_ctx}")
+        # before the KV cache is touched: a grammar that does not compile leaves it as it is
+        samplers = [self._sampler(r) for r in requests]
         try:
-            return self._run(requests, cancel)
+            return self._run(requests, samplers, cancel)
         except BaseException:
             self.reset()
             raise
@@ -270,11 +332,13 @@ class SequenceContext:
         self._llama_cpp.llama_memory_clear(self._memory, True)
         self.cached = []
 
-    def _run(self, requests: Sequence[SequenceRequest], cancel: CancelToken | None) -> list[SequenceResult]:
+    def _run(
+        self, requests: Sequence[SequenceRequest], samplers: Sequence[SequenceSampler], cancel: CancelToken | None
+    ) -> list[SequenceResult]:
         started = time.monotonic()
         seqs = [
-            _Seq(i, r, TextStream(r.stop, r.stop_fn, r.on_token), self._sampler(r.temperature))
-            for i, r in enumerate(requests)
+            _Seq(i, r, TextStream(r.stop, r.stop_fn, r.on_token), sampler)
+            for i, (r, sampler) in enumerate(zip(requests, samplers, strict=True))
         ]
         first = requests[0].tokens
         keep0 = min(common_prefix(self.cached, first), len(first) - 1)
@@ -387,7 +451,7 @@ class SequenceContext:
             raise ModelError(f"llama_decode failed with code {code} ({len(entries)} tokens; 1 means the KV cache is full)")
 
     def _sample(self, st: _Seq) -> int:
-        return self._llama_cpp.llama_sampler_sample(st.sampler.sampler, self._ctx.ctx, st.idx)
+        return st.sampler.sample(self._ctx.ctx, st.idx)
 
     def _accept(self, st: _Seq, token: int) -> None:
         if self.model.is_eog(token):
@@ -401,17 +465,9 @@ class SequenceContext:
         else:
             st.pending = token
 
-    def _sampler(self, temperature: float):
-        sampler = self._internals.LlamaSampler()
-        if temperature <= 0:
-            sampler.add_greedy()
-        else:
-            sampler.add_top_k(40)
-            sampler.add_top_p(0.95, 1)
-            sampler.add_min_p(0.05, 1)
-            sampler.add_temp(temperature)
-            sampler.add_dist(random.getrandbits(32))
-        return sampler
+    def _sampler(self, request: SequenceRequest) -> SequenceSampler:
+        grammar = self.model.grammar_sampler(request.grammar) if request.grammar is not None else None
+        return SequenceSampler(request.temperature, grammar)
 
     def close(self) -> None:
         self._batch.close()

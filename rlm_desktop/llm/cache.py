@@ -22,6 +22,7 @@ from pathlib import Path
 from rlm_desktop import paths
 from rlm_desktop.llm.backend import (
     Backend,
+    BatchParams,
     CancelToken,
     Completion,
     GenerationParams,
@@ -29,6 +30,7 @@ from rlm_desktop.llm.backend import (
     StopFn,
     TokenCallback,
     chat_batch,
+    params_per_conversation,
 )
 
 log = logging.getLogger(__name__)
@@ -77,18 +79,20 @@ class SubcallCache:
 
     @staticmethod
     def key(model: str, prompt: str, params: GenerationParams, stop_fn: StopFn | None = None) -> str:
-        material = json.dumps(
-            {
-                "model": model,
-                "prompt": prompt,
-                "max_tokens": params.max_tokens,
-                "temperature": params.temperature,
-                "stop": list(params.stop),
-                "stop_fn": getattr(stop_fn, "__qualname__", repr(stop_fn)) if stop_fn is not None else None,
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        fields = {
+            "model": model,
+            "prompt": prompt,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "stop": list(params.stop),
+            "stop_fn": getattr(stop_fn, "__qualname__", repr(stop_fn)) if stop_fn is not None else None,
+        }
+        # only when set, so the keys of unconstrained answers stored before stay valid
+        if params.json_schema is not None:
+            fields["json_schema"] = params.json_schema
+        if params.grammar is not None:
+            fields["grammar"] = params.grammar
+        material = json.dumps(fields, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> Completion | None:
@@ -224,15 +228,16 @@ class CachedBackend:
     def chat_batch(
         self,
         conversations: Sequence[Sequence[Message]],
-        params: GenerationParams = DEFAULT_PARAMS,
+        params: BatchParams = DEFAULT_PARAMS,
         cancel: CancelToken | None = None,
     ) -> list[Completion]:
         """Cached answers come back at once; the rest go to the wrapped backend together."""
-        keys = [self._key(m, params, None) for m in conversations]
+        each = params_per_conversation(params, len(conversations))
+        keys = [self._key(m, p, None) for m, p in zip(conversations, each, strict=True)]
         results: list[Completion | None] = [self._from_cache(k, None, None) for k in keys]
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
-            answers = chat_batch(self.backend, [conversations[i] for i in missing], params, cancel)
+            answers = chat_batch(self.backend, [conversations[i] for i in missing], [each[i] for i in missing], cancel)
             for i, answer in zip(missing, answers, strict=True):
                 self._store(keys[i], answer)
                 results[i] = answer

@@ -8,9 +8,13 @@ objects so the root's cached prefix survives sub-calls on the same weights."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import logging
+import os
 import re
+import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +68,37 @@ class _LlamaLog:
 
 
 _LLAMA_LOG = _LlamaLog()
+# fd 2 is one per process: two captures at once would leave it pointing at a closed file
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Collect what C code writes to file descriptor 2 meanwhile: yields a list that holds
+    its lines once the block is left. What was written goes on to the real stderr after,
+    so text from another thread in that moment is delayed, not lost. Without a usable
+    fd 2 (a windowed app) nothing is captured."""
+    lines: list[str] = []
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield lines
+            return
+        with tempfile.TemporaryFile() as capture:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                data = capture.read()
+                if data:
+                    os.write(2, data)
+                    lines += data.decode("utf-8", errors="replace").splitlines()
 
 
 def check_gguf_file(path: Path) -> None:
@@ -173,6 +208,28 @@ class LoadedModel:
 
     def is_eog(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    # -- grammars ---------------------------------------------------------------------------
+
+    def grammar_sampler(self, grammar: str):
+        """llama.cpp's sampler for a GBNF ``grammar`` (start rule ``root``): it masks every
+        token the grammar does not allow, and the end-of-generation token until the grammar
+        is complete. The caller owns it (a sampler chain frees what is added to it)."""
+        _LLAMA_LOG.recent.clear()
+        # llama.cpp prints why a grammar does not parse to stderr, not to its log
+        with _captured_stderr() as printed:
+            sampler = self._llama_cpp.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
+        if not sampler:
+            said = [line.strip() for line in printed if "error parsing grammar" in line] + list(_LLAMA_LOG.recent)
+            raise ModelError(
+                f"the grammar does not compile ({'; '.join(said) or 'no detail from llama.cpp'}): check its "
+                "GBNF syntax, that every rule it names is defined and that it has a `root` rule"
+            )
+        return sampler
+
+    def check_grammar(self, grammar: str) -> None:
+        """Raise ``ModelError`` now if ``grammar`` does not compile, before any work starts."""
+        self._llama_cpp.llama_sampler_free(self.grammar_sampler(grammar))
 
     # -- chat template ----------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ Every call queues on the model's lane lock: llama.cpp objects are not thread-saf
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -15,12 +17,14 @@ from pathlib import Path
 from rlm_desktop.errors import ModelError
 from rlm_desktop.llm.backend import (
     BackendInfo,
+    BatchParams,
     CancelToken,
     Completion,
     GenerationParams,
     Message,
     StopFn,
     TokenCallback,
+    params_per_conversation,
 )
 from rlm_desktop.llm.batch import DecodeStats, SequenceContext, SequenceRequest, SequenceResult, common_prefix
 from rlm_desktop.llm.cache import PromptStateStore, model_identity
@@ -181,13 +185,14 @@ class LlamaCppBackend:
     def chat_batch(
         self,
         conversations: Sequence[Sequence[Message]],
-        params: GenerationParams = DEFAULT_PARAMS,
+        params: BatchParams = DEFAULT_PARAMS,
         cancel: CancelToken | None = None,
     ) -> list[Completion]:
         """Answer independent conversations, decoding up to ``n_seq_max`` of them together.
         Prompts are grouped in order while their KV cells fit the context; one that fits only
         alone runs alone. Each ``Completion.elapsed_s`` is its group's wall time."""
-        requests = [self._request(m, params) for m in conversations]
+        each = params_per_conversation(params, len(conversations))
+        requests = [self._request(m, p) for m, p in zip(conversations, each, strict=True)]
         results: list[Completion] = []
         for group in self._groups(requests):
             started = time.monotonic()
@@ -238,6 +243,9 @@ class LlamaCppBackend:
                 f"answer, but {self.name}'s context holds {self.n_ctx}: shorten the prompt by at least "
                 f"{len(tokens) + params.max_tokens - self.n_ctx} tokens"
             )
+        grammar = grammar_of(params)
+        if grammar is not None:
+            self.model.check_grammar(grammar)
         return SequenceRequest(
             tokens=tokens,
             max_tokens=params.max_tokens,
@@ -245,6 +253,7 @@ class LlamaCppBackend:
             stop=tuple(params.stop),
             stop_fn=stop_fn,
             on_token=on_token,
+            grammar=grammar,
         )
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -272,6 +281,32 @@ class LlamaCppBackend:
             self._context.close()
         if self._owns_model:
             self.model.close()
+
+
+def grammar_of(params: GenerationParams) -> str | None:
+    """The GBNF grammar a reply must match: ``params.grammar`` as given, or the one
+    llama-cpp-python's converter makes of ``params.json_schema``."""
+    if params.json_schema is not None and params.grammar is not None:
+        raise ModelError("give GenerationParams a json_schema or a grammar, not both")
+    if params.grammar is not None:
+        return params.grammar
+    if params.json_schema is None:
+        return None
+    try:
+        text = json.dumps(params.json_schema)  # key order kept: it is the order of the reply
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"the JSON schema is not JSON data: {exc}") from exc
+    return _schema_grammar(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_grammar(schema: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(schema)
+    except Exception as exc:  # the converter raises bare AssertionError/ValueError/KeyError
+        raise ModelError(f"cannot turn the JSON schema into a grammar: {exc or type(exc).__name__}") from exc
 
 
 def _completion(result: SequenceResult, elapsed: float) -> Completion:
