@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-size", type=int, default=None, help="legacy: only the first N questions of each family and size")
     parser.add_argument("--per-corpus", type=int, default=None, help="dev/held-out: N questions of each corpus, its families in turn (a sample)")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
+    parser.add_argument("--router", choices=("rules", "plan"), default="rules",
+                        help="how the root's strategy is chosen (Settings.router); plan runs are their own variant")
     parser.add_argument("--method", action="append", choices=METHODS, default=[],
                         help="repeatable (default: rlm for legacy, all three for dev and held-out)")
     add_common_flags(parser, "dev")
@@ -63,10 +65,13 @@ def main(args: argparse.Namespace) -> int:
     methods = tuple(args.method) or (("rlm",) if args.part == "legacy" else METHODS)
     settings = bench_settings(args)
     variant = "default"
+    if args.router != "rules":
+        settings = settings.replace(router=args.router)
+        variant = f"router-{args.router}"
     if args.ablate:
         ablate = sorted(set(args.ablate))
         settings = settings.replace(ablate=ablate)
-        variant = "no-" + "+".join(ablate)
+        variant = ("" if variant == "default" else variant + "-") + "no-" + "+".join(ablate)
     name = "dev" if args.part == "legacy" else f"dev-{args.part}"
     prefix = name + ("-quick" if args.quick else "")
     results = results_path(args, name, args.quick)

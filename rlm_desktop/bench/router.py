@@ -37,10 +37,23 @@ def expected_strategy(task: Task) -> str:
     return "lookup"
 
 
+def folder_makeup(corpus) -> tuple[str, dict[str, int]]:
+    """The folder line and kinds the engine's plan would see, from the file names (no
+    index needed: the router bench only times the plan call)."""
+    from rlm_desktop.library.extract import classify
+
+    names = [p.name for p in corpus.source.rglob("*") if p.is_file()] if corpus.source else [r.rsplit("/", 1)[-1] for r, _ in corpus.files]
+    kinds = Counter(k for k in map(classify, names) if k != "binary")
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    return f"The folder has {sum(kinds.values()):,} files ({listed}).", dict(kinds)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("router", help="the strategy router against the kind of each yardstick question")
     parser.add_argument("--part", choices=("dev", "held-out"), default="dev")
     parser.add_argument("--sub-model", default=None, help="the model the router asks (default: the settings' sub model)")
+    parser.add_argument("--router", choices=("rules", "plan"), default="rules",
+                        help="rules: question regexes, then a one-word call (the default); plan: rlm/plan.py")
     parser.set_defaults(func=main)
 
 
@@ -58,11 +71,13 @@ def main(args: argparse.Namespace) -> int:
     total: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     misses = []
+    makeup = {t.corpus.id: folder_makeup(t.corpus) for t in tasks}
     started = time.monotonic()
     try:
         for t in tasks:
             want = expected_strategy(t)
-            got = choose_strategy(t.question, backend)
+            folder, kinds = makeup[t.corpus.id]
+            got = choose_strategy(t.question, backend, folder=folder, kinds=kinds, rules=args.router == "rules")
             total[want] += 1
             sources[got.source] += 1
             if got.name == want:
@@ -72,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     n = sum(total.values())
-    print(f"router, part {args.part}: {sum(right.values())}/{n} fit ({time.monotonic() - started:.0f} s; decided by {dict(sources)})")
+    print(f"router {args.router}, part {args.part}: {sum(right.values())}/{n} fit ({time.monotonic() - started:.0f} s; decided by {dict(sources)})")
     for want in sorted(total):
         print(f"  {want}: {right[want]}/{total[want]}")
     if args.part == "dev":

@@ -294,9 +294,11 @@ class Engine:
             return strategy_named("lookup", "default")
         if self.cancel.cancelled:
             raise Cancelled("stopped")
-        # the sub model routes: the router's labelled set was measured with the 0.5B, which
-        # evaluates the router prompt about twice as fast as the 1.5B root
-        strategy = without(choose_strategy(question, self.sub_backend), self.ablated)
+        # the sub model plans: it evaluates the plan prompt about twice as fast as the 1.5B
+        # root, and the root's cached prompt prefix stays as it is
+        folder, kinds = self._folder_makeup(node)
+        strategy = without(choose_strategy(question, self.sub_backend, folder=folder, kinds=kinds,
+                                           rules=self.settings.router != "plan"), self.ablated)
         # shown under the first turn: the runs DB and the tree keep notices per turn
         node.pending.append(f"strategy: {strategy.name} (chosen by {strategy.source})")
         return strategy
@@ -578,6 +580,13 @@ class Engine:
         if self.library is None:
             raise RlmDesktopError("there is nothing to ask about: add a folder or paste a text")
         return prompts.describe_corpus(self.library.stats(roots or None))
+
+    def _folder_makeup(self, node: NodeState) -> tuple[str, dict[str, int]]:
+        """What the plan is told of the folder: its one-line description and file kinds."""
+        if node.context_text is not None or self.library is None:
+            return self._describe(node.roots, node.context_text, node.backend), {}
+        stats = self.library.stats(node.roots or None)
+        return prompts.describe_corpus(stats), dict(stats.kinds)
 
     def _scratch(self, node_id: str) -> Path:
         return paths.data_dir() / "scratch" / node_id

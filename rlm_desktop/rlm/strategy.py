@@ -334,8 +334,18 @@ def classify_with_model(question: str, backend: Backend) -> StrategyName | None:
     return None
 
 
-def choose_strategy(question: str, backend: Backend | None = None) -> Strategy:
-    """Rules first; the model for what they leave open; lookup when both are silent."""
+def choose_strategy(question: str, backend: Backend | None = None, *, folder: str = "",
+                    kinds: dict[str, int] | None = None, rules: bool = True) -> Strategy:
+    """With ``rules`` (``Settings.router == "rules"``, the default): question regexes
+    first, then a one-word call. Without: the plan's strategy (``rlm/plan.py``: one call
+    constrained to a JSON schema, told what the folder holds); lookup with no backend."""
+    if not rules:
+        if backend is None:
+            return strategy_named("lookup", "default", question=question)
+        from rlm_desktop.rlm.plan import is_code_folder, make_plan
+
+        plan = make_plan(question, folder, backend, code_folder=is_code_folder(kinds or {}))
+        return strategy_named(plan.strategy, "plan" if plan.source == "model" else "default", question=question)  # type: ignore[arg-type]
     name = classify_by_rules(question)
     if name is not None:
         return strategy_named(name, "rule", question=question)
