@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-size", type=int, default=None, help="legacy: only the first N questions of each family and size")
     parser.add_argument("--per-corpus", type=int, default=None, help="dev/held-out: N questions of each corpus, its families in turn (a sample)")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
+    parser.add_argument("--rescore", action="store_true", help="score the stored answers again with the current scorer; run nothing")
     parser.add_argument("--router", choices=("rules", "plan"), default="rules",
                         help="how the root's strategy is chosen (Settings.router); plan runs are their own variant")
     parser.add_argument("--method", action="append", choices=METHODS, default=[],
@@ -75,6 +76,10 @@ def main(args: argparse.Namespace) -> int:
     name = "dev" if args.part == "legacy" else f"dev-{args.part}"
     prefix = name + ("-quick" if args.quick else "")
     results = results_path(args, name, args.quick)
+    if args.rescore:
+        rows = rescore(results, tasks)
+        report_bins(rows, args.part, args.out or results.parent, prefix, missing)
+        return 0
     rows = run_and_report(
         [(t, m) for t in tasks for m in methods],
         results,
@@ -88,16 +93,43 @@ def main(args: argparse.Namespace) -> int:
         plots=False,
     )
     if args.part != "legacy":
-        out_dir = args.out or results.parent
-        bins = report.bins_table(rows, by=("family", "method"))
-        by_corpus = report.bins_table(rows, by=("corpus", "method"))
-        overall = report.bins_table(rows, by=("part", "method"))
-        (out_dir / f"{prefix}-bins.md").write_text(
-            f"## {args.part}: right / not found / wrong and confident\n\n{overall}\n{bins}\n### by corpus\n\n{by_corpus}",
-            encoding="utf-8")
-        print(overall)
-        print(bins)
-        print(f"wrote {report.plot_bins(rows, out_dir, prefix)}")
-        if missing:
-            print(f"{len(missing)} corpora were not run (see above); their questions are not in these figures")
+        report_bins(rows, args.part, args.out or results.parent, prefix, missing)
     return 0
+
+
+def report_bins(rows, part: str, out_dir, prefix: str, missing) -> None:
+    """The three-bin tables (overall, per family, per corpus) and the plot per family."""
+    bins = report.bins_table(rows, by=("family", "method"))
+    by_corpus = report.bins_table(rows, by=("corpus", "method"))
+    overall = report.bins_table(rows, by=("part", "method"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{prefix}-bins.md").write_text(
+        f"## {part}: right / not found / wrong and confident\n\n{overall}\n{bins}\n### by corpus\n\n{by_corpus}",
+        encoding="utf-8")
+    print(overall)
+    print(bins)
+    print(f"wrote {report.plot_bins(rows, out_dir, prefix)}")
+    if missing:
+        print(f"{len(missing)} corpora were not run (see above); their questions are not in these figures")
+
+
+def rescore(results, tasks) -> list:
+    """Score the stored answers again with the current scorer (the citation verdict of
+    the run is kept: the run's citations are not stored)."""
+    import json
+
+    from rlm_desktop.bench.runner import load_rows, save_rows
+    from rlm_desktop.bench.scoring import score
+
+    meta = json.loads(results.read_text(encoding="utf-8")).get("meta", {}) if results.is_file() else {}
+    rows = load_rows(results)
+    by_id = {t.id: t for t in tasks}
+    for r in rows:
+        task = by_id.get(r.task_id)
+        if task is None:
+            continue
+        verdict = score(task, r.answer, cited=r.cited or None)
+        r.correct, r.detail, r.bin, r.cited = verdict.correct, verdict.detail, verdict.bin, verdict.cited
+    save_rows(results, rows, meta)
+    wanted = set(by_id)
+    return [r for r in rows if r.task_id in wanted]

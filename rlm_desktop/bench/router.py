@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--sub-model", default=None, help="the model the router asks (default: the settings' sub model)")
     parser.add_argument("--router", choices=("rules", "plan"), default="rules",
                         help="rules: question regexes, then a one-word call (the default); plan: rlm/plan.py")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the settings')")
     parser.set_defaults(func=main)
 
 
@@ -66,6 +67,8 @@ def main(args: argparse.Namespace) -> int:
     for line in missing:
         print(f"not run (corpus unavailable): {line}")
     settings = Settings()
+    if args.threads:
+        settings = settings.replace(n_threads=args.threads)
     backend = load_backend(args.sub_model or settings.sub_model, settings.replace(n_ctx=2048), role="sub")
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()

@@ -145,7 +145,7 @@ def _contains(answer_norm: str, item: str) -> bool:
     needle = normalize(item)
     if needle.strip() and needle in answer_norm:
         return True
-    stem = re.sub(r"\.\w{1,4}$", "", item)
+    stem = re.sub(r"\.[A-Za-z]\w{0,3}$", "", item)  # "glob.py" -> "glob"; "15.16" is no file name
     return stem != item and normalize(stem).strip() != "" and normalize(stem) in answer_norm
 
 
@@ -154,7 +154,8 @@ _NOT_FOUND = re.compile(
     r"|(?:does|do|did|is|are|was)(?:n['’]?t| not) (?:contain|mention|appear|exist|say|include|specif|state|list|provide|present|in)"
     r"|could(?:n['’]?t| not) (?:find|locate|determine|identify)|can(?:no|['’])t (?:find|locate|determine)|unable to (?:find|locate|determine)"
     r"|not (?:mentioned|present|available|listed|specified|stated|provided|given|included|in the)"
-    r"|nothing (?:about|on|found|matche)|none of the (?:files|documents|notes|texts)|unknown",
+    r"|nothing (?:about|on|found|matche)|none of the (?:files|documents|notes|texts)|unknown"
+    r"|\bno\b[^.\n]{0,60}\b(?:found|located|mentioned|stated|given)\b",  # "No release notes page found for ..."
     re.IGNORECASE,
 )
 
@@ -259,11 +260,14 @@ def citation_verdict(task: Task, answer: str, citations: tuple[str, ...] = ()) -
     return "ok" if any(_same_file(c, e) for c in candidates for e in task.cite) else "other"
 
 
-def score(task: Task, answer: str, citations: tuple[str, ...] = ()) -> Score:
-    """The verdict on one answer, with its bin and citation check (module docstring)."""
+def score(task: Task, answer: str, citations: tuple[str, ...] = (), *, cited: str | None = None) -> Score:
+    """The verdict on one answer, with its bin and citation check (module docstring).
+    ``cited`` gives a citation verdict already made (rescoring stored rows, whose run's
+    citations are not kept)."""
     answer = answer or ""
     value = _value_verdict(task, answer)
-    cited = citation_verdict(task, answer, citations) if value.correct else ""
+    if cited is None:
+        cited = citation_verdict(task, answer, citations) if value.correct else ""
     if value.correct and cited == "other":
         return Score(False, f"right value, but it cites only {cited_files(answer)[:3] or list(citations)[:3]}; the answer stands in {list(task.cite)[:3]}", "wrong", cited)
     if value.correct:

@@ -157,3 +157,9 @@ def test_three_bins() -> None:
     absent = task("absent", "not found", ("mango",))
     assert score(absent, "Not found in the folder.").bin == "right"
     assert score(absent, "mango").bin == "wrong"
+
+
+def test_a_not_found_in_other_words_is_not_found() -> None:
+    t = task("text", "Release 15.16")
+    assert score(t, "No release notes page found for the fix for the buffer overrun.").bin == "not_found"
+    assert score(t, "Release 15.17 (release-15-17.html:40)").bin == "wrong"
