@@ -296,9 +296,12 @@ class Engine:
             raise Cancelled("stopped")
         # the sub model plans: it evaluates the plan prompt about twice as fast as the 1.5B
         # root, and the root's cached prompt prefix stays as it is
-        folder, kinds = self._folder_makeup(node)
-        strategy = without(choose_strategy(question, self.sub_backend, folder=folder, kinds=kinds,
-                                           rules=self.settings.router != "plan"), self.ablated)
+        if self.settings.router == "plan":
+            folder, kinds = self._folder_makeup(node)
+            chosen = choose_strategy(question, self.sub_backend, folder=folder, kinds=kinds, rules=False)
+        else:  # the rules never read the folder's make-up: no stats query for them
+            chosen = choose_strategy(question, self.sub_backend)
+        strategy = without(chosen, self.ablated)
         # shown under the first turn: the runs DB and the tree keep notices per turn
         node.pending.append(f"strategy: {strategy.name} (chosen by {strategy.source})")
         return strategy
