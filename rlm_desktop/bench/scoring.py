@@ -252,7 +252,7 @@ def citation_verdict(task: Task, answer: str, citations: tuple[str, ...] = ()) -
     window shows beside the answer) when the text names no file."""
     if not task.cite:
         return ""
-    named = [c for c in cited_files(answer) if "." in c.rsplit("/", 1)[-1]]
+    named = cited_files(answer)
     named = [c for c in named if any(_same_file(c, e) for e in task.cite)] or named
     candidates = named or list(citations)
     if not candidates:
