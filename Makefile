@@ -16,6 +16,10 @@ ifeq ($(shell uname -m),x86_64)
 NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 export CFLAGS += $(NO_AMX)
 export CXXFLAGS += $(NO_AMX)
+# pip's wheel cache does not key on CFLAGS: a llama.cpp wheel built with AMX before would be
+# taken again (a fresh clone on this machine did, and died with SIGILL in the model tests).
+# The build without AMX gets a cache of its own.
+LLAMA_PIP := --cache-dir "$${XDG_CACHE_HOME:-$$HOME/.cache}/rlm-desktop/pip-llama-no-amx"
 endif
 LLAMA_NOTE = $(PY) -c "import llama_cpp" 2>/dev/null || echo "rlm-desktop: building llama.cpp from source (llama-cpp-python) once: about 10 minutes on 2 cores, then cached. For a GPU build see docs/inference.md."
 
@@ -27,13 +31,18 @@ SUB_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(PY)
+# llama-cpp-python first, alone, so that its build uses the flags and the cache above; the
+# version range is pyproject.toml's
+$(VENV)/.llama: | $(PY)
 	@$(LLAMA_NOTE)
+	$(PY) -m pip install --disable-pip-version-check $(LLAMA_PIP) 'llama-cpp-python>=0.3.16,<0.4'
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
-	@$(LLAMA_NOTE)
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.llama | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed
 
