@@ -59,7 +59,15 @@ class Budget:
 
     def check_time(self) -> None:
         if self.elapsed_s >= self.limits.timeout_s:
-            raise BudgetExceeded("time", f"the run took longer than {self.limits.timeout_s:g} s")
+            raise BudgetExceeded("time", self.time_message())
+
+    def time_message(self) -> str:
+        return f"the run took longer than {self.limits.timeout_s:g} s"
+
+    def deadline(self, cancel, extra_s: float = 0.0) -> Deadline:
+        """A cancel token for one model call that also trips when the run's time is up
+        (plus ``extra_s``), so a long generation or batch stops at the budget, not after."""
+        return Deadline(self, cancel, extra_s)
 
     def check_tokens(self) -> None:
         if self.total_tokens >= self.limits.max_total_tokens:
@@ -94,3 +102,26 @@ class Budget:
         with self._lock:
             self.prompt_tokens += max(0, prompt)
             self.completion_tokens += max(0, completion)
+
+
+class Deadline:
+    """Reads as cancelled when the user stopped the run or its wall-clock budget (plus a
+    grace) has passed; ``expired`` tells the second case from the first. Backends check
+    ``cancelled`` between tokens and between the prompts of a batch."""
+
+    def __init__(self, budget: Budget, cancel, extra_s: float = 0.0) -> None:
+        self._budget = budget
+        self._cancel = cancel
+        self._extra_s = extra_s
+
+    @property
+    def expired(self) -> bool:
+        return self._budget.elapsed_s >= self._budget.limits.timeout_s + self._extra_s
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self._cancel is not None and self._cancel.cancelled) or self.expired
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()

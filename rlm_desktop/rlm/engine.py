@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
 FORCED_MAX_TOKENS = 160
+FORCED_GRACE_S = 45.0  # the forced "answer now" turn may run this long past the time budget
 MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
 # A turn that repeats an earlier cell is drawn again (at this temperature) up to this many
 # times before the model is told off: the 1.5B, greedy, re-sends the same search for ten
@@ -203,20 +204,27 @@ class Engine:
     def _ref_text(self):
         return library_ref_text(self.library) if self.library is not None else None
 
-    def chat(self, backend: Backend, node_id: str, messages: Sequence[Message], params: GenerationParams, stop_fn=None) -> Completion:
-        """One model call, counted against the budget, streamed as ``TokenDelta``."""
+    def chat(self, backend: Backend, node_id: str, messages: Sequence[Message], params: GenerationParams, stop_fn=None,
+             grace_s: float = 0.0) -> Completion:
+        """One model call, counted against the budget, streamed as ``TokenDelta``. It stops
+        when the run's time is up (plus ``grace_s``) and raises ``BudgetExceeded("time")``."""
         if self.cancel.cancelled:
             raise Cancelled("stopped")
+        deadline = self.budget.deadline(self.cancel, grace_s)
+        if deadline.expired:
+            raise BudgetExceeded("time", self.budget.time_message())
         completion = backend.chat(
             messages,
             params,
             on_token=lambda text: self._emit(TokenDelta(self.run_id, node_id, text)),
             stop_fn=stop_fn,
-            cancel=self.cancel,
+            cancel=deadline,
         )
         self.budget.add_tokens(completion.prompt_tokens, completion.completion_tokens)
-        if completion.finish_reason == "cancelled" or self.cancel.cancelled:
+        if self.cancel.cancelled:
             raise Cancelled("stopped")
+        if completion.finish_reason == "cancelled":
+            raise BudgetExceeded("time", self.budget.time_message())
         return completion
 
     # -- the RLM node loop ----------------------------------------------------------------
@@ -365,7 +373,10 @@ class Engine:
             # the system prompt and the strategy's examples (all before the question) are
             # the same in every run with this strategy: their KV state is saved and reloaded
             params = GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature, stable_messages=keep_head - 1)
-            completion = self.chat(node.backend, node.node_id, fitted, params, stop_after_first_block)
+            try:
+                completion = self.chat(node.backend, node.node_id, fitted, params, stop_after_first_block)
+            except BudgetExceeded as exc:  # the time ran out in the middle of the turn
+                return self._exhausted(node, session, messages, keep_head, exc, turn), session
             node.prompt_tokens += completion.prompt_tokens
             node.completion_tokens += completion.completion_tokens
             log.debug("%s turn %d: %d prompt tokens (%d evaluated), %d generated, %.1f s", node.node_id, turn,
@@ -539,7 +550,7 @@ class Engine:
         try:
             fitted = fit_messages(node.backend, messages, FORCED_MAX_TOKENS, keep_head)
             completion = self.chat(node.backend, node.node_id, fitted, GenerationParams(max_tokens=FORCED_MAX_TOKENS),
-                                   stop_after_first_block)
+                                   stop_after_first_block, grace_s=FORCED_GRACE_S)
         except Cancelled:
             raise
         except RlmDesktopError as error:
@@ -710,12 +721,15 @@ class Engine:
         completions: list[Completion] = []
         try:
             if batch is not None and len(conversations) > 1:
-                completions = list(batch(conversations, params, cancel=self.cancel))
+                deadline = self.budget.deadline(self.cancel)
+                completions = list(batch(conversations, params, cancel=deadline))
                 for c in completions:
                     self.budget.add_tokens(c.prompt_tokens, c.completion_tokens)
                 if self.cancel.cancelled or any(c.finish_reason == "cancelled" for c in completions):
                     completions = []
-                    raise Cancelled("stopped")
+                    if self.cancel.cancelled:
+                        raise Cancelled("stopped")
+                    raise BudgetExceeded("time", self.budget.time_message())
             else:
                 for node_id, conversation in zip(ids, conversations, strict=True):
                     completions.append(self.chat(self.sub_backend, node_id, conversation, params))

@@ -184,3 +184,61 @@ def test_an_answer_that_is_a_prompt_template_is_sent_back() -> None:
     finished = make_engine(root).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert "the template" in last_user(root.calls[2])
+
+
+class _SlowUntilCancelled(ScriptedBackend):
+    """A model whose first ``slow`` calls (or every batch) would run for ``seconds``
+    unless the cancel token trips: the way a long generation checks between tokens."""
+
+    def __init__(self, name: str = "slow", slow: int = 1, seconds: float = 5.0) -> None:
+        super().__init__(name)
+        self.slow, self.seconds = slow, seconds
+
+    def _wait(self, cancel) -> bool:
+        until = time.monotonic() + self.seconds
+        while time.monotonic() < until:
+            if cancel is not None and cancel.cancelled:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def chat(self, messages, params=None, *, on_token=None, stop_fn=None, cancel=None):
+        from rlm_desktop.llm.backend import Completion
+
+        if self.slow > 0:
+            self.slow -= 1
+            if self._wait(cancel):
+                return Completion("", 10, 0, "cancelled", self.seconds)
+        return super().chat(messages, params or ev_params(), on_token=on_token, stop_fn=stop_fn, cancel=cancel)
+
+    def chat_batch(self, conversations, params, cancel=None):
+        from rlm_desktop.llm.backend import Completion
+
+        cut = self._wait(cancel)
+        return [Completion("" if cut else "x", 10, 1, "cancelled" if cut else "stop", 0.0) for _ in conversations]
+
+
+def ev_params():
+    from rlm_desktop.llm.backend import GenerationParams
+
+    return GenerationParams()
+
+
+def test_a_root_turn_that_outlasts_the_time_budget_is_cut_at_the_deadline() -> None:
+    root = _SlowUntilCancelled("root", slow=1, seconds=20)
+    root.enqueue(["FINAL('from the forced turn')"])
+    started = time.monotonic()
+    finished = make_engine(root, timeout_s=0.5).run("Q?")
+    assert time.monotonic() - started < 5  # not the 20 s the turn would have taken
+    assert finished.status == "budget_exhausted" and finished.budget == "time"
+    assert finished.answer  # the forced turn (which gets a grace) still answers, or says what was not read
+
+
+def test_a_sub_call_batch_that_outlasts_the_time_budget_stops_at_the_deadline() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("print(llm_batch(['a', 'b', 'c']))"), "FINAL('what I had')"])
+    sub = _SlowUntilCancelled("sub", slow=0, seconds=20)
+    started = time.monotonic()
+    finished = make_engine(root, sub, timeout_s=0.5).run("Q?")
+    assert time.monotonic() - started < 5
+    assert finished.status == "budget_exhausted" and finished.budget == "time"
