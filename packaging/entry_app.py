@@ -12,7 +12,7 @@ STAGE_ONE = "--repl-stage-one"  # rlm_desktop.rlm.repl.session.FROZEN_STAGE_ONE
 WORKER = "rlm-desktop-repl-worker" + (".exe" if sys.platform == "win32" else "")
 
 
-def repl_stage_one(scratch_dir: str, library_db: str) -> None:
+def repl_stage_one(scratch_dir: str) -> None:
     """What ``python -I -c <bootstrap>`` does outside a bundle: confine this process
     (Landlock, seccomp; this executable may load ctypes) and exec stage two. Stage two is
     the bundle's worker executable, built without ctypes: ``confine_and_exec`` grants
@@ -24,12 +24,12 @@ def repl_stage_one(scratch_dir: str, library_db: str) -> None:
     for key in [k for k in os.environ if k.startswith("_PYI_") or k.startswith("_MEIPASS")]:
         del os.environ[key]  # the worker's bootloader must start afresh, not as our child
     sys.executable = str(Path(sys.executable).resolve().with_name(WORKER))
-    confine_and_exec(scratch_dir, library_db, bundle, "")
+    confine_and_exec(scratch_dir, bundle, "")
 
 
 def main() -> int:
-    if sys.argv[1:2] == [STAGE_ONE] and len(sys.argv) == 4:
-        repl_stage_one(sys.argv[2], sys.argv[3])
+    if sys.argv[1:2] == [STAGE_ONE] and len(sys.argv) == 3:
+        repl_stage_one(sys.argv[2])
         return 1  # not reached: stage one execs the worker
     # The library's extraction pool (forkserver or spawn) re-runs this executable; this
     # turns those runs into pool processes instead of a second app.

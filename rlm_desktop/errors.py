@@ -18,6 +18,10 @@ class LibraryError(RlmDesktopError):
     """The index could not be opened, scanned or read."""
 
 
+class PatternError(LibraryError):
+    """A grep pattern that does not compile, or that ran past its time limit."""
+
+
 class SandboxError(RlmDesktopError):
     """The REPL worker crashed, was killed or broke the protocol."""
 

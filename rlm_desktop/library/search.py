@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 
-from rlm_desktop.errors import LibraryError
+import regex as regex_module
+
+from rlm_desktop.errors import PatternError
 from rlm_desktop.library import query as fts_query
 from rlm_desktop.library.schema import CHUNK_MASK, CHUNK_SHIFT, scope_sql
 from rlm_desktop.library.types import GrepMatch, SearchHit, SearchResult
@@ -17,6 +20,10 @@ log = logging.getLogger(__name__)
 
 HITS_PER_FILE = 2  # search shows at most this many chunks of one file
 GREP_LINE_CHARS = 400
+# Model-written patterns run in the engine (the REPL worker asks for grep over its pipe):
+# a pattern that backtracks without end, such as (a|aa)+$, stops after this long. The
+# ``regex`` module takes a timeout and lets other threads run while it matches.
+GREP_TIMEOUT_S = 10.0
 
 
 def search(conn: sqlite3.Connection, query: str, k: int = 10, roots: Iterable[str] | None = None) -> SearchResult:
@@ -104,18 +111,24 @@ def _hit(conn: sqlite3.Connection, match: str, terms: re.Pattern[str] | None, ro
         snippet = " ".join(snippet.split())
     return SearchHit(path, -rank, snippet, line, page if kind == "pdf" else None)
 
-def grep(conn: sqlite3.Connection, pattern: str, limit: int = 200, roots: Iterable[str] | None = None, flags: int = 0) -> Iterator[GrepMatch]:
-    """Lines matching a Python regex, file by file in path order, one match per line,
-    stopping after ``limit``. Streams rows from SQLite, so memory stays small."""
+def grep(conn: sqlite3.Connection, pattern: str, limit: int = 200, roots: Iterable[str] | None = None, flags: int = 0,
+         timeout_s: float | None = None) -> Iterator[GrepMatch]:
+    """Lines matching a Python regex (``re`` syntax and flags), file by file in path
+    order, one match per line, stopping after ``limit``. Streams rows from SQLite, so
+    memory stays small. ``PatternError`` for an invalid pattern, or one that runs past
+    ``timeout_s`` in all (default ``GREP_TIMEOUT_S``)."""
+    timeout_s = GREP_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        regex = re.compile(pattern, flags | re.MULTILINE)
-    except (re.error, TypeError, ValueError, OverflowError) as exc:
-        raise LibraryError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return _grep(conn, regex, limit, roots)
+        regex = regex_module.compile(pattern, flags | re.MULTILINE)
+    except (regex_module.error, re.error, TypeError, ValueError, OverflowError) as exc:
+        raise PatternError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return _grep(conn, regex, limit, roots, timeout_s)
 
-def _grep(conn: sqlite3.Connection, regex: re.Pattern[str], limit: int, roots: Iterable[str] | None) -> Iterator[GrepMatch]:
+
+def _grep(conn: sqlite3.Connection, regex, limit: int, roots: Iterable[str] | None, timeout_s: float) -> Iterator[GrepMatch]:
     if limit <= 0:
         return
+    deadline = time.monotonic() + timeout_s
     where, params = scope_sql(roots)
     cursor = conn.execute(
         f"""SELECT f.path, f.kind, c.line, c.page, c.text FROM files f
@@ -127,7 +140,13 @@ def _grep(conn: sqlite3.Connection, regex: re.Pattern[str], limit: int, roots: I
     for path, kind, first_line, page, text in cursor:
         last_start = -1
         pos, line = 0, first_line
-        for m in regex.finditer(text):
+        try:
+            found_here = list(regex.finditer(text, timeout=max(0.001, deadline - time.monotonic()), concurrent=True))
+        except TimeoutError:
+            cursor.close()
+            raise PatternError(f"the pattern {regex.pattern!r} took longer than {timeout_s:g} s (nested repeats such as "
+                               "(a|aa)+ can backtrack without end): use a simpler pattern") from None
+        for m in found_here:
             start = text.rfind("\n", 0, m.start()) + 1
             if start == last_start:
                 continue

@@ -32,7 +32,6 @@ WRAP = (  # os module globals, reached through object.__subclasses__()
     "wc = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0]\n"
     "g = wc.__init__.__globals__\nreal_import = g['__builtins__']['__import__']\n"
 )
-CONN = "c = search.__self__.corpus._backend._lib.conn\n"  # the worker's library connection
 
 
 @dataclass
@@ -140,11 +139,7 @@ ESCAPES: dict[str, tuple[str, str]] = {
     "climb out with ..": ("open('../../../../../../etc/passwd').read()", "scratch dir"),
     "planted symlink in scratch": ("open('planted_link').read()", "scratch dir"),
     "make a symlink": (OS + "os_.symlink('/etc/passwd', 'mine')", "links are blocked"),
-    "ATTACH through the library connection": (CONN + "c.execute(\"ATTACH DATABASE '/etc/passwd' AS p\")", "not authorized"),
-    "readfile() through the library connection": (CONN + "c.execute(\"SELECT readfile('/etc/passwd')\").fetchall()", "readfile"),
-    "load_extension through the library connection": (CONN + "c.execute(\"SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')\")", "not authorized"),
-    "write the library DB": (CONN + "c.execute('DELETE FROM files')", "not authorized"),
-    "new sqlite connection to the library": (OS + "os_.sys.modules['sqlite3'].connect('{db}').execute('DELETE FROM files')", "opening databases is blocked"),
+    "new sqlite connection to the library": (OS + "os_.sys.modules['importlib'].import_module('sqlite3').connect('{db}').execute('DELETE FROM files')", "No module named 'sqlite3'"),
     "fork bomb": (OS + "while True:\n    os_.fork()", "starting processes is blocked"),
     "memory bomb string": ("'x' * 10**10", "MemoryError"),
     "memory bomb list": ("big = [0] * (10**9)", "MemoryError"),
@@ -172,25 +167,6 @@ def test_escape_attempt_is_blocked_and_the_session_goes_on(world: World, name: s
     code, expected = ESCAPES[name]
     seen = _run(world, code)
     assert expected in seen, seen
-    _assert_nothing_happened(world)
-
-
-def test_authorizer_removed_still_cannot_attach_or_write(world: World) -> None:
-    """Worst case inside the worker: code reaches the connection and drops the authorizer.
-    The connection was opened read-only with no attach slots; raising the attach limit
-    (possible) lets it open other SQLite files read-only, but never a non-database file
-    and never create or write one (see docs/sandbox.md)."""
-    new_db = world.outside / "created.db"
-    seen = _run(world, CONN + "c.set_authorizer(None)\nc.execute(\"ATTACH DATABASE '{outside}/created.db' AS x\")")
-    assert "too many attached databases" in seen
-    seen = _run(world, CONN + "c.set_authorizer(None)\nc.setlimit(7, 5)\n"
-                             "c.execute(\"ATTACH DATABASE '/etc/passwd' AS p\")\nc.execute('SELECT * FROM p.sqlite_master').fetchall()")
-    assert "root:" not in seen and ("not a database" in seen or "unable to open" in seen), seen
-    seen = _run(world, CONN + "c.set_authorizer(None)\nc.setlimit(7, 5)\nc.execute(\"ATTACH DATABASE '{outside}/created.db' AS x\")\n"
-                             "c.execute('CREATE TABLE x.t (a)')")
-    assert not new_db.exists(), seen
-    world.session.run_cell("")  # the connection is the worker's: start the next test on a fresh one
-    world.session.kill()
     _assert_nothing_happened(world)
 
 

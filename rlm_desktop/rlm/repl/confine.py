@@ -7,9 +7,9 @@ that, even code that got around every Python-level check (a CPython memory bug) 
 the kernel:
 
 - Landlock files: read only where Python, its libraries and our package live, execute
-  only the interpreter (and its ELF loader), read the library DB (and read/write its
-  ``-shm`` index, which SQLite needs even for reading), full access in the scratch dir,
-  nothing else (no device nodes, no symlinks anywhere);
+  only the interpreter (and its ELF loader), full access in the scratch dir, nothing
+  else: not the library DB (the worker asks the engine for library text over its pipe),
+  no device nodes, no symlinks anywhere;
 - Landlock network (ABI 4+): no TCP bind or connect at all;
 - Landlock scope (ABI 6+): no signals to processes outside the sandbox, no abstract unix
   sockets;
@@ -107,7 +107,7 @@ def read_only_roots(package_parent: str) -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-def restrict(scratch_dir: str, library_db: str | None, package_parent: str) -> int:
+def restrict(scratch_dir: str, package_parent: str) -> int:
     """Apply Landlock to this process (and whatever it execs). Returns the ABI version
     used; raises OSError when the kernel refuses."""
     import ctypes
@@ -156,11 +156,6 @@ def restrict(scratch_dir: str, library_db: str | None, package_parent: str) -> i
             allow(path, EXECUTE | READ_FILE)
         allow(os.devnull, READ_FILE | WRITE_FILE)
         allow(scratch_dir, _SCRATCH)
-        if library_db:
-            allow(library_db, READ_FILE)
-            allow(library_db + "-wal", READ_FILE)
-            allow(library_db + "-shm", READ_FILE | WRITE_FILE | TRUNCATE)
-            allow(library_db + "-journal", READ_FILE)
         check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         check(libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "restrict_self")
     finally:
@@ -237,12 +232,12 @@ def install_seccomp() -> str:
     return "on"
 
 
-def confine_and_exec(scratch_dir: str, library_db: str, package_parent: str, stage_two: str) -> None:
+def confine_and_exec(scratch_dir: str, package_parent: str, stage_two: str) -> None:
     """Stage one: confine this process, then become stage two (a fresh interpreter)."""
     landlock = seccomp = "unavailable"
     if sys.platform.startswith("linux"):
         try:
-            landlock = f"abi {restrict(scratch_dir, library_db or None, package_parent)}"
+            landlock = f"abi {restrict(scratch_dir, package_parent)}"
         except (OSError, AttributeError) as exc:
             landlock = f"unavailable ({exc})"
         try:

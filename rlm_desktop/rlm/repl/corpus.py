@@ -1,14 +1,13 @@
 """The corpus as the model's code sees it (inside the worker): lazy ``File`` objects, the
 ``Corpus`` sequence, and the result lists of ``search``/``grep`` whose repr states totals.
 
-Two backends feed it: ``LibraryBackend`` over the read-only library, ``TextBackend`` over
-one pasted text. Every piece of corpus text handed to user code is reported to a
+Two backends feed it: ``PipeBackend``, whose every call is a request over the pipe to the
+engine side (``library_service.py``), and ``TextBackend`` over one pasted text. Every piece of corpus text handed to user code is reported to a
 ``Recorder`` (citations and grounding)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -349,141 +348,6 @@ class TextBackend:
         return matches, total, 1 if total else 0, True
 
 
-CONTINUATION_WORDS = 10
-CONTINUATION_LINES = 6
-GREP_SHOWN_CHARS = 300
-
-
-def _bracket_depth(text: str) -> int:
-    return text.count("(") + text.count("[") + text.count("{") - text.count(")") - text.count("]") - text.count("}")
-_SENTENCE_END = (".", "!", "?", "…", ":", ";", '."', ".)")
-
-
-class LibraryBackend:
-    """The read-only library (``rlm_desktop.library.store.Library``), limited to ``roots``."""
-
-    def __init__(self, library: Any, roots: Sequence[str]) -> None:
-        self._lib = library
-        self._roots = list(roots) or None
-        self._prefix = display_prefix(self._roots or [f.path for f in library.folders()])
-
-    def show(self, path: str) -> str:
-        """The path model code sees: relative to the parent of the roots, so
-        ``/home/me/thesis/ch1.md`` reads ``thesis/ch1.md`` (shorter prompts, and the
-        worked examples' relative paths are the shape the model copies)."""
-        return path[len(self._prefix):] if self._prefix and path.startswith(self._prefix) else path
-
-    def full_path(self, path: str) -> str:
-        """The library path of a path as ``show`` printed it (absolute paths pass)."""
-        return path if not self._prefix or os.path.isabs(path) else self._prefix + path
-
-    def files(self) -> list[FileMeta]:
-        return [
-            FileMeta(self.show(r.path), r.kind, r.chars, r.lines, r.tokens, r.pages)
-            for r in self._lib.files(roots=self._roots)
-        ]
-
-    def text(self, path: str) -> str:
-        return self._lib.text(self.full_path(path))
-
-    def read(self, path: str, start: int | None, end: int | None) -> str:
-        return self._lib.read(self.full_path(path), start, end)
-
-    def search(self, query: str, k: int) -> tuple[list[Hit], int, tuple[str, ...]]:
-        result = self._lib.search(query, k=k, roots=self._roots)
-        hits = [Hit(self.show(h.path), h.line, self._continued(h), h.score, h.page) for h in result.hits]
-        return hits, result.total_files, tuple(result.missing)
-
-    def _continued(self, hit: Any) -> str:
-        """A hit's line, plus the start of the next line when the sentence runs on: text
-        files are hard-wrapped, and 'The project codenamed Marigold' at the end of one line
-        with 'is led by ...' on the next sent the 1.5B searching the same words again."""
-        snippet = hit.snippet.rstrip()
-        if hit.line is None or hit.page is not None or snippet.endswith(_SENTENCE_END):
-            return hit.snippet
-        try:
-            after = self._lib.read(hit.path, hit.line + 1, hit.line + 1).strip()
-        except Exception:  # noqa: BLE001 - a vanished file keeps its plain hit
-            return hit.snippet
-        if not after:
-            return hit.snippet
-        words = after.split()
-        return f"{snippet} {' '.join(words[:CONTINUATION_WORDS])}{' …' if len(words) > CONTINUATION_WORDS else ''}"
-
-    def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]:
-        matches: list[Match] = []
-        files: set[str] = set()
-        total = 0
-        scopes: dict[str, list[tuple[int, int, str]]] = {}
-        for m in self._lib.grep(pattern, limit=GREP_COUNT_CAP, roots=self._roots, flags=flags):
-            total += 1
-            files.add(m.path)
-            if len(matches) < limit:
-                scope = self._scope(m, scopes) if m.path.endswith(".py") else None
-                matches.append(Match(self.show(m.path), m.line, self._closed(m)[:GREP_SHOWN_CHARS], m.page, scope))
-        return matches, total, len(files), total < GREP_COUNT_CAP
-
-    def _scope(self, match: Any, cache: dict[str, list[tuple[int, int, str]]]) -> str | None:
-        """The innermost ``def``/``class`` whose body holds the matched line: "which
-        functions call _join" was answered with grep's line numbers, not the functions."""
-        if match.path not in cache:
-            try:
-                cache[match.path] = definitions(self._lib.text(match.path))
-            except Exception:  # noqa: BLE001 - a vanished file keeps its plain match
-                cache[match.path] = []
-        return enclosing(cache[match.path], match.line, match.text)
-
-    def _closed(self, match: Any) -> str:
-        """A matched line with an unclosed bracket, joined with the lines that close it (at
-        most ``CONTINUATION_LINES``): a ``def`` whose parameters run over several lines is
-        then shown whole, not cut after its first parameters."""
-        text = match.text.strip()
-        depth = _bracket_depth(text)
-        if depth <= 0 or match.page is not None:
-            return text
-        try:
-            after = self._lib.read(match.path, match.line + 1, match.line + CONTINUATION_LINES).split("\n")
-        except Exception:  # noqa: BLE001 - a vanished file keeps its plain match
-            return text
-        parts = [text]
-        for line in after:
-            parts.append(line.strip())
-            depth += _bracket_depth(line)
-            if depth <= 0:
-                break
-        return " ".join(p for p in parts if p)
-
-
-_DEFINITION = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
-
-
-def definitions(source: str) -> list[tuple[int, int, str]]:
-    """(line, indent, name) of every ``def`` and ``class`` line of Python source."""
-    out = []
-    line, pos = 1, 0
-    for m in _DEFINITION.finditer(source):
-        line += source.count("\n", pos, m.start())
-        pos = m.start()
-        out.append((line, len(m.group(1).expandtabs()), m.group(2)))
-    return out
-
-
-def enclosing(defs: list[tuple[int, int, str]], line: int, text: str) -> str | None:
-    """The innermost definition above ``line`` that is less indented than ``text``
-    (the line's own text), dotted with its outer classes: "Parser.feed"."""
-    indent = len(text) - len(text.lstrip())
-    chain: list[tuple[int, str]] = []
-    for at, depth, name in defs:
-        if at >= line:
-            break
-        while chain and chain[-1][0] >= depth:
-            chain.pop()
-        chain.append((depth, name))
-    while chain and chain[-1][0] >= indent:
-        chain.pop()
-    return ".".join(name for _, name in chain) or None
-
-
 def as_source(text: str) -> str:
     r"""A string as the model would write it in code: a raw literal when that is exact
     (``r'def f\(\w+'``), else ``repr``. Echoing ``repr`` of a regex doubles its
@@ -494,15 +358,28 @@ def as_source(text: str) -> str:
     return repr(text)
 
 
-def display_prefix(roots: Sequence[str]) -> str:
-    """What ``LibraryBackend.show`` strips: the parent of the roots' common folder, with a
-    trailing separator, or "" when that would be the filesystem root (nothing gained)."""
-    if not roots:
-        return ""
-    try:
-        parent = os.path.dirname(os.path.commonpath([os.path.abspath(r) for r in roots]))
-    except ValueError:  # different drives
-        return ""
-    if not parent or parent == os.path.dirname(parent):
-        return ""
-    return parent.rstrip(os.sep) + os.sep
+class PipeBackend:
+    """The library as the worker sees it: every call is a request over the pipe to the
+    engine side (``library_service.ScopedLibrary``), which alone holds the database and
+    the question's scope. The worker has no connection, no file descriptor and no path of
+    the library. ``request(op, **args)`` returns the reply's result or raises."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+
+    def files(self) -> list[FileMeta]:
+        return [FileMeta(**d) for d in self._request("files")]
+
+    def text(self, path: str) -> str:
+        return self._request("text", path=path)
+
+    def read(self, path: str, start: int | None, end: int | None) -> str:
+        return self._request("read", path=path, start=start, end=end)
+
+    def search(self, query: str, k: int) -> tuple[list[Hit], int, tuple[str, ...]]:
+        result = self._request("search", query=query, k=k)
+        return [Hit(**h) for h in result["hits"]], result["total"], tuple(result["missing"])
+
+    def grep(self, pattern: str, limit: int, flags: int) -> tuple[list[Match], int, int, bool]:
+        result = self._request("grep", pattern=pattern, limit=limit, flags=flags)
+        return [Match(**m) for m in result["matches"]], result["total"], result["files"], result["exact"]

@@ -6,14 +6,20 @@ acting on it; an unknown type, a missing or mistyped field, or a length over the
 is a ``ProtocolError``. Nothing received is ever evaluated: code travels only from the
 session to the worker, as a string field.
 
-session -> worker:  init, cell, llm_reply
-worker -> session:  ready, llm, done, fatal
+session -> worker:  init, cell, llm_reply, lib_reply
+worker -> session:  ready, llm, lib, done, fatal
+
+The worker is untrusted: what it sends is also bounded in count and length per field
+(``_LIMITS``), nesting cannot crash the reader (``RecursionError`` is a protocol error),
+and strings come out of ``decode`` as valid Unicode (a lone surrogate a cell printed
+becomes U+FFFD instead of breaking whatever stores the text later).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from typing import Any
 
@@ -47,8 +53,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     # session -> worker
     "init": {
         "scratch_dir": _STR,
-        "library_db": _OPT_STR,
-        "roots": list,
+        "corpus": _STR,  # "library" (read over the pipe), "text" (context_text) or "none"
         "context_text": _OPT_STR,
         "memory_mb": _INT,
         "cpu_s": _INT,
@@ -60,6 +65,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "cell": {"code": _STR, "cell_id": _INT},
     "llm_reply": {"answers": list, "error": _OPT_STR},
+    "lib_reply": {"result": object, "error": _OPT_STR, "error_kind": _OPT_STR},
     # worker -> session
     "ready": {"summary": _STR, "confinement": _STR},
     "llm": {
@@ -68,6 +74,17 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "context_text": _OPT_STR,
         "context_paths": list,
         "has_corpus_text": _BOOL,
+    },
+    "lib": {
+        "op": _STR,
+        "path": _OPT_STR,
+        "start": _OPT_INT,
+        "end": _OPT_INT,
+        "query": _OPT_STR,
+        "k": _OPT_INT,
+        "pattern": _OPT_STR,
+        "limit": _OPT_INT,
+        "flags": _OPT_INT,
     },
     "done": {
         "cell_id": _INT,
@@ -84,7 +101,6 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 _LIST_OF: dict[tuple[str, str], Any] = {
-    ("init", "roots"): str,
     ("init", "allowed_imports"): str,
     ("llm_reply", "answers"): str,
     ("llm", "prompts"): str,
@@ -96,9 +112,35 @@ _LIST_OF: dict[tuple[str, str], Any] = {
 _SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
 SOURCE_HOWS = ("search", "grep", "read", "context")
 LLM_KINDS = ("query", "batch", "rlm")
+LIB_OPS = ("files", "text", "read", "search", "grep")
+CORPUS_KINDS = ("library", "text", "none")
 
-TO_WORKER = frozenset({"init", "cell", "llm_reply"})
-FROM_WORKER = frozenset({"ready", "llm", "done", "fatal"})
+TO_WORKER = frozenset({"init", "cell", "llm_reply", "lib_reply"})
+FROM_WORKER = frozenset({"ready", "llm", "lib", "done", "fatal"})
+
+# Bounds on what the worker may send, per field: (most items of a list, most chars of a
+# string or of each string item). A forged batch of 30,000 prompts or a 40 MB list of
+# variable names is a protocol error, not work for the engine.
+_LIMITS: dict[tuple[str, str], tuple[int, int]] = {
+    ("ready", "summary"): (0, 10_000),
+    ("ready", "confinement"): (0, 10_000),
+    ("llm", "kind"): (0, 16),
+    ("llm", "prompts"): (1024, 2_000_000),
+    ("llm", "context_text"): (0, 16_000_000),
+    ("llm", "context_paths"): (10_000, 4096),
+    ("lib", "op"): (0, 16),
+    ("lib", "path"): (0, 4096),
+    ("lib", "query"): (0, 10_000),
+    ("lib", "pattern"): (0, 10_000),
+    ("done", "output"): (0, 2_000_000),
+    ("done", "error"): (0, 200_000),
+    ("done", "answer"): (0, 2_000_000),
+    ("done", "sources"): (10_000, 0),
+    ("done", "variables"): (2_000, 200),
+    ("fatal", "error"): (0, 10_000),
+}
+_INT_RANGE = (-(2**62), 2**62)  # line numbers, k, limits: never a bignum to allocate
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def validate(message: Any, allowed: frozenset[str]) -> dict[str, Any]:
@@ -124,8 +166,14 @@ def validate(message: Any, allowed: frozenset[str]) -> dict[str, Any]:
         item_type = _LIST_OF.get((kind, name))
         if item_type is not None and not all(isinstance(v, item_type) for v in value):
             raise ProtocolError(f"{kind}.{name}: items must be {item_type.__name__}")
+    if kind in FROM_WORKER:
+        _check_limits(kind, message)
     if kind == "llm" and message["kind"] not in LLM_KINDS:
         raise ProtocolError(f"llm.kind must be one of {LLM_KINDS}")
+    if kind == "lib" and message["op"] not in LIB_OPS:
+        raise ProtocolError(f"lib.op must be one of {LIB_OPS}")
+    if kind == "init" and message["corpus"] not in CORPUS_KINDS:
+        raise ProtocolError(f"init.corpus must be one of {CORPUS_KINDS}")
     if kind == "done":
         for src in message["sources"]:
             if set(src) != set(_SOURCE_FIELDS):
@@ -138,6 +186,35 @@ def validate(message: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return message
 
 
+def _check_limits(kind: str, message: dict[str, Any]) -> None:
+    for name, value in message.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ProtocolError(f"{kind}.{name}: number out of range")
+        bound = _LIMITS.get((kind, name))
+        if bound is None:
+            continue
+        items, chars = bound
+        if isinstance(value, str):
+            if len(value) > chars:
+                raise ProtocolError(f"{kind}.{name}: {len(value)} chars, limit {chars}")
+        elif isinstance(value, list):
+            if len(value) > items:
+                raise ProtocolError(f"{kind}.{name}: {len(value)} items, limit {items}")
+            if chars and any(isinstance(v, str) and len(v) > chars for v in value):
+                raise ProtocolError(f"{kind}.{name}: an item over {chars} chars")
+
+
+def _scrub(value: Any) -> Any:
+    """Strings as valid Unicode: lone surrogates (``print('\\udcff')``) become U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
 def encode(message: dict[str, Any], limit: int) -> bytes:
     body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
     if len(body) > limit:
@@ -146,11 +223,15 @@ def encode(message: dict[str, Any], limit: int) -> bytes:
 
 
 def decode(body: bytes, allowed: frozenset[str]) -> dict[str, Any]:
+    untrusted = not (allowed <= TO_WORKER)
     try:
-        message = json.loads(body.decode("utf-8", "surrogatepass"))
+        message = json.loads(body.decode("utf-8", "replace" if untrusted else "surrogatepass"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"message is not valid JSON: {exc}") from None
-    return validate(message, allowed)
+    except RecursionError:
+        raise ProtocolError("message is nested too deeply") from None
+    message = validate(message, allowed)
+    return _scrub(message) if untrusted else message
 
 
 def write_message(fd: int, message: dict[str, Any], limit: int) -> None:

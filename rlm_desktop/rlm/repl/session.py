@@ -1,6 +1,7 @@
 """The engine's side of the REPL: spawns the sandboxed worker, sends it cells, serves its
-model calls through ``on_llm``, enforces the per-cell timeout and restarts it after a
-kill or crash. See ``types.py`` for the contract.
+model calls through ``on_llm`` and its library calls itself (``library_service``, within
+the config's roots), enforces the per-cell timeout and restarts it after a kill, a crash
+or a message that breaks the protocol. See ``types.py`` for the contract.
 
     session = ReplSession(config, on_llm=callback)
     session.start()
@@ -16,7 +17,6 @@ import logging
 import os
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_desktop.errors import Cancelled, RlmDesktopError, SandboxError
-from rlm_desktop.rlm.repl import protocol
+from rlm_desktop.rlm.repl import library_service, protocol
 from rlm_desktop.rlm.repl.types import (
     CellResult,
     LlmCallback,
@@ -55,7 +55,11 @@ class _Timeout(Exception):
     pass
 
 
-def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
+STDERR_LINE_CHARS = 500  # a worker's stderr is kept as a short tail of short lines
+STDERR_CHUNK = 64 * 1024
+
+
+def _bootstrap_code(scratch: Path) -> str:
     """Stage one confines the process with Landlock and seccomp (where the kernel has
     them) and execs stage two, the worker, in a fresh interpreter: see ``confine.py``."""
     package_parent = str(Path(__file__).resolve().parents[3])
@@ -65,26 +69,24 @@ def _bootstrap_code(scratch: Path, library_db: Path | None) -> str:
         "from rlm_desktop.rlm.repl.worker import main\n"
         "main()\n"
     )
-    db = str(Path(library_db).resolve()) if library_db is not None else ""
     return (
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
         "from rlm_desktop.rlm.repl.confine import confine_and_exec\n"
-        f"confine_and_exec({str(scratch.resolve())!r}, {db!r}, {package_parent!r}, {stage_two!r})\n"
+        f"confine_and_exec({str(scratch.resolve())!r}, {package_parent!r}, {stage_two!r})\n"
     )
 
 
 FROZEN_STAGE_ONE = "--repl-stage-one"  # handled by packaging/entry_app.py
 
 
-def _worker_command(scratch: Path, library_db: Path | None) -> list[str]:
+def _worker_command(scratch: Path) -> list[str]:
     """In a PyInstaller bundle ``sys.executable`` is the app and there is no ``-c``: the
     app runs stage one for ``FROZEN_STAGE_ONE`` and execs the bundle's worker executable
     as stage two (see packaging/entry_app.py)."""
     if getattr(sys, "frozen", False):
-        db = str(Path(library_db).resolve()) if library_db is not None else ""
-        return [sys.executable, FROZEN_STAGE_ONE, str(scratch.resolve()), db]
-    return [sys.executable, "-I", "-c", _bootstrap_code(scratch, library_db)]
+        return [sys.executable, FROZEN_STAGE_ONE, str(scratch.resolve())]
+    return [sys.executable, "-I", "-c", _bootstrap_code(scratch)]
 
 
 class ReplSession:
@@ -94,7 +96,9 @@ class ReplSession:
         self.stats = SandboxStats()
         self.summary = ""
         self.confinement = ""  # what the worker got: audit hook, limits, uid, Landlock, seccomp
-        self._wal_holder: sqlite3.Connection | None = None
+        # the library, read on the worker's behalf: the worker never opens it
+        self._library = (library_service.LibraryHandle(config.library_db, config.roots)
+                         if config.library_db is not None and config.context_text is None else None)
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_fd = -1
         self._from_fd = -1
@@ -116,9 +120,8 @@ class ReplSession:
     def close(self) -> None:
         self._closed = True
         self._terminate()
-        if self._wal_holder is not None:
-            self._wal_holder.close()
-            self._wal_holder = None
+        if self._library is not None:
+            self._library.close()
 
     def kill(self) -> None:
         """Stop: kill the worker at once (safe from any thread). A cell in progress
@@ -141,10 +144,9 @@ class ReplSession:
         scratch = Path(cfg.scratch_dir)
         scratch.mkdir(parents=True, exist_ok=True)
         self._terminate()  # a dead predecessor: reap it and close its pipes
-        self._hold_wal_index()
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": str(scratch)}
         proc = subprocess.Popen(
-            _worker_command(scratch, cfg.library_db),
+            _worker_command(scratch),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -162,8 +164,7 @@ class ReplSession:
         init = {
             "type": "init",
             "scratch_dir": str(scratch.resolve()),
-            "library_db": str(cfg.library_db) if cfg.library_db is not None else None,
-            "roots": list(cfg.roots),
+            "corpus": "library" if self._library is not None else "text" if cfg.context_text is not None else "none",
             "context_text": cfg.context_text,
             "memory_mb": int(cfg.memory_mb),
             "cpu_s": self._cpu_seconds(),
@@ -175,10 +176,18 @@ class ReplSession:
         }
         try:
             protocol.write_message(self._to_fd, init, protocol.MAX_TO_WORKER)
-            reply = self._read(time.monotonic() + START_TIMEOUT_S, frozenset({"ready", "fatal"}))
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:  # the worker lists the corpus while it sets up
+                reply = self._read(deadline, frozenset({"ready", "fatal", "lib"}))
+                if reply["type"] != "lib":
+                    break
+                protocol.write_message(self._to_fd, self._serve_lib(reply), protocol.MAX_TO_WORKER)
         except (protocol.ChannelClosed, _Timeout) as exc:
             self._terminate()
             raise SandboxError(f"the REPL worker failed to start: {self._death_reason()} {exc}".strip()) from None
+        except protocol.ProtocolError as exc:
+            self._terminate()
+            raise SandboxError(f"the REPL worker broke the protocol while starting: {exc}") from None
         if reply["type"] == "fatal":
             self._terminate()
             raise SandboxError(f"the REPL worker failed to start: {reply['error']}")
@@ -186,28 +195,31 @@ class ReplSession:
         self.confinement = reply["confinement"]
         log.info("REPL worker %s ready (%s): %s", proc.pid, self.confinement, self.summary)
 
-    def _hold_wal_index(self) -> None:
-        """A confined worker may read the library but not create files beside it, and a
-        read-only SQLite connection to a WAL database needs its ``-wal``/``-shm`` files.
-        They vanish when the last connection closes, so the session keeps one open."""
-        db = self.config.library_db
-        if db is None or self._wal_holder is not None or not Path(db).is_file():
-            return
-        try:
-            conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.Error as exc:
-            log.warning("cannot hold the library's WAL index open: %s", exc)
-            return
-        self._wal_holder = conn
-
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        """Keep the last lines the worker wrote to fd 2, in bounded chunks: a cell that
+        writes a gigabyte with no newline costs this process a line of 500 chars."""
         assert proc.stderr
+        fd = proc.stderr.fileno()
+        partial = b""
         with proc.stderr:
-            for raw in proc.stderr:
-                line = raw.decode("utf-8", "replace").rstrip()
-                self._stderr_tail.append(line[:500])
-                log.debug("repl worker %s: %s", proc.pid, line[:500])
+            while True:
+                try:
+                    chunk = os.read(fd, STDERR_CHUNK)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                *lines, partial = (partial + chunk).split(b"\n")
+                partial = partial[-STDERR_LINE_CHARS * 4:]  # never more than a short line held
+                for raw in lines[-(self._stderr_tail.maxlen or 40):]:
+                    self._keep_stderr(proc.pid, raw)
+            if partial:
+                self._keep_stderr(proc.pid, partial)
+
+    def _keep_stderr(self, pid: int, raw: bytes) -> None:
+        line = raw[: STDERR_LINE_CHARS * 4].decode("utf-8", "replace").rstrip()[:STDERR_LINE_CHARS]
+        self._stderr_tail.append(line)
+        log.debug("repl worker %s: %s", pid, line)
 
     def _terminate(self, close_pipes: bool = True) -> None:
         with self._proc_lock:
@@ -313,11 +325,17 @@ class ReplSession:
             protocol.write_message(self._to_fd, {"type": "cell", "code": code, "cell_id": self._cell_id},
                                    protocol.MAX_TO_WORKER)
             while True:
-                message = self._read(deadline, frozenset({"llm", "done"}))
+                message = self._read(deadline, frozenset({"llm", "lib", "done", "fatal"}))
                 if message["type"] == "done":
                     if message["cell_id"] != self._cell_id:
                         raise protocol.ProtocolError("reply for another cell")
                     return self._result(message, started)
+                if message["type"] == "fatal":  # the worker could not reply and ends itself
+                    self._terminate()
+                    return self._killed(started, message["error"])
+                if message["type"] == "lib":
+                    protocol.write_message(self._to_fd, self._serve_lib(message), protocol.MAX_TO_WORKER)
+                    continue
                 paused = time.monotonic()
                 reply = self._serve_llm(message)
                 deadline += time.monotonic() - paused  # model time does not count
@@ -334,12 +352,31 @@ class ReplSession:
             self._terminate()
             return self._killed(started, self._death_reason())
 
+    def _serve_lib(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self._library is None:
+            return {"type": "lib_reply", "result": None, "error": "no library in this run", "error_kind": "lookup"}
+        return library_service.answer(self._library.get(), message)
+
+    def _scoped_paths(self, paths: list[str]) -> tuple[str, ...]:
+        """Library paths for the paths a worker named, each checked against the scope:
+        a child RLM works on the parent's files or fewer, never on a path from a message."""
+        if not paths:
+            return ()
+        if self._library is None:
+            raise library_service.OutOfScope("no library in this run: a child works on text only")
+        scoped = self._library.get()
+        return tuple(scoped.scoped(p) for p in paths)
+
     def _serve_llm(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            context_paths = self._scoped_paths(message["context_paths"])
+        except library_service.OutOfScope as exc:
+            return {"type": "llm_reply", "answers": [], "error": str(exc).strip("'\"")}
         request = LlmRequest(
             kind=message["kind"],
             prompts=tuple(message["prompts"]),
             context_text=message["context_text"],
-            context_paths=tuple(message["context_paths"]),
+            context_paths=context_paths,
             has_corpus_text=message["has_corpus_text"],
         )
         try:
@@ -361,13 +398,26 @@ class ReplSession:
             error=message["error"],
             answer=message["answer"],
             answer_ready=message["answer_ready"],
-            sources=tuple(SourceRef(s["path"], s["line"], s["page"], s["how"]) for s in message["sources"]),
+            sources=self._sources(message["sources"]),
             elapsed_s=time.monotonic() - started,
             killed=False,
             kill_reason=None,
             variables=tuple(message["variables"]),
             corpus_seen=message["corpus_seen"],
         )
+
+    def _sources(self, sources: list[dict[str, Any]]) -> tuple[SourceRef, ...]:
+        """Cited locations with library paths; a path outside the scope is dropped (a
+        worker cannot make the engine cite a file the question could not read)."""
+        if self._library is None:
+            return tuple(SourceRef(s["path"], s["line"], s["page"], s["how"]) for s in sources)
+        scoped = self._library.get()
+        out = []
+        for s in sources:
+            full = scoped.full_path(s["path"])
+            if scoped.in_scope(full):
+                out.append(SourceRef(full, s["line"], s["page"], s["how"]))
+        return tuple(out)
 
     def _killed(self, started: float, reason: str) -> CellResult:
         self.stats.killed += 1
