@@ -50,6 +50,16 @@ class Settings:
     max_file_mb: float = 50.0
     # inference
     subcall_cache: bool = True
+    # models served on the user's own network (llama-server, vLLM, Ollama: the
+    # OpenAI-compatible chat API). Off when the URL is empty. Where a server is set, the
+    # question and the text its model reads go to that host (llm/server_backend.py);
+    # a public (not loopback, not private-network) host also needs server_allow_public.
+    root_server: str = ""
+    root_server_model: str = ""
+    sub_server: str = ""
+    sub_server_model: str = ""
+    server_concurrency: int = 4  # sub-calls in flight at once to a served sub model
+    server_allow_public: bool = False
     # development only: techniques of issue 10 switched off for an ablation run
     # (``bench dev --ablate``): strategy, echo, totals, grounding, repeats, imports,
     # map_helper, check_values, or all

@@ -62,7 +62,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-invariant", action="store_true",
                    help="weights not repacked and compute graphs under 64 tokens (identical batched answers, slower prompts)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--server", metavar="URL", help="instead: the same 32-file map in process and on this OpenAI-compatible "
+                   "server at 1, 4 and 8 concurrent requests")
+    p.add_argument("--server-model", metavar="NAME", help="the model's name on --server (default: the first it lists)")
     p.set_defaults(func=main)
+
+
+MAP_FILES = 32
+MAP_CONCURRENCY = (1, 4, 8)
+
+
+def _map_prompts(count) -> list[list[Message]]:
+    """The map of an RLM over a folder: one short file per prompt, one question each."""
+    return [[Message("user", f"Which cities does this note name? Answer with the city names only.\n\n{notes(i + 1, 120, count)}")]
+            for i in range(MAP_FILES)]
+
+
+def bench_served_map(url: str, model: str | None, local: str, settings: Settings, say) -> dict[str, Any]:
+    """The same 32-prompt map, at temperature 0: the in-process backend (batched on its
+    sequences, the app's way) against the served backend at 1, 4 and 8 requests in flight."""
+    from rlm_desktop.llm.backend import chat_batch
+    from rlm_desktop.llm.loader import load_backend
+    from rlm_desktop.llm.server_backend import ServerBackend, ServerConfig
+
+    params = GenerationParams(max_tokens=24)
+    out: dict[str, Any] = {"files": MAP_FILES, "server": url}
+    backend = load_backend(local, settings, role="sub")
+    try:
+        prompts = _map_prompts(backend.count_tokens)
+        started = time.monotonic()
+        answers = chat_batch(backend, prompts, params)
+        out["in_process_s"] = round(time.monotonic() - started, 2)
+        out["in_process_tokens"] = sum(a.completion_tokens for a in answers)
+        say(f"  in process ({Path(str(local)).name}): {out['in_process_s']:.1f} s for {MAP_FILES} files")
+    finally:
+        backend.close()
+    probe = ServerBackend(ServerConfig(url=url, model=model or ""))
+    try:
+        name = model or (probe.list_models() or [""])[0]
+    finally:
+        probe.close()
+    out["server_model"] = name
+    for n in MAP_CONCURRENCY:
+        served = ServerBackend(ServerConfig(url=url, model=name, concurrency=n, n_ctx=settings.n_ctx))
+        try:
+            started = time.monotonic()
+            answers = chat_batch(served, prompts, params)
+            elapsed = time.monotonic() - started
+        finally:
+            served.close()
+        out[f"served_{n}_s"] = round(elapsed, 2)
+        say(f"  served, {n} in flight: {elapsed:.1f} s ({out['in_process_s'] / elapsed:.2f}x in process)")
+    return out
 
 
 def notes(seed: int, n_tokens: int, count) -> str:
@@ -358,6 +409,15 @@ def main(args: argparse.Namespace) -> int:
 
     def say(line: str) -> None:
         print(line, flush=True)
+
+    if args.server:
+        say(f"bench llm --server: a {MAP_FILES}-file map, in process and served; {report['machine']['cores']} cores, "
+            f"threads {settings.n_threads}, load average {report['machine']['load_average']}")
+        report["served_map"] = bench_served_map(args.server, args.server_model, (args.models or [DEFAULT_SUB_MODEL])[0], settings, say)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2))
+        return 0
 
     say(f"bench llm: {report['machine']['cores']} cores, avx2={report['machine']['avx2']}, "
         f"avx512={report['machine']['avx512']}, gpu={report['machine']['gpu_offload']}, "

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folder", action="append", required=True, metavar="PATH", help="a folder to ask about (repeatable)")
     p.add_argument("--model", help="root model name or .gguf path (default: the settings' root model)")
     p.add_argument("--sub-model", help="sub-call model name or .gguf path (default: the settings' sub model)")
+    add_server_flags(p)
     p.add_argument("--max-iterations", type=int, metavar="N", help="turns of the root model (default 20)")
     p.add_argument("--max-depth", type=int, metavar="N", help="recursion depth: 1 = sub-calls are plain calls (default 1, up to 3)")
     p.add_argument("--max-sub-calls", type=int, metavar="N")
@@ -35,9 +36,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ask)
 
 
+def add_server_flags(p: argparse.ArgumentParser) -> None:
+    """Models served on the user's network (OpenAI-compatible: llama-server, vLLM, Ollama)."""
+    p.add_argument("--root-server", metavar="URL", help="serve the root model from this server (e.g. http://gpu-box:8080); "
+                   "the question and the text the model reads go there")
+    p.add_argument("--root-model", metavar="NAME", help="the root model's name on --root-server")
+    p.add_argument("--sub-server", metavar="URL", help="serve the sub-call model from this server (--sub-model names it there)")
+    p.add_argument("--server-concurrency", type=int, metavar="N", help="sub-calls in flight at once to a served sub model (default 4)")
+    p.add_argument("--allow-public-server", action="store_true",
+                   help="allow a server that is not on this machine or a private network")
+
+
+def server_changes(args: argparse.Namespace) -> dict:
+    changes: dict = {}
+    if getattr(args, "root_server", None):
+        changes.update(root_server=args.root_server, root_server_model=args.root_model or getattr(args, "model", None) or "")
+    if getattr(args, "sub_server", None):
+        changes.update(sub_server=args.sub_server, sub_server_model=getattr(args, "sub_model", None) or "")
+    if getattr(args, "server_concurrency", None):
+        changes["server_concurrency"] = args.server_concurrency
+    if getattr(args, "allow_public_server", False):
+        changes["server_allow_public"] = True
+    return changes
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     changes = {
-        "root_model": args.model,
+        **server_changes(args),
+        "root_model": args.model if not args.root_server else None,
         "sub_model": args.sub_model,
         "max_iterations": args.max_iterations,
         "max_depth": args.max_depth,

@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("models", help="list, install, verify and add GGUF models")
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
 
-    p = actions.add_parser("list", help="the catalog and local models, installed or not, and the device")
+    p = actions.add_parser("list", help="the catalog and local models, installed or not, the device, and served models")
+    p.add_argument("--server", action="append", default=[], metavar="URL",
+                   help="also list the models this OpenAI-compatible server serves (repeatable)")
     p.set_defaults(func=cmd_list)
 
     p = actions.add_parser("install", help="download, assemble and verify catalog models")
@@ -106,7 +108,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     print()
     print(f"Models dir: {paths.models_dir()}  (set RLM_DESKTOP_MODELS to change)")
     print(f"Device: {describe_device()}")
-    return 0
+    return _list_served(getattr(args, "server", []))
+
+
+def _list_served(urls: list[str]) -> int:
+    """The models each server serves, and where a question would go; 1 when one fails."""
+    from rlm_desktop.llm.server_backend import ServerBackend, ServerConfig, host_scope
+
+    failed = 0
+    for url in urls:
+        backend = ServerBackend(ServerConfig(url=url, model=""))
+        try:
+            names = backend.list_models()
+        except ModelError as exc:
+            print(f"Served at {backend.host}: {exc}")
+            failed += 1
+            continue
+        finally:
+            backend.close()
+        where = {"loopback": "this machine", "private": "a private network", "public": "the internet"}[host_scope(url)]
+        print(f"Served at {backend.host} ({where}; questions and the text the model reads go there): "
+              + (", ".join(names) or "no models listed"))
+    return 1 if failed else 0
 
 
 def _entries(catalog: Catalog, names: list[str]) -> list[ModelEntry]:

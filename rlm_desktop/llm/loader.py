@@ -41,6 +41,25 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     return paths.models_dir() / f"{name_or_path}.gguf"
 
 
+def served_config(settings: Settings, role: str):
+    """The ``ServerConfig`` of a role (root and child share the root's) when a server
+    is set for it, else None. A public host without ``server_allow_public`` is refused."""
+    from rlm_desktop.llm.server_backend import ServerConfig, host_scope
+
+    url, model = ((settings.root_server, settings.root_server_model) if role in ("root", "child")
+                  else (settings.sub_server, settings.sub_server_model))
+    if not url.strip():
+        return None
+    if not model.strip():
+        raise ModelError(f"a model server is set for the {role} model ({url}) but no model name: "
+                         f"give --{'root' if role != 'sub' else 'sub'}-model NAME")
+    if host_scope(url) == "public" and not settings.server_allow_public:
+        raise ModelError(f"{url} is not on this machine or a private network: the question and the text the "
+                         "model reads would go over the internet. Confirm with --allow-public-server "
+                         "(or in Settings) if that is what you want.")
+    return ServerConfig(url=url.strip(), model=model.strip(), n_ctx=settings.n_ctx, concurrency=max(1, settings.server_concurrency))
+
+
 def _sequences_for(role: str) -> int:
     """Sub-call lanes decode ``llm_batch`` together; the root and child lanes hold one
     conversation plus a spare sequence used to save the system prompt's state."""
@@ -89,6 +108,9 @@ class BackendPool:
 
     def get(self, name_or_path: str | Path, role: str = "root") -> Backend:
         _sequences_for(role)
+        served = served_config(self.settings, role)
+        if served is not None and str(name_or_path) in (self.settings.root_model, self.settings.sub_model, served.model):
+            return self._served(served, role)
         path = resolve_model_path(name_or_path).resolve()
         with self._lock:
             if self._closed:
@@ -107,6 +129,23 @@ class BackendPool:
             if self.cache is not None:
                 handle = CachedBackend(backend, self.cache, enabled=self.settings.subcall_cache)
             self._handles[(path, role)] = handle
+            return handle
+
+    def _served(self, config, role: str) -> Backend:
+        from rlm_desktop.llm.server_backend import ServerBackend
+
+        key = (Path(f"served:{config.url}#{config.model}"), role)
+        with self._lock:
+            if self._closed:
+                raise ModelError("the model pool is closed")
+            handle = self._handles.get(key)
+            if handle is None:
+                backend = ServerBackend(config, role)
+                self._backends[key] = backend  # type: ignore[assignment]
+                handle = backend
+                if self.cache is not None:
+                    handle = CachedBackend(backend, self.cache, enabled=self.settings.subcall_cache)
+                self._handles[key] = handle
             return handle
 
     def root(self) -> Backend:

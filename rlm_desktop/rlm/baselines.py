@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError
 from rlm_desktop.llm.backend import GenerationParams, Message
 from rlm_desktop.rlm.citations import CellSources
-from rlm_desktop.rlm.events import NodeFinished, NodeStarted, TurnFinished
+from rlm_desktop.rlm.events import NodeFinished, NodeStarted, Notice, TurnFinished
 from rlm_desktop.rlm.grounding import contains_value, key_values
 from rlm_desktop.rlm.history import cut_to_tokens
 from rlm_desktop.rlm.node import NodeOutcome
@@ -36,6 +36,8 @@ def run(engine: Engine, method: str, question: str, roots: tuple[str, ...], cont
     node_id = engine.new_node_id()
     started = time.monotonic()
     engine._emit(NodeStarted(engine.run_id, node_id, None, "root", backend.name, question, 0, time.time()))
+    for line in engine.served_notices():
+        engine._emit(Notice(engine.run_id, node_id, 0, line))
     overhead = backend.count_chat_tokens([Message("system", SYSTEM), Message("user", f"Documents:\n\nQuestion: {question}")])
     room = backend.n_ctx - ANSWER_MAX_TOKENS - overhead - 16
     prompt_tokens = completion_tokens = 0

@@ -201,6 +201,18 @@ class Engine:
             except Exception:
                 log.debug("kill failed", exc_info=True)
 
+    def served_notices(self) -> list[str]:
+        """One line per model served by another host: where the question and the text the
+        model reads go (shown under the run's first turn, in the window and the trace)."""
+        lines = []
+        seen: set[str] = set()
+        for role, backend in (("root", self.root_backend), ("sub-call", self.sub_backend), ("child", self.child_backend)):
+            host = getattr(backend, "sends_to", None)
+            if host and backend.name not in seen:
+                seen.add(backend.name)
+                lines.append(f"served: the question and the text the {role} model reads go to {host} ({backend.name})")
+        return lines
+
     def _ref_text(self):
         return library_ref_text(self.library) if self.library is not None else None
 
@@ -244,6 +256,8 @@ class Engine:
         self.budget.note_depth(depth)
         self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
         node.evidence.add_output(question)
+        if kind == "root":
+            node.pending.extend(self.served_notices())
         session = None
         strategy = self._choose(node, question, kind)
         tried: list[str] = []
