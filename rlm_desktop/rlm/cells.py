@@ -134,3 +134,46 @@ def mended(code: str) -> tuple[str, list[str]]:
         notes.append(f"a quote inside FINAL's string broke the cell: ran {quoted.splitlines()[-1]}")
         code = quoted
     return code, notes
+
+
+PASSAGE_LINES = 3  # lines read either side of an earlier match
+PASSAGES_PER_REPEAT = 3
+PASSAGE_MARK = "# (the engine) the lines around earlier matches, not yet shown:"
+
+
+def passage_windows(cells_seen, repeated_code: str, shown: set[tuple[str, int]],
+                    limit: int = PASSAGES_PER_REPEAT) -> list[tuple[str, int, int]]:
+    """(path, start, end) to read for a repeated cell: the matches of the cell it repeats
+    first (the model wanted those results), then those of the other cells, newest first,
+    each as a few lines either side; a window already shown is skipped and added to
+    ``shown``. A page of a PDF is one window. Nothing when every match was read."""
+    wanted = normalized(repeated_code)
+    ordered = [c for c in cells_seen if normalized(getattr(c, "code", "")) == wanted]
+    ordered += [c for c in reversed(list(cells_seen)) if c not in ordered]
+    windows: list[tuple[str, int, int]] = []
+    for cell in ordered:
+        for ref in cell.sources:
+            if ref.how not in ("search", "grep"):
+                continue
+            at = ref.page if ref.page is not None else ref.line
+            if at is None:
+                continue
+            key = (ref.path, at if ref.page is not None else (at - 1) // (2 * PASSAGE_LINES + 1))
+            if key in shown:
+                continue
+            shown.add(key)
+            if ref.page is not None:
+                windows.append((ref.path, at, at))
+            else:
+                windows.append((ref.path, max(1, at - PASSAGE_LINES), at + PASSAGE_LINES))
+            if len(windows) >= limit:
+                return windows
+    return windows
+
+
+def passages_cell(windows: list[tuple[str, int, int]]) -> str:
+    """The cell the engine runs in the REPL for those windows (recorded like any cell, so
+    what it reads counts for grounding and citations)."""
+    rows = ", ".join(f"({path!r}, {start}, {end})" for path, start, end in windows)
+    return (f"{PASSAGE_MARK}\nfor _path, _start, _end in [{rows}]:\n"
+            f"    print(f'--- {{_path}} lines {{_start}}-{{_end}}')\n    print(read(_path, _start, _end))")

@@ -7,6 +7,7 @@ the last cells that touched the corpus."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,8 +36,13 @@ def _key(ref: SourceRef) -> tuple[str, int | None, int | None]:
     return (ref.path, ref.line, ref.page)
 
 
-def cite(answer: str, cells: Sequence[CellSources], ref_text: RefText | None = None) -> tuple[Citation, ...]:
+def cite(answer: str, cells: Sequence[CellSources], ref_text: RefText | None = None, question: str = "") -> tuple[Citation, ...]:
+    """``question``: values it names already (the station the question is about) are no
+    evidence that a line holds the answer; the answer's other values are, when it has any."""
     values = [v for v in key_values(answer) if len(v) > 1 or v.isdigit()]
+    asked = question.lower()
+    answering = [v for v in values if v.lower() not in asked]
+    values = answering or values
     strong: list[SourceRef] = []
     medium: list[SourceRef] = []
     weak: list[SourceRef] = []
@@ -93,3 +99,53 @@ def library_ref_text(library) -> RefText:
         return library.read(ref.path, max(1, at - 1), at + 1)
 
     return read
+
+
+_CITED = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]{1,8}):(\d+)\b")
+
+
+def recite(answer: str, question: str, cells: Sequence[CellSources], ref_text: RefText | None) -> tuple[str, str | None]:
+    """An answer's own "file:line", checked against the text there. When the cited line
+    (with one line either side) holds none of the answer's values (those the question
+    does not already name), and a line the run read does, the answer cites that line
+    instead; the note says what changed. The 1.5B wrote "2.35 m (maintenance-log.txt:8)"
+    where line 8 says only that the threshold was set; the value stood in the notes."""
+    if ref_text is None:
+        return answer, None
+    asked = question.lower()
+    values = [v for v in key_values(answer) if (len(v) > 1 or v.isdigit()) and v.lower() not in asked]
+    if not values:
+        return answer, None
+    refs = [ref for cell in cells for ref in cell.sources if ref.line is not None and ref.page is None]
+    for m in list(_CITED.finditer(answer)):
+        shown, line = m.group(1), int(m.group(2))
+        full = next((r.path for r in refs if r.path == shown or r.path.endswith("/" + shown)), None)
+        if full is None:
+            continue
+        cited = _safe_text(ref_text, SourceRef(full, line))
+        if cited is None or any(contains_value(cited, v) for v in values):
+            continue
+        better = next((r for r in reversed(refs)
+                       if (t := _safe_text(ref_text, SourceRef(r.path, r.line))) is not None
+                       and any(contains_value(_middle(t), v) for v in values)), None)
+        if better is None:
+            continue
+        prefix = full[: len(full) - len(shown)] if full.endswith(shown) else ""
+        new_path = better.path[len(prefix):] if prefix and better.path.startswith(prefix) else better.path
+        replacement = f"{new_path}:{better.line}"
+        return (answer[: m.start()] + replacement + answer[m.end():],
+                f"the answer cited {shown}:{line}, which does not say {values[0]!r}; {replacement} does, and is cited instead")
+    return answer, None
+
+
+def _safe_text(ref_text: RefText, ref: SourceRef) -> str | None:
+    try:
+        return ref_text(ref)
+    except Exception:  # noqa: BLE001 - a vanished file keeps the answer as it is
+        return None
+
+
+def _middle(text: str) -> str:
+    """The cited line itself out of ``library_ref_text``'s three lines."""
+    lines = text.split("\n")
+    return lines[1] if len(lines) == 3 else text

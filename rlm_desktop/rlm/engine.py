@@ -29,7 +29,7 @@ from rlm_desktop.llm.backend import Backend, CancelToken, Completion, Generation
 from rlm_desktop.rlm import cells, coverage, prompts
 from rlm_desktop.rlm.budget import Budget, Limits
 from rlm_desktop.rlm.checks import judge, parrots_instruction, shown_first_clause
-from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text
+from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text, recite
 from rlm_desktop.rlm.events import (
     CellFinished,
     Event,
@@ -76,12 +76,13 @@ MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
 # turns, nudge or not (dev-set traces), but a second draw usually tries something new.
 RESAMPLES = 2
 MAX_REPEAT_NUDGES = 2  # then the node answers now (a forced turn) instead of repeating on
+MAX_PASSAGE_ANSWERS = 3  # repeats answered with the passages around earlier matches
 RESAMPLE_TEMPERATURE = 0.7
 
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "check_values", "bridge"}) | WITHOUT_TECHNIQUES
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "passages", "recite", "check_values", "bridge"}) | WITHOUT_TECHNIQUES
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
@@ -147,7 +148,12 @@ class Engine:
                 raise ValueError(f"unknown method {method!r}: use rlm, rag or direct")
         finally:
             done.set()
-        citations = cite(outcome.answer, outcome.cells, self._ref_text()) if outcome.answer else ()
+        if outcome.answer and "recite" not in self.ablated:
+            answer, note = recite(outcome.answer, question, outcome.cells, self._ref_text())
+            if note is not None:
+                self._emit(Notice(self.run_id, f"{self.run_id}-0", 0, note))
+                outcome.answer = answer
+        citations = cite(outcome.answer, outcome.cells, self._ref_text(), question) if outcome.answer else ()
         b = self.budget
         finished = RunFinished(
             run_id=self.run_id,
@@ -372,6 +378,9 @@ class Engine:
         last_error: str | None = None
         grounding_refused = False
         restarts = 0
+        passages_given = 0
+        shown_windows: set[tuple[str, int]] = set()  # passages shown for repeats, this attempt
+        attempt_start = len(node.cells)
         base = turn = node.last_turn
         while True:
             try:
@@ -424,9 +433,31 @@ class Engine:
 
             code = parsed.code
             node.evidence.add_model_text(code)
+            if "repeats" not in self.ablated and cells.normalized(code) in ran and "passages" not in self.ablated \
+                    and passages_given < MAX_PASSAGE_ANSWERS:
+                # a repeated cell is answered with what its matches say, read in full: the
+                # 1.5B re-ran grep('2.35') with the answer's line in its output, never reading it
+                windows = cells.passage_windows(node.cells[attempt_start:], code, shown_windows)
+                if windows:
+                    passages_given += 1
+                    shown = getattr(session, "display_path", None)
+                    if shown is not None:  # the paths as the model's code sees them
+                        windows = [(shown(path), start, end) for path, start, end in windows]
+                    reading = cells.passages_cell(windows)
+                    result, session = self._run_cell(node, session, turn, reading)
+                    ran.add(cells.normalized(reading))
+                    node.evidence.add_output(result.output)
+                    node.cells.append(CellSources(result.output, tuple(result.sources), reading))
+                    saw_output = saw_output or bool(result.output.strip())
+                    last_output = result.output
+                    self._emit(Notice(self.run_id, node.node_id, turn,
+                                      f"the cell repeats an earlier one: showing the lines around {len(windows)} of its matches instead"))
+                    messages.append(Message("user", prompts.passages_instead(result.output or result.error or "", question)))
+                    continue
             if "repeats" not in self.ablated and cells.normalized(code) in ran:
                 temperature = RESAMPLE_TEMPERATURE
-                if resampled < RESAMPLES:
+                # with passages on, every match of the repeat was read already: no redraw
+                if resampled < RESAMPLES and "passages" in self.ablated:
                     resampled += 1
                     messages.pop()  # as if never said: the next draw sees the same prompt
                     self._emit(Notice(self.run_id, node.node_id, turn,

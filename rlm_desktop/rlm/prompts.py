@@ -202,6 +202,13 @@ def repeated(last_output: str, question: str = "") -> str:
     return REPEATED.format(step=f"the output's line {m.group(1)}:{line} says {_quoted(m)!r}; if that answers the question, "
                                 f"write FINAL with it; else read('{m.group(1)}', {max(1, line - 2)}, {line + 3}) for the lines around it")
 
+def passages_instead(output: str, question: str) -> str:
+    """What the model reads after a repeated cell: the passages the engine read instead."""
+    return (f"That cell repeats an earlier one, so it was not run again. Here are the lines around its matches "
+            f"instead:\n{output}\n\nThe question: {question}\nIf these lines answer it, answer now: write "
+            "FINAL('<the answer itself> (<file>:<line>)') in a ```python block. If they do not, search for other words.")
+
+
 PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 WRONG_TOTAL = "The question asks for a total, but your answer's number is not the sum of the files' values (it is one file's value from .max() or .min(), or a count of files from .above() or .below()).{printed} Answer with the total."

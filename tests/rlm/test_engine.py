@@ -99,9 +99,16 @@ class FakeSession:
         def final(value):
             state["answer"], state["ready"] = str(value), True
 
+        def read(path: str, start: int | None = None, end: int | None = None) -> str:
+            f = next(f for f in self.files if f.path == path or f.path.endswith("/" + path))
+            lines = f.text.splitlines()
+            first = max(1, start or 1)
+            sources.append(SourceRef(f.path, first, how="read"))
+            return "\n".join(f"{n:>4} | {t}" for n, t in enumerate(lines[first - 1:end or len(lines)], first))
+
         namespace = self.namespace = getattr(self, "namespace", {})
         namespace.update(
-            files=self.files, context=self.files, search=search, FINAL=final,
+            files=self.files, context=self.files, search=search, read=read, FINAL=final,
             FINAL_VAR=lambda name: final(namespace[name]),
             llm_query=lambda p: llm("query", [p], has_corpus_text=any(f.text[:20] in p for f in self.files))[0],
             llm_batch=lambda ps: llm("batch", ps, has_corpus_text=True),
@@ -224,7 +231,8 @@ def test_repeated_cell_is_drawn_again_at_a_temperature_before_any_nudge() -> Non
     # dev set, absent: the same search under a new comment is the same cell
     root.enqueue([code("search('vault')"), code("# the answer is in the first file\nsearch('vault')"),
                   code("read('notes/vault.txt')"), code("FINAL('ORCHID-7731')")])
-    finished = make_engine(root).run("What is the vault code?")
+    # with the passages of the repeat's matches switched off (they come first otherwise)
+    finished = make_engine(root, ablate=["passages"]).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert len(FakeSession.instances[0].cells) == 3  # the repeat never ran
     # the second draw saw exactly the prompt the repeat answered, with a temperature
@@ -238,7 +246,7 @@ def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> Non
     root = ScriptedBackend()
     same = code("search('vault')")
     root.enqueue([same, same, same, same, code("FINAL('ORCHID-7731')")])
-    finished = make_engine(root).run("What is the vault code?")
+    finished = make_engine(root, ablate=["passages"]).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert FakeSession.instances[0].cells.count("search('vault')\n") == 1
     nudge = last_user(root.calls[4])
@@ -246,6 +254,38 @@ def test_a_cell_repeated_through_every_redraw_gets_a_concrete_next_step() -> Non
     # the nudge quotes the hit that fits the question, and where to read around it
     assert re.search(r"line /docs/a\.txt:\d+ says '.*vault.*'; if that answers the question, write FINAL", nudge)
     assert re.search(r"read\('/docs/a\.txt', 1, 5\)", nudge)
+
+
+def test_a_repeated_cell_is_answered_with_the_lines_around_its_matches() -> None:
+    """The sample question: the 1.5B re-ran grep('2.35') with the answer's line in its
+    output. The engine reads around the repeat's matches instead and shows that."""
+    root = ScriptedBackend()
+    same = code("search('vault code')")
+    root.enqueue([same, same, code("FINAL('ORCHID-7731 (/docs/a.txt:2)')")])
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
+    assert finished.status == "ok" and finished.answer.startswith("ORCHID-7731")
+    ran = FakeSession.instances[0].cells
+    assert ran.count("search('vault code')\n") == 1 and ran[1].startswith("# (the engine) the lines around")
+    shown = last_user(root.calls[2])
+    assert "not run again" in shown and "   2 | The vault code is ORCHID-7731." in shown
+    assert root.params[2].temperature == 0.0  # read, not redrawn at a temperature
+    assert any(isinstance(e, ev.Notice) and "showing the lines around" in e.text for e in events)
+    assert ("/docs/a.txt", 1) in {(c.path, c.line) for c in finished.citations}  # what the engine's read touched
+
+
+def test_repeats_with_every_match_already_read_get_a_nudge_then_the_forced_answer() -> None:
+    root = ScriptedBackend()
+    same = code("search('vault code')")
+    root.enqueue([same] * 5 + [code("FINAL('ORCHID-7731')")])
+    events: list = []
+    finished = make_engine(root, events=events, max_iterations=30).run("What is the vault code?")
+    ran = FakeSession.instances[0].cells
+    assert sum(c.startswith("# (the engine)") for c in ran) == 1  # the one window was read once
+    # no redraw of the same prompt at a temperature: a nudge, then the answer is asked for
+    assert all(root.calls[i] != root.calls[i - 1] for i in range(1, len(root.calls)))
+    assert any("same code again" in last_user(c) for c in root.calls)
+    assert finished.answer == "ORCHID-7731" and len(root.calls) <= 6
 
 
 def test_output_pasted_back_before_a_final_runs_only_the_final() -> None:
@@ -763,3 +803,18 @@ def test_answer_loses_copied_search_highlights() -> None:
     root.enqueue([code("search('vault code')"), code("FINAL('The [vault] [code] is ORCHID-7731 …')")])
     finished = make_engine(root).run("What is the vault code?")
     assert finished.answer == "The vault code is ORCHID-7731"
+
+
+def test_an_answer_citing_a_line_that_does_not_hold_its_value_cites_the_line_that_does() -> None:
+    """Checked against the text at the cited location, not the question's words: the
+    question's own names (here "vault") are no evidence for the answer."""
+    files = {"/docs/log.txt": "Log\nThe vault code was changed today.\nEnd.", "/docs/a.txt": "Notes\nThe vault code is ORCHID-7731.\n"}
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault code')"), code("FINAL('The vault code is ORCHID-7731 (docs/log.txt:2)')")])
+    events: list = []
+    finished = make_engine(root, files=files, events=events).run("What is the vault code?")
+    assert finished.answer == "The vault code is ORCHID-7731 (docs/a.txt:2)", finished.answer
+    assert any(isinstance(e, ev.Notice) and "cited docs/log.txt:2, which does not say" in e.text for e in events)
+    kept = make_engine(ScriptedBackend(responses=[code("search('vault code')"), code("FINAL('ORCHID-7731 (docs/a.txt:2)')")]),
+                       files=files).run("What is the vault code?")
+    assert kept.answer == "ORCHID-7731 (docs/a.txt:2)"  # a right citation stays as it is

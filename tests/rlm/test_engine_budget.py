@@ -152,7 +152,7 @@ def test_a_model_that_repeats_through_two_corrections_is_asked_for_its_answer_at
     same = code("search('vault')")
     root.enqueue([same] * 10 + [code("FINAL('ORCHID-7731')")])
     events: list = []
-    finished = make_engine(root, events=events, max_iterations=30).run("What is the vault code?")
+    finished = make_engine(root, events=events, max_iterations=30, ablate=["passages"]).run("What is the vault code?")
     assert finished.status == "budget_exhausted" and finished.answer == "ORCHID-7731"
     assert len(root.calls) == 11  # not 30 turns of the same search
     assert "No more turns" in last_user(root.calls[-1])

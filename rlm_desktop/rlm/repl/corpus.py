@@ -270,6 +270,13 @@ def resolve_path(path: Any, known: Sequence[str] | dict[str, int]) -> str:
     candidates = [p for p in known if p.endswith("/" + wanted) or p == wanted]
     if len(candidates) == 1:
         return candidates[0]
+    if not candidates:  # a full path (as a citation names it) that ends with a known one
+        candidates = [p for p in known if wanted.endswith("/" + p.lstrip("./"))]
+        if len(candidates) > 1:  # the longest known path that fits is the one meant
+            longest = max(len(p) for p in candidates)
+            candidates = [p for p in candidates if len(p) == longest]
+        if len(candidates) == 1:
+            return candidates[0]
     if not candidates:
         base = wanted.rsplit("/", 1)[-1]
         candidates = [p for p in known if p.rsplit("/", 1)[-1] == base]

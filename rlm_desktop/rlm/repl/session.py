@@ -357,6 +357,10 @@ class ReplSession:
             return {"type": "lib_reply", "result": None, "error": "no library in this run", "error_kind": "lookup"}
         return library_service.answer(self._library.get(), message)
 
+    def display_path(self, path: str) -> str:
+        """A library path as the worker's code sees it (relative to the roots' parent)."""
+        return self._library.get().show(path) if self._library is not None else path
+
     def _scoped_paths(self, paths: list[str]) -> tuple[str, ...]:
         """Library paths for the paths a worker named, each checked against the scope:
         a child RLM works on the parent's files or fewer, never on a path from a message."""
