@@ -26,7 +26,7 @@ LLAMA_NOTE = $(PY) -c "import llama_cpp" 2>/dev/null || echo "rlm-desktop: build
 ROOT_MODEL := qwen2.5-coder-1.5b-instruct-q4_k_m
 SUB_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
 
-.PHONY: run test test-fast lint models models-test bench package clean
+.PHONY: run test test-fast lint models models-test x-test-deps screenshots bench package clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,23 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.llama | $(PY)
 models: $(VENV)/.installed
 	$(CLI) models install --if-missing $(SUB_MODEL) $(ROOT_MODEL)
 
+# the real-window tests ask the sample question with the default root model, as a user would
 models-test: $(VENV)/.installed-dev
-	$(CLI) models install --if-missing $(SUB_MODEL)
+	$(CLI) models install --if-missing $(SUB_MODEL) $(ROOT_MODEL)
+
+# docs/screenshots/*.png from the real app on Xvfb with the default models (a few minutes)
+screenshots: $(VENV)/.installed-dev models x-test-deps
+	$(PY) -m rlm_desktop.gui.screenshots docs/screenshots
+
+# Xvfb, Qt's X11 libraries and a font for the real-window tests (Debian/Ubuntu; as root or
+# with sudo -n; otherwise it prints the command and those tests skip)
+x-test-deps:
+	@sh packaging/linux/x-test-deps.sh
 
 run: $(VENV)/.installed models
 	$(CLI) gui --fallback-sample
 
-test: $(VENV)/.installed-dev models-test
+test: $(VENV)/.installed-dev models-test x-test-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 test-fast: $(VENV)/.installed-dev

@@ -36,6 +36,9 @@ def create_window(services: Services | None = None) -> MainWindow:
     window = MainWindow(services or CoreServices(), gui_settings())
     window.show()
     window.start()
+    from rlm_desktop.gui import testhook
+
+    window._test_hook = testhook.install(window)  # only with RLM_DESKTOP_TEST_HOOK set
     return window
 
 

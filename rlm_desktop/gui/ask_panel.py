@@ -129,6 +129,9 @@ class AskPanel(QWidget):
         self.answer = QTextBrowser()
         self.answer.setOpenLinks(False)
         self.answer.setPlaceholderText("The answer appears here, with links to the lines it came from.")
+        for widget, name in ((self.question, "question"), (self.ask_button, "ask"), (self.stop_button, "stop"),
+                             (self.status, "run status"), (self.answer, "answer")):
+            widget.setAccessibleName(name)
 
         row = QHBoxLayout()
         row.addWidget(self.scope)

@@ -91,6 +91,8 @@ class LibraryPanel(QWidget):
         self.sample_button = QPushButton("Use the sample folder")
         self.sample_button.setToolTip("Add the bundled sample documents and fill in a sample question")
         self.sample_button.clicked.connect(self.sampleRequested)
+        self.empty_page.setAccessibleName("first start")
+        self.sample_button.setAccessibleName("use the sample folder")
         empty_layout.addWidget(hint)
         empty_layout.addWidget(self.sample_button, 0, Qt.AlignmentFlag.AlignLeft)
         empty_layout.addStretch(1)
@@ -130,6 +132,8 @@ class LibraryPanel(QWidget):
         self.progress_box.hide()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("library summary")
+        self.folder_list.setAccessibleName("folders")
 
         self.failures_title = QLabel()
         self.failures = QListWidget()

@@ -42,6 +42,7 @@ class TreePanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.view = QTreeView()
+        self.view.setAccessibleName("recursion tree")
         self.view.setModel(model)
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
