@@ -205,6 +205,10 @@ class _Seq:
     kv_tokens: list[int] = field(default_factory=list)
 
 
+class _Aborted(Exception):
+    """A decode cut short by Stop (the abort callback)."""
+
+
 class SequenceContext:
     """A KV cache with up to ``n_seq_max`` sequences. Not thread-safe: the caller holds the
     model's lane lock around every call."""
@@ -235,6 +239,12 @@ class SequenceContext:
             n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_seq_max, n_batch=n_batch, n_ubatch=n_ubatch
         )
         self._memory = llama_cpp.llama_get_memory(self._ctx.ctx)
+        # Stop inside a prompt chunk: llama.cpp asks this between the nodes of its compute
+        # graph (thread 0 only), and a decode it cuts short returns 2. A 128-token chunk of
+        # the 1.5B takes over a second on two cores, longer than Stop may take.
+        self._cancel: CancelToken | None = None
+        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._should_abort())
+        llama_cpp.llama_set_abort_callback(self._ctx.ctx, self._abort_callback, None)
         self._batch = internals.LlamaBatch(n_tokens=max(n_batch, n_seq_max), embd=0, n_seq_max=1, verbose=False)
         self.cached: list[int] = []  # the tokens sequence 0 holds in the KV cache
         self.last_stats: DecodeStats | None = None
@@ -427,13 +437,28 @@ class SequenceContext:
                         st.finish = "cancelled"
                 return
             chunk = queue[start : start + self.prompt_chunk]
-            self._decode(chunk)
+            self._cancel = cancel
+            try:
+                self._decode(chunk)
+            except _Aborted:
+                # what the cut decode wrote is not in kv_tokens: drop it from the cache
+                for st in seqs:
+                    self._llama_cpp.llama_memory_seq_rm(self._memory, st.seq_id, st.pos, -1)
+                    if st.finish is None:
+                        st.finish = "cancelled"
+                return
+            finally:
+                self._cancel = None
             for st, pos, token, last in chunk:
                 st.pos = pos + 1
                 st.evaluated += 1
                 st.kv_tokens.append(token)
                 if last:
                     self._accept(st, self._sample(st))
+
+    def _should_abort(self) -> bool:
+        cancel = self._cancel
+        return bool(cancel is not None and cancel.cancelled)
 
     def _decode(self, entries: Sequence[tuple[_Seq, int, int | None, bool]]) -> None:
         batch = self._batch.batch
@@ -447,6 +472,8 @@ class SequenceContext:
             if logits:
                 st.idx = j
         code = self._llama_cpp.llama_decode(self._ctx.ctx, batch)
+        if code == 2 and self._cancel is not None and self._cancel.cancelled:
+            raise _Aborted()
         if code != 0:
             raise ModelError(f"llama_decode failed with code {code} ({len(entries)} tokens; 1 means the KV cache is full)")
 

@@ -455,8 +455,10 @@ class Engine:
                     messages.append(Message("user", prompts.passages_instead(result.output or result.error or "", question)))
                     continue
             if "repeats" not in self.ablated and cells.normalized(code) in ran:
-                temperature = RESAMPLE_TEMPERATURE
-                # with passages on, every match of the repeat was read already: no redraw
+                # with passages on, every match of the repeat was read already: no redraw,
+                # and greedy decoding stays (a run gives the same answer each time)
+                if "passages" in self.ablated:
+                    temperature = RESAMPLE_TEMPERATURE
                 if resampled < RESAMPLES and "passages" in self.ablated:
                     resampled += 1
                     messages.pop()  # as if never said: the next draw sees the same prompt

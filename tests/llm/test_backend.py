@@ -187,3 +187,30 @@ def test_pool_answers_a_repeated_call_from_the_cache_when_the_setting_is_on(smal
         first = sub.chat([Message("user", "Say yes.")], GenerationParams(max_tokens=2))
         again = sub.chat([Message("user", "Say yes.")], GenerationParams(max_tokens=2))
     assert not first.cached and again.cached and again.text == first.text
+
+
+@pytest.mark.model
+def test_stop_in_the_middle_of_a_long_prompt_chunk_returns_at_once(small_model_path: Path) -> None:
+    """llama.cpp's abort callback cuts a prompt chunk short (here one chunk of 512 tokens,
+    over a second of work on two cores); what it had written is dropped from the KV cache,
+    so the next call answers as if the cut call never ran."""
+    from rlm_desktop.llm.lane import LoadedModel
+    from rlm_desktop.llm.llama_backend import LlamaCppBackend
+
+    model = LoadedModel(small_model_path)
+    backend = LlamaCppBackend(model, n_ctx=4096, n_threads=Settings().n_threads, prompt_chunk=512, owns_model=True)
+    try:
+        long_prompt = [Message("user", "Summarise these notes.\n" + "\n".join(
+            f"Note {i}: the shipment of {i * 7 % 50} crates left Porto for Ghent on a Tuesday." for i in range(150)))]
+        before = backend.chat(COUNT, GenerationParams(max_tokens=30))
+        cancel = CancelToken()
+        threading.Timer(0.3, cancel.cancel).start()
+        started = time.monotonic()
+        result = backend.chat(long_prompt, GenerationParams(max_tokens=20), cancel=cancel)
+        took = time.monotonic() - started
+        assert result.finish_reason == "cancelled"
+        assert took < 0.3 + 0.35, f"the prompt was cut {took - 0.3:.2f} s after Stop"
+        after = backend.chat(COUNT, GenerationParams(max_tokens=30))
+        assert after.text == before.text and "1, 2, 3" in after.text
+    finally:
+        backend.close()
