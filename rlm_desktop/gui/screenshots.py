@@ -40,6 +40,11 @@ def _machine() -> str:
     return f"{psutil.cpu_count(logical=False) or '?'} cores ({cpu}), {round(psutil.virtual_memory().total / 2**30)} GiB, no GPU"
 
 
+def _one_line(answer: str) -> str:
+    """The answer as a caption shows it: without the sources list, on one line."""
+    return " ".join(answer.split("\nSources")[0].split())
+
+
 def _ask(app: App, question: str, timeout: float = 900) -> tuple[str, float]:
     app.cmd("set_text", name="question", text=question)
     started = time.monotonic()
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         answer, took = _ask(app, question)
         right = SAMPLE_EXPECTED in answer and "meeting-notes" in answer
         app.screenshot(out / "sample-answered.png")
-        captions.append(f"- `sample-answered.png`: \"{question}\" answered in {took:.0f} s: \"{answer}\" "
+        captions.append(f"- `sample-answered.png`: \"{question}\" answered in {took:.0f} s: \"{_one_line(answer)}\" "
                         f"({'right' if right else 'WRONG: expected ' + SAMPLE_EXPECTED}).")
         print(f"sample: {took:.0f} s, {'right' if right else 'wrong'}: {answer!r}")
         from rlm_desktop.bench.scoring import score
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         right = verdict.bin == "right"
         app.screenshot(out / "larger-folder-answered.png")
         captions.append(f"- `larger-folder-answered.png`: a generated folder of {files} files (invoices, contracts, mail, "
-                        f"meeting notes); \"{task.question}\" answered in {took:.0f} s: \"{answer}\" "
+                        f"meeting notes); \"{task.question}\" answered in {took:.0f} s: \"{_one_line(answer)}\" "
                         f"({verdict.bin.replace('_', ' ')}{'' if right else '; expected ' + str(task.expected)}).")
         print(f"larger folder: {took:.0f} s, {'right' if right else 'wrong'}: {answer!r}")
     finally:
