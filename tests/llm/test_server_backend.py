@@ -270,3 +270,27 @@ def test_models_list_shows_what_a_server_serves(server: str) -> None:
     assert listed.returncode == 0, listed.stderr
     assert f"Served at {server.removeprefix('http://')} (this machine; questions and the text the model reads go there): {ALIAS}" in listed.stdout
     assert "Device:" in listed.stdout
+
+
+@pytest.mark.model
+def test_rlm_desktop_ask_end_to_end_with_the_served_sub_model(server: str, small_model_path: Path, tmp_path: Path) -> None:
+    """The whole command: the pool serves the sub model from the server, the run says so in
+    its trace, and the runs DB names the served model."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Inventory\nShelf A holds 14 boxes of screws.\n")
+    (folder / "b.txt").write_text("Staff\nThe manager is Rosa Lind.\n")
+    asked = subprocess.run(
+        [sys.executable, "-m", "rlm_desktop", "ask", "Who is the manager?", "--folder", str(folder),
+         "--model", str(small_model_path), "--sub-server", server, "--sub-model", ALIAS,
+         "--max-iterations", "4", "--json"],
+        capture_output=True, text=True, timeout=600, check=False)
+    result = json.loads(asked.stdout)
+    assert result["status"] in ("ok", "budget_exhausted"), asked.stderr[-2000:]
+    assert "served: the question and the text the sub-call model reads go to http://127.0.0.1" in asked.stderr
+    exported = subprocess.run([sys.executable, "-m", "rlm_desktop", "runs", "export", result["run_id"], "--format", "json"],
+                              capture_output=True, text=True, check=False).stdout
+    run = json.loads(exported)
+    assert run["sub_model"].startswith(f"{ALIAS} @ 127.0.0.1") and run["sub_model"].endswith("(served)"), run["sub_model"]
+    notices = json.dumps(run)
+    assert "served: the question and the text the sub-call model reads go to" in notices
