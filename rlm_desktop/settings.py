@@ -70,14 +70,14 @@ class Settings:
     # held-out part (docs/benchmarks.md)
     router: str = "rules"
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Settings":
+    def from_dict(cls, values: dict[str, Any]) -> Settings:
         """Build from stored values, ignoring unknown keys and coercing types to the
         defaults' types, so an old or hand-edited settings file never breaks start-up."""
         base = cls()

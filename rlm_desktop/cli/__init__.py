@@ -8,7 +8,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from rlm_desktop import __version__
 from rlm_desktop.errors import RlmDesktopError

@@ -7,8 +7,9 @@ in order from the engine's thread; consumers must not block."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Union
+from typing import Literal
 
 NodeKind = Literal["root", "llm", "rlm"]
 Status = Literal["running", "ok", "error", "budget_exhausted", "cancelled"]
@@ -117,5 +118,5 @@ class RunFinished:
     error: str | None = None
 
 
-Event = Union[RunStarted, NodeStarted, TokenDelta, TurnFinished, CellFinished, Notice, NodeFinished, RunFinished]
+Event = RunStarted | NodeStarted | TokenDelta | TurnFinished | CellFinished | Notice | NodeFinished | RunFinished
 EventSink = Callable[[Event], None]

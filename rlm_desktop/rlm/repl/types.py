@@ -27,9 +27,10 @@ Names inside the REPL (what the model's code can use):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 
 @dataclass(frozen=True)
