@@ -148,11 +148,6 @@ class Engine:
                 raise ValueError(f"unknown method {method!r}: use rlm, rag or direct")
         finally:
             done.set()
-        if outcome.answer and "recite" not in self.ablated:
-            answer, note = recite(outcome.answer, question, outcome.cells, self._ref_text())
-            if note is not None:
-                self._emit(Notice(self.run_id, f"{self.run_id}-0", 0, note))
-                outcome.answer = answer
         citations = cite(outcome.answer, outcome.cells, self._ref_text(), question) if outcome.answer else ()
         b = self.budget
         finished = RunFinished(
@@ -303,8 +298,14 @@ class Engine:
             if session is not None:
                 self._close_session(session)
             shutil.rmtree(self._scratch(node.node_id), ignore_errors=True)
-        self._flush_pending(node, node.last_turn)
         outcome.evidence, outcome.cells = node.evidence, node.cells
+        if kind == "root" and outcome.answer and "recite" not in self.ablated:
+            # before the node's answer is shown: the tree and the run agree on it
+            answer, note = recite(outcome.answer, question, outcome.cells, self._ref_text())
+            if note is not None:
+                node.pending.append(note)
+                outcome.answer = answer
+        self._flush_pending(node, node.last_turn)
         self._emit(
             NodeFinished(
                 self.run_id, node.node_id, outcome.status, outcome.answer, node.prompt_tokens,
