@@ -23,11 +23,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from rlm_desktop.llm.backend import CancelToken, Completion, GenerationParams, Message, StopFn, TokenCallback
+from rlm_desktop.llm.backend import (
+    DEFAULT_PARAMS,
+    CancelToken,
+    Completion,
+    GenerationParams,
+    Message,
+    StopFn,
+    TokenCallback,
+)
 from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM
 
 Response = str | Callable[[Sequence[Message]], str]
-DEFAULT_PARAMS = GenerationParams()
 
 
 class ScriptedBackend:

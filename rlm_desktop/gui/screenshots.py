@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -54,14 +53,6 @@ def _ask(app: App, question: str, timeout: float = 900) -> tuple[str, float]:
     return app.text("answer").strip(), time.monotonic() - started
 
 
-def _wait_indexed(app: App, at_least: int = 1) -> None:
-    def indexed() -> bool:
-        m = re.search(r"\b(\d+) files?\b", app.text("library summary"))
-        return bool(m and int(m.group(1)) >= at_least) and "Looking for files" not in app.text("library summary")
-
-    app.wait(indexed, 600, "the folder to be indexed")
-
-
 def _larger_folder(base: Path):
     """A generated private folder (the yardstick's development phrasing) and one of its
     lookups, scored by the yardstick's own scorer."""
@@ -92,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         app.screenshot(out / "first-start.png")
         captions.append("- `first-start.png`: the first start, before any folder.")
         app.cmd("click", name="use the sample folder")
-        _wait_indexed(app, 7)
+        app.wait_indexed(7)
         app.screenshot(out / "library-indexed.png")
         captions.append("- `library-indexed.png`: the sample folder indexed, its question filled in.")
         question = app.text("question").strip()
@@ -109,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         app.close()
         app = App(display.display, work / "data2")  # a library of this folder alone
         app.cmd("add_paths", paths=[str(folder)])  # as a drop on the window does
-        _wait_indexed(app, files)
+        app.wait_indexed(files)
         answer, took = _ask(app, task.question)
         verdict = score(task, answer)
         right = verdict.bin == "right"

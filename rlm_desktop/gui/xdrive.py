@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -125,6 +126,17 @@ class App:
                 raise DriverError(f"the app exited while waiting for {what}: {self.log()[-2000:]}")
             time.sleep(0.1)
         raise DriverError(f"timed out after {timeout:g} s waiting for {what}")
+
+    def wait_indexed(self, at_least: int = 1, timeout: float = 600) -> None:
+        """Until the library summary counts ``at_least`` files ("1 folder · 7 files · 6.4
+        KB") and no scan is still looking for files."""
+
+        def indexed() -> bool:
+            summary = self.text("library summary")
+            m = re.search(r"\b(\d+) files?\b", summary)
+            return bool(m and int(m.group(1)) >= at_least) and "Looking for files" not in summary
+
+        self.wait(indexed, timeout, "the folder to be indexed")
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,9 @@ class GenerationParams:
     grammar: str | None = None
 
 
+DEFAULT_PARAMS = GenerationParams()  # the default of every ``chat``/``chat_batch``
+
+
 @dataclass(frozen=True)
 class Completion:
     text: str
@@ -86,7 +89,7 @@ class Backend(Protocol):
     def chat(
         self,
         messages: Sequence[Message],
-        params: GenerationParams = GenerationParams(),
+        params: GenerationParams = DEFAULT_PARAMS,
         *,
         on_token: TokenCallback | None = None,
         stop_fn: StopFn | None = None,
@@ -121,7 +124,7 @@ def params_per_conversation(params: BatchParams, n: int) -> list[GenerationParam
 def chat_batch(
     backend: Backend,
     conversations: Sequence[Sequence[Message]],
-    params: BatchParams = GenerationParams(),
+    params: BatchParams = DEFAULT_PARAMS,
     cancel: CancelToken | None = None,
 ) -> list[Completion]:
     """Answer independent conversations in order: batched when the backend can
@@ -143,7 +146,7 @@ def complete_json(
     backend: Backend,
     messages: Sequence[Message],
     schema: dict[str, Any],
-    params: GenerationParams = GenerationParams(),
+    params: GenerationParams = DEFAULT_PARAMS,
     *,
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rlm_desktop import paths
 from rlm_desktop.llm.backend import (
+    DEFAULT_PARAMS,
     Backend,
     BatchParams,
     CancelToken,
@@ -35,7 +36,6 @@ from rlm_desktop.llm.backend import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARAMS = GenerationParams()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rlm_desktop.errors import ModelError
 from rlm_desktop.llm.backend import (
+    DEFAULT_PARAMS,
     BackendInfo,
     BatchParams,
     CancelToken,
@@ -32,7 +33,6 @@ from rlm_desktop.llm.lane import ChatPrompt, LoadedModel
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARAMS = GenerationParams()
 
 
 class LlamaCppBackend:

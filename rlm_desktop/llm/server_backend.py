@@ -40,6 +40,7 @@ import httpx
 
 from rlm_desktop.errors import Cancelled, ModelError
 from rlm_desktop.llm.backend import (
+    DEFAULT_PARAMS,
     BatchParams,
     CancelToken,
     Completion,
@@ -56,7 +57,6 @@ API_KEY_ENV = "RLM_DESKTOP_SERVER_KEY"
 CHARS_PER_TOKEN_ESTIMATE = 3.0  # when the server has no tokenize endpoint: errs on the long side
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers of a chat template, per message
 RETRY_DELAYS_S = (0.5, 1.5, 4.0)
-DEFAULT_PARAMS = GenerationParams()
 
 HostScope = Literal["loopback", "private", "public"]
 
@@ -125,8 +125,10 @@ class ServerBackend:
         self._client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=max(4, config.concurrency * 2)))
         self._tokenize_path: str | None | bool = False  # False: not probed yet; None: none found
         self._schema_form: str | None = None  # "json_schema" or "json_object", once one worked
-        self._lock = threading.Lock()
         self._n_ctx = config.n_ctx
+        # the same texts (system prompt, examples, history) are counted on every turn; this
+        # backend's own cache, so a closed backend is not kept alive by a module-wide one
+        self._cached_count = lru_cache(maxsize=4096)(self._count_uncached)
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -299,8 +301,7 @@ class ServerBackend:
         if status >= 500:
             raise _Retry(f"the model server at {self.host} answered {status}: {body}")
         if status in (401, 403):
-            raise ModelError(f"the model server at {self.host} refused the request ({status}): "
-                             f"set its API key in the environment variable {self.config.api_key_env}")
+            raise self._refused_key(status)
         if status == 404 or "model" in body.lower() and "not" in body.lower():
             try:
                 models = self.list_models()
@@ -360,16 +361,23 @@ class ServerBackend:
         except httpx.HTTPError as exc:
             raise ModelError(f"cannot reach the model server at {self.host}: {exc}") from None
         if response.status_code in (401, 403):
-            raise ModelError(f"the model server at {self.host} refused the request ({response.status_code}): "
-                             f"set its API key in the environment variable {self.config.api_key_env}")
+            raise self._refused_key(response.status_code)
         if response.status_code >= 400:
             raise ModelError(f"the model server at {self.host} answered {response.status_code}: {response.text[:300]}")
         return response
 
+    def _refused_key(self, status: int) -> ModelError:
+        return ModelError(f"the model server at {self.host} refused the request ({status}): "
+                          f"set its API key in the environment variable {self.config.api_key_env}")
+
     def _count(self, text: str) -> int:
         if not text:
             return 0
-        return _cached_count(self, text)
+        return self._cached_count(text)
+
+    def _count_uncached(self, text: str) -> int:
+        counted = self._tokenize(text)
+        return counted if counted is not None else int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1
 
     def _tokenize(self, text: str) -> int | None:
         """Tokens by the server's own tokenizer, or None when it has no endpoint for it."""
@@ -396,12 +404,6 @@ class ServerBackend:
         self._tokenize_path = None
         log.info("the server at %s has no tokenize endpoint: prompt sizes are estimated", self.host)
         return None
-
-
-@lru_cache(maxsize=4096)
-def _cached_count(backend: ServerBackend, text: str) -> int:
-    counted = backend._tokenize(text)
-    return counted if counted is not None else int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1
 
 
 class _Retry(Exception):

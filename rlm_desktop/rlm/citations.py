@@ -7,12 +7,11 @@ the last cells that touched the corpus."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rlm_desktop.rlm.events import Citation
-from rlm_desktop.rlm.grounding import contains_value, key_values
+from rlm_desktop.rlm.grounding import CITED_LINE, contains_value, key_values
 from rlm_desktop.rlm.repl.types import SourceRef
 
 log = logging.getLogger(__name__)
@@ -101,9 +100,6 @@ def library_ref_text(library) -> RefText:
     return read
 
 
-_CITED = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]{1,8}):(\d+)\b")
-
-
 def recite(answer: str, question: str, cells: Sequence[CellSources], ref_text: RefText | None) -> tuple[str, str | None]:
     """An answer's own "file:line", checked against the text there. When the cited line
     (with one line either side) holds none of the answer's values (those the question
@@ -117,7 +113,7 @@ def recite(answer: str, question: str, cells: Sequence[CellSources], ref_text: R
     if not values:
         return answer, None
     refs = [ref for cell in cells for ref in cell.sources if ref.line is not None and ref.page is None]
-    for m in list(_CITED.finditer(answer)):
+    for m in list(CITED_LINE.finditer(answer)):
         shown, line = m.group(1), int(m.group(2))
         full = next((r.path for r in refs if r.path == shown or r.path.endswith("/" + shown)), None)
         if full is None:

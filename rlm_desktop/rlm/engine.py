@@ -434,8 +434,9 @@ class Engine:
 
             code = parsed.code
             node.evidence.add_model_text(code)
-            if "repeats" not in self.ablated and cells.normalized(code) in ran and "passages" not in self.ablated \
-                    and passages_given < MAX_PASSAGE_ANSWERS:
+            repeated = "repeats" not in self.ablated and cells.normalized(code) in ran
+            redraw = "passages" in self.ablated  # the older answer to a repeat: draw again, hotter
+            if repeated and not redraw and passages_given < MAX_PASSAGE_ANSWERS:
                 # a repeated cell is answered with what its matches say, read in full: the
                 # 1.5B re-ran grep('2.35') with the answer's line in its output, never reading it
                 windows = cells.passage_windows(node.cells[attempt_start:], code, shown_windows)
@@ -455,12 +456,12 @@ class Engine:
                                       f"the cell repeats an earlier one: showing the lines around {len(windows)} of its matches instead"))
                     messages.append(Message("user", prompts.passages_instead(result.output or result.error or "", question)))
                     continue
-            if "repeats" not in self.ablated and cells.normalized(code) in ran:
+            if repeated:
                 # with passages on, every match of the repeat was read already: no redraw,
                 # and greedy decoding stays (a run gives the same answer each time)
-                if "passages" in self.ablated:
+                if redraw:
                     temperature = RESAMPLE_TEMPERATURE
-                if resampled < RESAMPLES and "passages" in self.ablated:
+                if redraw and resampled < RESAMPLES:
                     resampled += 1
                     messages.pop()  # as if never said: the next draw sees the same prompt
                     self._emit(Notice(self.run_id, node.node_id, turn,

@@ -20,7 +20,10 @@ _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
 # a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
-LOCATION = re.compile(r"[\w./\\-]*\.[A-Za-z_]\w{0,4}(?::\d+(?:-\d+)?)?")
+_FILE = r"[\w./\\-]*\.[A-Za-z_]\w{0,4}"
+LOCATION = re.compile(_FILE + r"(?::\d+(?:-\d+)?)?")
+# the same with its line, as groups (path, line): what ``citations.recite`` checks
+CITED_LINE = re.compile(r"(?<![\w./\\-])(" + _FILE + r"):(\d+)\b")
 # a listing line of search or grep: path:line: text, or path:line (in func): text
 HIT = re.compile(r"^(?P<path>[^\s:]+\.\w+):(?P<line>\d+)(?: \(in (?P<scope>[\w.]+)\))?: (?P<text>.*)$", re.MULTILINE)
 

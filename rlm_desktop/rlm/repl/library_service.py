@@ -202,7 +202,6 @@ def display_prefix(roots: Sequence[str]) -> str:
 
 # -- answering the worker's requests ---------------------------------------------------
 
-LIB_OPS = ("files", "text", "read", "search", "grep")
 MAX_K = 1000
 MAX_LIMIT = GREP_COUNT_CAP
 

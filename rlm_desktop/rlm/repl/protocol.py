@@ -113,6 +113,7 @@ _SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
 SOURCE_HOWS = ("search", "grep", "read", "context")
 LLM_KINDS = ("query", "batch", "rlm")
 LIB_OPS = ("files", "text", "read", "search", "grep")
+LIB_FIELDS = tuple(name for name in _SCHEMAS["lib"] if name != "op")  # a lib request's arguments
 CORPUS_KINDS = ("library", "text", "none")
 
 TO_WORKER = frozenset({"init", "cell", "llm_reply", "lib_reply"})

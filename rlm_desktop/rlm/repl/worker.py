@@ -69,7 +69,7 @@ class Channel:
 
     def request_lib(self, op: str, **args: Any) -> Any:
         """One library call answered by the engine side (see ``library_service``)."""
-        message = {"type": "lib", "op": op, **{name: args.get(name) for name in _LIB_FIELDS}}
+        message = {"type": "lib", "op": op, **{name: args.get(name) for name in protocol.LIB_FIELDS}}
         self.send(message)
         reply = self.receive(frozenset({"lib_reply"}))
         if reply["error"] is None:
@@ -79,9 +79,6 @@ class Channel:
         if reply["error_kind"] == "pattern":
             raise re.error(reply["error"])
         raise RuntimeError(reply["error"])
-
-
-_LIB_FIELDS = ("path", "start", "end", "query", "k", "pattern", "limit", "flags")
 
 
 def _setup(channel: Channel, init: dict[str, Any]) -> tuple[CellRunner, dict[str, Any]]:
