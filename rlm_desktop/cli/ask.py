@@ -143,9 +143,9 @@ def index_folders(library, folders: list[Path], out: IO[str] | None) -> tuple[st
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rlm_desktop.library.store import Library
+    from rlm_desktop.llm.backend import CancelToken
     from rlm_desktop.llm.loader import BackendPool
-    from rlm_desktop.rlm.engine import Engine
-    from rlm_desktop.rlm.trace import TraceRecorder
+    from rlm_desktop.rlm.ask import ask
 
     settings = settings_from(args)
     folders = [Path(f).expanduser().resolve() for f in args.folder]
@@ -154,29 +154,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
             raise RlmDesktopError(f"{folder} is not a folder")
     progress_out = None if args.quiet else sys.stderr
     library = Library.open(paths.library_db(), max_file_mb=settings.max_file_mb, ignore=settings.ignore_globs)
-    recorder = TraceRecorder()
     pool = BackendPool(settings)
+    stop = CancelToken()
     try:
         roots = index_folders(library, folders, progress_out)
-        root = pool.root()
-        sub = pool.sub()
-        child = pool.get(settings.sub_model, "child") if settings.max_depth > 1 else None
         printer = ProgressPrinter(progress_out) if progress_out is not None else None
-
-        def sink(event: ev.Event) -> None:
-            recorder(event)
-            if printer is not None:
-                printer(event)
-
-        engine = Engine(root, sub, library, settings, sink=sink, child_backend=child)
-        previous = signal.signal(signal.SIGINT, lambda *_: engine.stop())
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.cancel())
         try:
-            finished = engine.run(args.question, roots=roots, method=args.method)
+            finished = ask(args.question, roots, library=library, models=pool, settings=settings, sink=printer,
+                           cancel=stop, method=args.method)
         finally:
             signal.signal(signal.SIGINT, previous)
     finally:
         pool.close()
-        recorder.close()
         library.close()
     if args.json:
         print(json.dumps(result_dict(finished), ensure_ascii=False))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rlm_desktop import paths
-from rlm_desktop.errors import Cancelled, ModelError
+from rlm_desktop.errors import ModelError
 from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm.events import Event, EventSink, RunFinished
 from rlm_desktop.settings import Settings
@@ -57,22 +57,6 @@ class StatusNote:
     """A line for the status bar that is not an engine event (e.g. "Loading model…")."""
 
     text: str
-
-
-class EventCancelToken(CancelToken):
-    """The backend's cancel token over the worker's ``threading.Event``, so one Stop
-    reaches the engine, the backends and the sandbox."""
-
-    def __init__(self, event: threading.Event) -> None:
-        super().__init__()
-        self._shared = event
-
-    def cancel(self) -> None:
-        self._shared.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._shared.is_set()
 
 
 class Services(Protocol):
@@ -196,32 +180,16 @@ class CoreServices:
 
     def ask(self, question: str, roots: Sequence[str], settings: Settings, sink: EventSink,
             cancel: threading.Event) -> RunFinished:
-        from rlm_desktop.rlm.engine import Engine
-        from rlm_desktop.rlm.trace import TraceRecorder
+        from rlm_desktop.rlm.ask import ask
 
         pool = self._pool_for(settings)
         note: Callable[[Any], None] = sink  # type: ignore[assignment]
-        note(StatusNote(f"Loading {settings.root_model}…"))
-        root = pool.root()
-        note(StatusNote(f"Loading {settings.sub_model}…"))
-        sub = pool.sub()
-        child = pool.get(settings.sub_model, "child") if settings.max_depth > 1 else None
-        if cancel.is_set():
-            raise Cancelled("stopped before the run started")
-        recorder = TraceRecorder()
         library = self.open_library()
-
-        def record_and_show(event: Event) -> None:
-            recorder(event)
-            sink(event)
-
         try:
-            engine = Engine(root, sub, library, settings, sink=record_and_show, cancel=EventCancelToken(cancel),
-                            child_backend=child)
-            return engine.run(question, roots=tuple(roots), method="rlm")
+            return ask(question, roots, library=library, models=pool, settings=settings, sink=sink,
+                       cancel=CancelToken(cancel), loading=lambda name: note(StatusNote(f"Loading {name}…")))
         finally:
             library.close()
-            recorder.close()
 
     def runs(self) -> list[RunSummary]:
         from rlm_desktop.rlm import trace

@@ -54,10 +54,11 @@ class Completion:
 
 
 class CancelToken:
-    """Set from any thread; the backend checks it between tokens."""
+    """Set from any thread; the backend checks it between tokens. Over a given
+    ``threading.Event`` (a GUI worker's stop flag), setting either stops the run."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

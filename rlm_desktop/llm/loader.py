@@ -155,8 +155,9 @@ class BackendPool:
         return self.get(self.settings.sub_model, "sub")
 
     def child(self) -> Backend:
-        """For a child RLM's own turns: the root model on its own KV cache."""
-        return self.get(self.settings.root_model, "child")
+        """For a child RLM's own turns: the sub model on its own KV cache, so a child's
+        long prompt does not evict the sub-calls' cached prefix."""
+        return self.get(self.settings.sub_model, "child")
 
     def set_cache_enabled(self, enabled: bool) -> None:
         for handle in self.loaded():
