@@ -1,4 +1,4 @@
-"""Runs benchmark tasks through the same ``Engine`` the CLI and the GUI use, one method at a
+"""Runs benchmark tasks through the core ``ask`` the CLI and the GUI call, one method at a
 time (``rlm``, ``rag``, ``direct``), scores each answer and appends a row to a JSON results
 file after every run, so a killed benchmark resumes where it stopped.
 
@@ -6,7 +6,7 @@ file after every run, so a killed benchmark resumes where it stopped.
     rows = runner.run(tasks, methods=("rlm", "rag", "direct"))
 
 ``engine_factory(library, sink)`` returns an object with ``run(question, roots=..., method=...)
--> RunFinished``; ``default_engine_factory`` builds the real engine over one model pool."""
+-> RunFinished``; ``default_engine_factory`` gives ``CoreAsk`` over one model pool."""
 
 from __future__ import annotations
 
@@ -174,6 +174,7 @@ class Runner:
                 try:
                     for task, method in group:
                         bar.set_postfix_str(f"{task.id} {method}")
+                        _hold()
                         row = self.run_one(task, method, lib, folder)
                         self.rows.append(row)
                         save_rows(self.results_path, self.rows, self.meta)
@@ -230,6 +231,19 @@ class Runner:
         )
 
 
+def _hold() -> None:
+    """Wait between runs while the file named by RLM_DESKTOP_BENCH_HOLD exists (a shared
+    machine's other work then never overlaps a timed run)."""
+    hold = os.environ.get("RLM_DESKTOP_BENCH_HOLD")
+    if not hold:
+        return
+    held = Path(hold + ".held")
+    while os.path.exists(hold):
+        held.touch()
+        time.sleep(3)
+    held.unlink(missing_ok=True)
+
+
 def _relative_to(cited: Sequence[str], folder: Path) -> tuple[str, ...]:
     """Citation paths relative to the corpus folder where they lie in it."""
     out = []
@@ -247,15 +261,31 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="run", disable=not enabled, dynamic_ncols=True)
 
 
+@dataclass
+class CoreAsk:
+    """The bench's engine: the core ``ask`` the CLI and the window call, over the bench's
+    one model pool; its runs stay out of the user's history (``record=False``)."""
+
+    models: Any
+    library: Any
+    settings: Settings
+    sink: EventSink
+
+    def run(self, question: str, roots: Sequence[str] = (), context_text: str | None = None, method: str = "rlm") -> RunFinished:
+        from rlm_desktop.rlm.ask import ask
+
+        return ask(question, roots, library=self.library, models=self.models, settings=self.settings, sink=self.sink,
+                   method=method, record=False, context_text=context_text)
+
+
 def default_engine_factory(settings: Settings) -> tuple[EngineFactory, Callable[[], None]]:
     """The real engine over one model pool (each model loaded once for the whole bench).
     Returns the factory and a function that frees the models."""
     from rlm_desktop.llm.loader import BackendPool
-    from rlm_desktop.rlm.engine import Engine
 
     pool = BackendPool(settings)
 
     def factory(library, sink: EventSink) -> EngineLike:
-        return Engine(pool.root(), pool.sub(), library, settings, sink=sink)
+        return CoreAsk(pool, library, settings, sink)
 
     return factory, pool.close
