@@ -55,7 +55,7 @@ models-test: $(VENV)/.installed-dev
 
 # docs/screenshots/*.png from the real app on Xvfb with the default models (a few minutes)
 screenshots: $(VENV)/.installed-dev models x-test-deps
-	$(PY) -m rlm_desktop.gui.screenshots docs/screenshots
+	$(PY) -m rlm_desktop.bench.screenshots docs/screenshots
 
 # Xvfb, Qt's X11 libraries and a font for the real-window tests (Debian/Ubuntu; as root or
 # with sudo -n; otherwise it prints the command and those tests skip)

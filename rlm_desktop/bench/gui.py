@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rlm_desktop.cli.gui import has_display
+    from rlm_desktop.gui.platform_check import has_display
 
     if not has_display():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from rlm_desktop import __version__
 from rlm_desktop.errors import RlmDesktopError
+from rlm_desktop.logs import setup_logging
 
 # Command name -> module under rlm_desktop.cli that registers it with register(subparsers).
 # Only the module of the command being run is imported, so `models install --if-missing`
@@ -59,24 +60,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         module.register(sub)
     return parser
 
-
-def setup_logging(verbose: bool) -> None:
-    from rlm_desktop import paths
-
-    root = logging.getLogger("rlm_desktop")
-    root.setLevel(logging.DEBUG)
-    if not any(isinstance(h, logging.FileHandler) for h in root.handlers):
-        try:
-            handler = logging.FileHandler(paths.log_file(), encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-            handler.setLevel(logging.DEBUG)
-            root.addHandler(handler)
-        except OSError:
-            pass
-    stderr = logging.StreamHandler(sys.stderr)
-    stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    stderr.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root.addHandler(stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

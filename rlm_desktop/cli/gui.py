@@ -6,20 +6,10 @@ sample question through the CLI instead."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from rlm_desktop import paths
-from rlm_desktop.gui.platform_check import check_platform
-
-
-def has_display(environ: dict[str, str] | None = None, platform: str | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    if not (platform or sys.platform).startswith("linux"):
-        return True  # macOS and Windows always have a window server for a logged-in user
-    if env.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
-        return True
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+from rlm_desktop.gui.platform_check import check_platform, has_display
 
 
 def sample_question() -> str:

@@ -43,7 +43,7 @@ def create_window(services: Services | None = None) -> MainWindow:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rlm_desktop.cli import setup_logging
+    from rlm_desktop.logs import setup_logging
 
     if not logging.getLogger("rlm_desktop").handlers:
         setup_logging(False)

@@ -149,3 +149,13 @@ def check_platform(
     on_linux = platform.startswith("linux")
     missing = tuple(lib for lib in checked if not load(lib.soname)) if on_linux else ()
     return PlatformCheck(*platform_choice(env, platform), checked, missing)
+
+
+def has_display(environ: dict[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether a window could open at all: a display server, or a Qt platform that needs none."""
+    env = os.environ if environ is None else environ
+    if not (platform or sys.platform).startswith("linux"):
+        return True  # macOS and Windows always have a window server for a logged-in user
+    if env.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

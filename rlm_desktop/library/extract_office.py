@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, cast
 
-from rlm_desktop.library.extract import SkipFile, check_zip, decode_bytes, html_to_text, normalize_newlines
+from rlm_desktop.library.decode import SkipFile, check_zip, decode_bytes, html_to_text, normalize_newlines
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet

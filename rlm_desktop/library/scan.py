@@ -20,19 +20,41 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.extract import Extracted, classify, extract_file, hash_file
-from rlm_desktop.library.store import db_path_str, normalize, scope_sql
-from rlm_desktop.library.types import ScanProgress, ScanReport
+from rlm_desktop.library.schema import db_path_str, normalize, scope_sql
+from rlm_desktop.library.types import FolderRecord, ScanProgress, ScanReport
 from rlm_desktop.library.walk import Entry, Roots, WalkResult, covering, walk
 
-if TYPE_CHECKING:
-    from rlm_desktop.library.store import Library
-
 log = logging.getLogger(__name__)
+
+
+class Index(Protocol):
+    """What the scanner reads and writes: ``store.Library`` is one. The scanner knows the
+    index only through these, so the store can run a scan without the two modules
+    importing each other."""
+
+    conn: sqlite3.Connection
+    db_path: Path
+    max_file_bytes: int
+    ignore: tuple[str, ...]
+    workers: int | None
+
+    def folders(self) -> list[FolderRecord]: ...
+    def root_of(self, path: str) -> str | None: ...
+    def set_folder_status(self, path: str, status: str, scanned: bool = False) -> None: ...
+    def record_scan_error(self, root: str, path: str, reason: str) -> None: ...
+    def transaction(self) -> AbstractContextManager[object]: ...
+    def move_file(self, file_id: int, path: str, root: str, mtime: float) -> None: ...
+    def drop_files(self, ids: Iterable[int]) -> None: ...
+    def put_file(self, path: str, root: str, size: int, mtime: float, ex: Extracted, *, new: bool = False,
+                 pending: list[tuple] | None = None) -> int: ...
+    def flush_chunks(self, rows: list[tuple]) -> None: ...
 
 COMMIT_FILES = 1000
 COMMIT_BYTES = 32_000_000
@@ -214,7 +236,7 @@ class _Tally:
 
 
 class Scanner:
-    def __init__(self, lib: Library, progress: Callable[[ScanProgress], None] | None = None, cancel: threading.Event | None = None, inline: bool | None = None) -> None:
+    def __init__(self, lib: Index, progress: Callable[[ScanProgress], None] | None = None, cancel: threading.Event | None = None, inline: bool | None = None) -> None:
         self.lib = lib
         self.conn = lib.conn
         self.progress = progress

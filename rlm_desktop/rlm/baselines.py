@@ -11,7 +11,8 @@ the answer's key values."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError
 from rlm_desktop.llm.backend import GenerationParams, Message
@@ -23,7 +24,26 @@ from rlm_desktop.rlm.node import NodeOutcome
 from rlm_desktop.rlm.repl.types import SourceRef
 
 if TYPE_CHECKING:
-    from rlm_desktop.rlm.engine import Engine
+    from rlm_desktop.library.store import Library
+    from rlm_desktop.llm.backend import Backend, Completion
+    from rlm_desktop.rlm.budget import Budget
+    from rlm_desktop.rlm.events import Event
+
+
+class Host(Protocol):
+    """What a baseline uses of the run it is part of (``engine.Engine`` is one): its
+    events, budget, library and model calls, so the baselines and the loop share them
+    without importing each other."""
+
+    run_id: str
+    root_backend: Backend
+    library: Library | None
+    budget: Budget
+
+    def emit(self, event: Event) -> None: ...
+    def new_node_id(self) -> str: ...
+    def served_notices(self) -> list[str]: ...
+    def chat(self, backend: Backend, node_id: str, messages: Sequence[Message], params: GenerationParams) -> Completion: ...
 
 ANSWER_MAX_TOKENS = 256
 CONTEXT_LINES = 8  # read this many lines either side of a search hit
@@ -31,13 +51,13 @@ SEARCH_HITS = 12
 SYSTEM = "Answer the question from the documents below only. Be brief. Cite the file (and line) the answer came from. If the documents do not say, say so."
 
 
-def run(engine: Engine, method: str, question: str, roots: tuple[str, ...], context_text: str | None) -> NodeOutcome:
+def run(engine: Host, method: str, question: str, roots: tuple[str, ...], context_text: str | None) -> NodeOutcome:
     backend = engine.root_backend
     node_id = engine.new_node_id()
     started = time.monotonic()
-    engine._emit(NodeStarted(engine.run_id, node_id, None, "root", backend.name, question, 0, time.time()))
+    engine.emit(NodeStarted(engine.run_id, node_id, None, "root", backend.name, question, 0, time.time()))
     for line in engine.served_notices():
-        engine._emit(Notice(engine.run_id, node_id, 0, line))
+        engine.emit(Notice(engine.run_id, node_id, 0, line))
     overhead = backend.count_chat_tokens([Message("system", SYSTEM), Message("user", f"Documents:\n\nQuestion: {question}")])
     room = backend.n_ctx - ANSWER_MAX_TOKENS - overhead - 16
     prompt_tokens = completion_tokens = 0
@@ -49,7 +69,7 @@ def run(engine: Engine, method: str, question: str, roots: tuple[str, ...], cont
         engine.budget.iterations += 1
         completion = engine.chat(backend, node_id, messages, GenerationParams(max_tokens=ANSWER_MAX_TOKENS))
         prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
-        engine._emit(TurnFinished(engine.run_id, node_id, 1, completion.text, prompt_tokens, completion_tokens, completion.elapsed_s))
+        engine.emit(TurnFinished(engine.run_id, node_id, 1, completion.text, prompt_tokens, completion_tokens, completion.elapsed_s))
         answer = completion.text.strip()
         outcome = NodeOutcome("ok", answer, cells=_sources(answer, chunks, documents), saw_output=True)
     except Cancelled:
@@ -58,14 +78,14 @@ def run(engine: Engine, method: str, question: str, roots: tuple[str, ...], cont
         outcome = NodeOutcome("budget_exhausted", "", budget=exc.budget)
     except RlmDesktopError as exc:
         outcome = NodeOutcome("error", "", error=str(exc))
-    engine._emit(
+    engine.emit(
         NodeFinished(engine.run_id, node_id, outcome.status, outcome.answer, prompt_tokens, completion_tokens,
                      time.monotonic() - started, outcome.error)
     )
     return outcome
 
 
-def _gather(engine: Engine, method: str, question: str, roots: tuple[str, ...], context_text: str | None,
+def _gather(engine: Host, method: str, question: str, roots: tuple[str, ...], context_text: str | None,
             room: int) -> list[tuple[SourceRef, str]]:
     """(where a chunk starts, its text with a header) until about ``room`` tokens."""
     if context_text is not None:

@@ -131,7 +131,7 @@ class Engine:
         self.run_id = uuid.uuid4().hex[:12]
         self.budget = Budget(Limits.from_settings(self.settings))
         roots = tuple(str(r) for r in roots)
-        self._emit(
+        self.emit(
             RunStarted(self.run_id, question, method, self.root_backend.name, self.sub_backend.name, time.time())
         )
         done = threading.Event()
@@ -166,7 +166,7 @@ class Engine:
             budget=outcome.budget,
             error=outcome.error,
         )
-        self._emit(finished)
+        self.emit(finished)
         return finished
 
     def stop(self) -> None:
@@ -176,7 +176,7 @@ class Engine:
 
     # -- events & helpers -----------------------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> None:
         if self.sink is None:
             return
         try:
@@ -229,7 +229,7 @@ class Engine:
         completion = backend.chat(
             messages,
             params,
-            on_token=lambda text: self._emit(TokenDelta(self.run_id, node_id, text)),
+            on_token=lambda text: self.emit(TokenDelta(self.run_id, node_id, text)),
             stop_fn=stop_fn,
             cancel=deadline,
         )
@@ -255,7 +255,7 @@ class Engine:
         node = NodeState(self.new_node_id(), depth, backend, roots, context_text, question=question)
         started = time.monotonic()
         self.budget.note_depth(depth)
-        self._emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
+        self.emit(NodeStarted(self.run_id, node.node_id, parent_id, kind, backend.name, question, depth, time.time()))
         node.evidence.add_output(question)
         if kind == "root":
             node.pending.extend(self.served_notices())
@@ -273,7 +273,7 @@ class Engine:
                     outcome, session = self._loop(node, question, messages, session, strategy)
                 except SandboxError as exc:
                     log.warning("REPL worker failed: %s", exc)
-                    self._emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
+                    self.emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
                     outcome = NodeOutcome("error", node.attempts[-1] if node.attempts else "", error=str(exc))
                     if session is not None:
                         self._close_session(session)
@@ -306,7 +306,7 @@ class Engine:
                 node.pending.append(note)
                 outcome.answer = answer
         self._flush_pending(node, node.last_turn)
-        self._emit(
+        self.emit(
             NodeFinished(
                 self.run_id, node.node_id, outcome.status, outcome.answer, node.prompt_tokens,
                 node.completion_tokens, time.monotonic() - started, outcome.error or (outcome.budget and f"budget: {outcome.budget}"),
@@ -358,7 +358,7 @@ class Engine:
         if retry is None:
             return None
         why = outcome.error or f"answer {outcome.answer!r}"
-        self._emit(Notice(self.run_id, node.node_id, node.last_turn,
+        self.emit(Notice(self.run_id, node.node_id, node.last_turn,
                           f"strategy {strategy.name} came back empty ({why}); trying {retry.name} instead"))
         node.evidence = Evidence()
         node.evidence.add_output(question)
@@ -406,7 +406,7 @@ class Engine:
             log.debug("%s turn %d: %d prompt tokens (%d evaluated), %d generated, %.1f s", node.node_id, turn,
                       completion.prompt_tokens, completion.evaluated_prompt_tokens, completion.completion_tokens, completion.elapsed_s)
             text = completion.text
-            self._emit(
+            self.emit(
                 TurnFinished(self.run_id, node.node_id, turn, text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
             )
             messages.append(Message("assistant", text))
@@ -452,7 +452,7 @@ class Engine:
                     node.cells.append(CellSources(result.output, tuple(result.sources), reading))
                     saw_output = saw_output or bool(result.output.strip())
                     last_output = result.output
-                    self._emit(Notice(self.run_id, node.node_id, turn,
+                    self.emit(Notice(self.run_id, node.node_id, turn,
                                       f"the cell repeats an earlier one: showing the lines around {len(windows)} of its matches instead"))
                     messages.append(Message("user", prompts.passages_instead(result.output or result.error or "", question)))
                     continue
@@ -464,7 +464,7 @@ class Engine:
                 if redraw and resampled < RESAMPLES:
                     resampled += 1
                     messages.pop()  # as if never said: the next draw sees the same prompt
-                    self._emit(Notice(self.run_id, node.node_id, turn,
+                    self.emit(Notice(self.run_id, node.node_id, turn,
                                       f"the cell repeats an earlier one: drawing another (temperature {RESAMPLE_TEMPERATURE})"))
                     continue
                 resampled = 0
@@ -485,11 +485,11 @@ class Engine:
                     self._nudge(node, turn, messages, prompts.pasted_output(last_output, question))
                     continue
                 # the output pasted back, then FINAL(...): run the code after the paste
-                self._emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
+                self.emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
                 code = rest
             code, notes = cells.mended(code)
             for note in notes:
-                self._emit(Notice(self.run_id, node.node_id, turn, note))
+                self.emit(Notice(self.run_id, node.node_id, turn, note))
             temperature, resampled = 0.0, 0
             ran.add(cells.normalized(code))
             result, session = self._run_cell(node, session, turn, code)
@@ -515,7 +515,7 @@ class Engine:
                     # the answer ran into the token limit inside FINAL's string (a right
                     # total, then an invented figure for each of 60 files): its first
                     # clause is the answer, judged like any other
-                    self._emit(Notice(self.run_id, node.node_id, turn, f"FINAL was cut off inside its string; taking its first part: {cut!r}"))
+                    self.emit(Notice(self.run_id, node.node_id, turn, f"FINAL was cut off inside its string; taking its first part: {cut!r}"))
                     verdict = self._judge(node, turn, messages, cut, False, grounding_refused, result)
                     if verdict is None:
                         return NodeOutcome("ok", clean_answer(cut), saw_output=True), session
@@ -532,7 +532,7 @@ class Engine:
                 if not had_seen:
                     node.attempts.append(result.answer)
                     messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
-                    self._emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
+                    self.emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
                     ran.discard(cells.normalized(code))  # now that it has seen the output, the same cell may answer
                     continue
                 verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
@@ -551,7 +551,7 @@ class Engine:
     def _hint(self, node: NodeState, turn: int, hints: list[str], text: str) -> None:
         """A line to send with the cell's output, shown in the trace as a Notice."""
         hints.append(text)
-        self._emit(Notice(self.run_id, node.node_id, turn, text))
+        self.emit(Notice(self.run_id, node.node_id, turn, text))
 
     def _judge(self, node: NodeState, turn: int, messages: list[Message], answer: str, from_code: bool,
                already_refused: bool, result: CellResult | None = None) -> str | None:
@@ -566,7 +566,7 @@ class Engine:
         """The refusal of an answer, with the output of the cell that gave it (if any)."""
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
-            self._emit(Notice(self.run_id, node.node_id, turn, nudge))
+            self.emit(Notice(self.run_id, node.node_id, turn, nudge))
         else:
             self._nudge(node, turn, messages, nudge)
         return nudge
@@ -578,21 +578,21 @@ class Engine:
         first = None if "grounding" in self.ablated else shown_first_clause(answer, node.evidence)
         if first is None:
             return answer
-        self._emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
+        self.emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
         return first
 
     def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))
         self._flush_pending(node, turn)
-        self._emit(Notice(self.run_id, node.node_id, turn, text))
+        self.emit(Notice(self.run_id, node.node_id, turn, text))
 
     def _flush_pending(self, node: NodeState, turn: int) -> None:
         while node.pending:
-            self._emit(Notice(self.run_id, node.node_id, turn, node.pending.pop(0)))
+            self.emit(Notice(self.run_id, node.node_id, turn, node.pending.pop(0)))
 
     def _exhausted(self, node: NodeState, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
         """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
-        self._emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
+        self.emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
         if node.attempts and node.attempts[-1]:
             return NodeOutcome("budget_exhausted", clean_answer(node.attempts[-1]), budget=exc.budget)
         messages.append(Message("user", prompts.FORCE_ANSWER.format(budget=exc.budget)))
@@ -607,7 +607,7 @@ class Engine:
         node.prompt_tokens += completion.prompt_tokens
         node.completion_tokens += completion.completion_tokens
         node.last_turn = turn + 1
-        self._emit(
+        self.emit(
             TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
         )
         code = parse_turn(completion.text).code
@@ -627,7 +627,7 @@ class Engine:
         if missing:
             # no turn is left to send it back: a guess (often the worked example's values)
             # is not shown as the answer
-            self._emit(Notice(self.run_id, node.node_id, turn + 1,
+            self.emit(Notice(self.run_id, node.node_id, turn + 1,
                               f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
             answer = ""
         if not answer:
@@ -699,7 +699,7 @@ class Engine:
                 raise Cancelled("stopped") from exc
             result = CellResult(output="", error=f"the REPL worker crashed: {exc}", answer=None, answer_ready=False,
                                 killed=True, kill_reason=f"crash: {exc}")
-        self._emit(CellFinished(self.run_id, node.node_id, turn, code, result.output, result.error, result.elapsed_s))
+        self.emit(CellFinished(self.run_id, node.node_id, turn, code, result.output, result.error, result.elapsed_s))
         self._flush_pending(node, turn)
         if result.killed and not self.cancel.cancelled:
             self._close_session(session)
@@ -762,7 +762,7 @@ class Engine:
         for prompt in fitted:
             node_id = self.new_node_id()
             ids.append(node_id)
-            self._emit(NodeStarted(self.run_id, node_id, parent_id, "llm", self.sub_backend.name, prompt, depth, time.time()))
+            self.emit(NodeStarted(self.run_id, node_id, parent_id, "llm", self.sub_backend.name, prompt, depth, time.time()))
         params = GenerationParams(max_tokens=max_tokens)
         conversations = [[Message("user", p)] for p in fitted]
         started = time.monotonic()
@@ -785,12 +785,12 @@ class Engine:
         except Exception as exc:
             status: Status = "cancelled" if isinstance(exc, Cancelled) else "error"
             for node_id in ids[len(completions):]:
-                self._emit(NodeFinished(self.run_id, node_id, status, "", 0, 0, time.monotonic() - started, str(exc)))
+                self.emit(NodeFinished(self.run_id, node_id, status, "", 0, 0, time.monotonic() - started, str(exc)))
             for node_id, c in zip(ids, completions, strict=False):
-                self._emit(NodeFinished(self.run_id, node_id, "ok", c.text, c.prompt_tokens, c.completion_tokens, c.elapsed_s))
+                self.emit(NodeFinished(self.run_id, node_id, "ok", c.text, c.prompt_tokens, c.completion_tokens, c.elapsed_s))
             raise
         for node_id, c in zip(ids, completions, strict=False):
-            self._emit(NodeFinished(self.run_id, node_id, "ok", c.text.strip(), c.prompt_tokens, c.completion_tokens, c.elapsed_s))
+            self.emit(NodeFinished(self.run_id, node_id, "ok", c.text.strip(), c.prompt_tokens, c.completion_tokens, c.elapsed_s))
         return [c.text.strip() for c in completions]
 
 

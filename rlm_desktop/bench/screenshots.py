@@ -1,6 +1,6 @@
 """``make screenshots``: the README's pictures, taken from the real app on Xvfb.
 
-    python -m rlm_desktop.gui.screenshots [OUT_DIR]      (default docs/screenshots)
+    python -m rlm_desktop.bench.screenshots [OUT_DIR]      (default docs/screenshots)
 
 Drives ``rlm-desktop gui`` through its test hook with a fresh data dir and the default
 models: the first-start page; the sample folder indexed and its question answered (the
@@ -64,13 +64,13 @@ def _larger_folder(base: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlm_desktop.gui.screenshots")
+    parser = argparse.ArgumentParser(prog="python -m rlm_desktop.bench.screenshots")
     parser.add_argument("out", nargs="?", type=Path, default=Path("docs/screenshots"))
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     machine = _machine()
-    captions = [f"# Screenshots\n\nTaken by `make screenshots` (`rlm_desktop/gui/screenshots.py`) from the real app on Xvfb, "
+    captions = [f"# Screenshots\n\nTaken by `make screenshots` (`rlm_desktop/bench/screenshots.py`) from the real app on Xvfb, "
                 f"default models, on {machine}.\n"]
     work = Path(tempfile.mkdtemp(prefix="rlm-screenshots-"))
     try:
