@@ -24,9 +24,11 @@ from rlm_desktop.bench.essays import load_essays
 from rlm_desktop.bench.parts import PARTS, part_tasks, per_corpus
 from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
+from rlm_desktop.rlm.engine import ABLATABLE
 
-# The techniques of issue 10 the engine can switch off; "all" is the plain loop.
-TECHNIQUES = ("strategy", "echo", "totals", "grounding", "repeats", "bridge", "imports", "tally", "map_helper", "check_values", "all")
+# What the engine can switch off: its techniques and each answer rule by name
+# (rlm/rules.py); "imports" is accepted and does nothing (safety); "all" is the plain loop.
+TECHNIQUES = (*sorted(ABLATABLE | {"imports"}), "all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

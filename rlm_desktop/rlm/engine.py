@@ -53,6 +53,7 @@ from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.rlm.rules import RULE_NAMES
 from rlm_desktop.rlm.strategy import (
     WITHOUT_TECHNIQUES,
     Strategy,
@@ -82,7 +83,7 @@ RESAMPLE_TEMPERATURE = 0.7
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "passages", "recite", "check_values", "bridge"}) | WITHOUT_TECHNIQUES
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "passages", "recite", "check_values", "bridge"}) | WITHOUT_TECHNIQUES | RULE_NAMES
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession
@@ -559,7 +560,7 @@ class Engine:
         if "grounding" in self.ablated:
             node.attempts.append(answer)
             return None
-        nudge = judge(node, answer, from_code=from_code, already_refused=already_refused)
+        nudge = judge(node, answer, from_code=from_code, already_refused=already_refused, off=self.ablated)
         return None if nudge is None else self._send_nudge(node, turn, messages, nudge, result)
 
     def _send_nudge(self, node: NodeState, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:

@@ -1,0 +1,64 @@
+"""Every answer rule on its own two examples (it fires on one and lets the other pass), the
+registry's order and allowances as ``judge`` applies them, and a rule switched off by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlm_desktop.rlm.checks import judge
+from rlm_desktop.rlm.engine import ABLATABLE
+from rlm_desktop.rlm.grounding import Evidence
+from rlm_desktop.rlm.node import NodeState
+from rlm_desktop.rlm.rules import FIRM_REFUSALS, RULE_NAMES, RULES, Rule
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_each_rule_fires_on_its_example_and_lets_the_other_pass(rule: Rule) -> None:
+    nudge = rule.check(rule.fires_on)
+    assert nudge and len(nudge) > 20, f"{rule.name} did not fire on its own example"
+    assert rule.check(rule.passes) is None, f"{rule.name} refused the answer it should let pass"
+
+
+def test_every_rule_is_named_once_documented_and_switchable() -> None:
+    names = [rule.name for rule in RULES]
+    assert len(names) == len(set(names))
+    for rule in RULES:
+        assert rule.__doc__ and len(rule.__doc__.split()) >= 8, f"{rule.name} says nothing of the failure it guards"
+        assert rule.allowance in ("examples", "subject", "once")
+    assert RULE_NAMES <= ABLATABLE
+
+
+def _node(question: str, evidence: Evidence, **kw) -> NodeState:
+    node = NodeState("n", 0, None, (), None, question=question)
+    node.evidence = evidence
+    for key, value in kw.items():
+        setattr(node, key, value)
+    return node
+
+
+def test_judge_sends_back_an_ungrounded_value_once_per_attempt() -> None:
+    evidence = Evidence(grounded=["conf/a.ini:2: limit = 64"])
+    node = _node("What is the limit?", evidence)
+    assert judge(node, "128", from_code=False, already_refused=False) is not None
+    assert judge(node, "128", from_code=False, already_refused=True) is None  # once: the second try goes through
+    assert node.attempts == ["128", "128"]
+
+
+def test_a_subject_refusal_is_firm_up_to_its_allowance() -> None:
+    evidence = Evidence(grounded=["search('Zorbania'): No file contains 'Zorbania'.", "notes/a.txt:3: population 120,000"])
+    node = _node("What is the population of Zorbania?", evidence, absent={"Zorbania"})
+    nudges = [judge(node, "120,000", from_code=False, already_refused=True) for _ in range(FIRM_REFUSALS + 1)]
+    assert all(nudges[:FIRM_REFUSALS]) and nudges[FIRM_REFUSALS] is None
+    assert nudges[0] != nudges[1]  # the second time it asks for "not found" outright
+
+
+def test_a_rule_switched_off_by_name_lets_the_answer_through() -> None:
+    evidence = Evidence(grounded=["conf/a.ini:2: limit = 64"])
+    assert judge(_node("What is the limit?", evidence), "128", from_code=False, already_refused=False, off=frozenset({"ungrounded"})) is None
+
+
+def test_the_engine_doc_lists_every_rule() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
+    assert [rule.name for rule in RULES if f"| `{rule.name}` |" not in doc] == []
