@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-STAGE_ONE = "--repl-stage-one"  # rlm_desktop.rlm.repl.session.FROZEN_STAGE_ONE
+STAGE_ONE = "--repl-stage-one"  # rlm_desktop.rlm.sandbox.session.FROZEN_STAGE_ONE
 WORKER = "rlm-desktop-repl-worker" + (".exe" if sys.platform == "win32" else "")
 
 
@@ -18,7 +18,7 @@ def repl_stage_one(scratch_dir: str) -> None:
     the bundle's worker executable, built without ctypes: ``confine_and_exec`` grants
     execute rights to and execs ``sys.executable``, so it is pointed there; the worker
     ignores the interpreter arguments it is given."""
-    from rlm_desktop.rlm.repl.confine import confine_and_exec
+    from rlm_desktop.rlm.sandbox.confine import confine_and_exec
 
     bundle = getattr(sys, "_MEIPASS", str(Path(sys.executable).resolve().parent))
     for key in [k for k in os.environ if k.startswith("_PYI_") or k.startswith("_MEIPASS")]:

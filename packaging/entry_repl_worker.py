@@ -5,7 +5,7 @@ or ``multiprocessing`` loaded, and PyInstaller's bootstrap imports ``ctypes`` wh
 executable's archive contains it (the app's does: llama-cpp-python is built on ctypes).
 This one is built from an archive without them; ``ReplSession`` starts it in a bundle."""
 
-from rlm_desktop.rlm.repl.worker import main
+from rlm_desktop.rlm.sandbox.worker import main
 
 if __name__ == "__main__":
     main()

@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rlm_desktop.library.store import Library
-    from rlm_desktop.rlm.repl.session import ReplSession
-    from rlm_desktop.rlm.repl.types import LlmReply, ReplConfig
+    from rlm_desktop.rlm.sandbox.session import ReplSession
+    from rlm_desktop.rlm.sandbox.types import LlmReply, ReplConfig
 
     folder = args.folder.resolve()
     with tempfile.TemporaryDirectory(prefix="rlm-bench-repl-") as tmp:

@@ -145,8 +145,8 @@ def check_index(folder: Path, settings: Settings) -> str:
 
 def check_sandbox(folder: Path, scratch: Path, settings: Settings) -> str:
     from rlm_desktop.library.store import Library
-    from rlm_desktop.rlm.repl.session import ReplSession
-    from rlm_desktop.rlm.repl.types import LlmReply, ReplConfig
+    from rlm_desktop.rlm.sandbox.session import ReplSession
+    from rlm_desktop.rlm.sandbox.types import LlmReply, ReplConfig
 
     # The library stays open meanwhile, as in a run: the worker's read-only connection
     # needs the WAL files the writer keeps.

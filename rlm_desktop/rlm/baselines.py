@@ -21,7 +21,7 @@ from rlm_desktop.rlm.events import NodeFinished, NodeStarted, Notice, TurnFinish
 from rlm_desktop.rlm.grounding import contains_value, key_values
 from rlm_desktop.rlm.history import cut_to_tokens
 from rlm_desktop.rlm.node import NodeOutcome
-from rlm_desktop.rlm.repl.types import SourceRef
+from rlm_desktop.rlm.sandbox.types import SourceRef
 
 if TYPE_CHECKING:
     from rlm_desktop.library.store import Library

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rlm_desktop.rlm.events import Citation
 from rlm_desktop.rlm.grounding import CITED_LINE, contains_value, key_values
-from rlm_desktop.rlm.repl.types import SourceRef
+from rlm_desktop.rlm.sandbox.types import SourceRef
 
 log = logging.getLogger(__name__)
 

@@ -52,8 +52,8 @@ from rlm_desktop.rlm.grounding import (
 from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
 from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
-from rlm_desktop.rlm.repl.types import CellResult, LlmReply, LlmRequest, ReplConfig
 from rlm_desktop.rlm.rules import RULE_NAMES
+from rlm_desktop.rlm.sandbox.types import CellResult, LlmReply, LlmRequest, ReplConfig
 from rlm_desktop.rlm.strategy import (
     WITHOUT_TECHNIQUES,
     Strategy,
@@ -672,7 +672,7 @@ class Engine:
         )
         factory = self._session_factory
         if factory is None:
-            from rlm_desktop.rlm.repl.session import ReplSession
+            from rlm_desktop.rlm.sandbox.session import ReplSession
 
             factory = ReplSession
         session = factory(config, on_llm=lambda request: self._on_llm(node, request))

@@ -63,7 +63,7 @@ def _workers(app: App) -> list[psutil.Process]:
     found = []
     for p in children:
         try:
-            if any("rlm_desktop.rlm.repl.worker" in part for part in p.cmdline()):
+            if any("rlm_desktop.rlm.sandbox.worker" in part for part in p.cmdline()):
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue

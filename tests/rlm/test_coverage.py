@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rlm_desktop.rlm.citations import CellSources
 from rlm_desktop.rlm.coverage import calls_in, is_statement, not_found_within
-from rlm_desktop.rlm.repl.types import SourceRef
+from rlm_desktop.rlm.sandbox.types import SourceRef
 
 
 def test_calls_are_read_from_the_code_not_the_output() -> None:

@@ -17,7 +17,7 @@ from rlm_desktop.library.types import CorpusStats
 from rlm_desktop.llm.backend import Message
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.engine import Engine
-from rlm_desktop.rlm.repl.types import CellResult, LlmRequest, ReplConfig, SourceRef
+from rlm_desktop.rlm.sandbox.types import CellResult, LlmRequest, ReplConfig, SourceRef
 from rlm_desktop.settings import Settings
 from tests.fakes import ScriptedBackend
 

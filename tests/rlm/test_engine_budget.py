@@ -8,7 +8,7 @@ import time
 
 from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm import events as ev
-from rlm_desktop.rlm.repl.types import CellResult
+from rlm_desktop.rlm.sandbox.types import CellResult
 from tests.fakes import ScriptedBackend
 from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
 

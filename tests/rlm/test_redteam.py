@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from rlm_desktop.errors import SandboxError
-from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.types import LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.rlm.sandbox.session import ReplSession
+from rlm_desktop.rlm.sandbox.types import LlmReply, LlmRequest, ReplConfig
 from tests.rlm.test_repl_session import build_library
 
 VICTIM_TEXT = "Quarterly report\nRevenue rose by 4 percent.\n"

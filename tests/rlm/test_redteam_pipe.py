@@ -28,8 +28,8 @@ import pytest
 
 from rlm_desktop.errors import SandboxError
 from rlm_desktop.library.store import Library
-from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.types import LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.rlm.sandbox.session import ReplSession
+from rlm_desktop.rlm.sandbox.types import LlmReply, LlmRequest, ReplConfig
 from tests.rlm.test_repl_confine import ABI
 
 SECRET = "OTHER-FOLDER-SECRET-4711"
@@ -155,7 +155,7 @@ def test_cited_sources_outside_the_scope_are_dropped(world: World) -> None:
 
 @needs_landlock
 def test_with_the_audit_hook_switched_off_the_kernel_closes_the_library_and_other_folders(world: World) -> None:
-    off = OS + ("lock = os_.sys.modules['rlm_desktop.rlm.repl.lockdown']\nlock._within = lambda p, r: True\n"
+    off = OS + ("lock = os_.sys.modules['rlm_desktop.rlm.sandbox.lockdown']\nlock._within = lambda p, r: True\n"
                 "lock._FRAME_EVENTS = ()\n")
     for target in ("{db}", "{other}/secret.txt", "{db}-shm"):
         seen = world.run(off + f"print(open('{target}', 'rb').read(64))")
@@ -267,11 +267,11 @@ def test_lone_surrogates_reach_the_engine_as_valid_unicode(world: World, code: s
 
 
 def test_protocol_decode_turns_deep_nesting_into_a_protocol_error() -> None:
-    from rlm_desktop.rlm.repl import protocol
+    from rlm_desktop.rlm.sandbox import wire
 
     body = b"[" * 200_000
-    with pytest.raises(protocol.ProtocolError, match="nested too deeply|not valid JSON"):
-        protocol.decode(body, protocol.FROM_WORKER)
+    with pytest.raises(wire.ProtocolError, match="nested too deeply|not valid JSON"):
+        wire.decode(body, wire.FROM_WORKER)
 
 
 def test_a_pattern_that_backtracks_without_end_stops_in_the_engine_and_the_session_goes_on(world: World) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rlm_desktop.rlm.repl import confine
-from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.types import LlmReply, ReplConfig
+from rlm_desktop.rlm.sandbox import confine
+from rlm_desktop.rlm.sandbox.session import ReplSession
+from rlm_desktop.rlm.sandbox.types import LlmReply, ReplConfig
 from tests.rlm.test_repl_session import build_library, make_corpus
 
 
@@ -33,7 +33,7 @@ needs_landlock = pytest.mark.skipif(ABI < 1, reason="this kernel has no Landlock
 CHILD = textwrap.dedent(
     """
     import json, os, socket, sqlite3, sys
-    from rlm_desktop.rlm.repl import confine
+    from rlm_desktop.rlm.sandbox import confine
     scratch, db, outside, port, parent = sys.argv[1:6]
     abi = confine.restrict(scratch, confine.package_parent())
     seen = {"abi": abi, "seccomp": confine.install_seccomp()}

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from rlm_desktop.rlm.repl import protocol
-from rlm_desktop.rlm.repl.protocol import FROM_WORKER, ProtocolError
+from rlm_desktop.rlm.sandbox import wire
+from rlm_desktop.rlm.sandbox.wire import FROM_WORKER, ProtocolError
 
 
 def _done(**changes: object) -> dict[str, object]:
@@ -24,8 +24,8 @@ def _done(**changes: object) -> dict[str, object]:
 def test_a_valid_message_round_trips_through_a_pipe() -> None:
     r, w = os.pipe()
     try:
-        protocol.write_message(w, _done(output="héllo"), protocol.MAX_FROM_WORKER)
-        assert protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)["output"] == "héllo"
+        wire.write_message(w, _done(output="héllo"), wire.MAX_FROM_WORKER)
+        assert wire.read_message(r, FROM_WORKER, wire.MAX_FROM_WORKER)["output"] == "héllo"
     finally:
         os.close(r)
         os.close(w)
@@ -48,18 +48,18 @@ def test_a_valid_message_round_trips_through_a_pipe() -> None:
 )
 def test_invalid_messages_are_rejected(message: object) -> None:
     with pytest.raises(ProtocolError):
-        protocol.validate(message, FROM_WORKER)
+        wire.validate(message, FROM_WORKER)
 
 
 def test_oversized_and_garbage_frames_are_rejected() -> None:
     r, w = os.pipe()
     try:
-        os.write(w, struct.pack(">I", protocol.MAX_FROM_WORKER + 1))
+        os.write(w, struct.pack(">I", wire.MAX_FROM_WORKER + 1))
         with pytest.raises(ProtocolError, match="too large"):
-            protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)
+            wire.read_message(r, FROM_WORKER, wire.MAX_FROM_WORKER)
         os.write(w, struct.pack(">I", 5) + b"{not ")
         with pytest.raises(ProtocolError, match="not valid JSON"):
-            protocol.read_message(r, FROM_WORKER, protocol.MAX_FROM_WORKER)
+            wire.read_message(r, FROM_WORKER, wire.MAX_FROM_WORKER)
     finally:
         os.close(r)
         os.close(w)

@@ -14,8 +14,8 @@ import pytest
 
 from rlm_desktop.errors import BudgetExceeded
 from rlm_desktop.library.store import Library
-from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.types import LlmReply, LlmRequest, ReplConfig
+from rlm_desktop.rlm.sandbox.session import ReplSession
+from rlm_desktop.rlm.sandbox.types import LlmReply, LlmRequest, ReplConfig
 
 PASTED = "first line of the pasted text\nthe secret code is 4711 and nothing else\nlast line\n"
 

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlm_desktop.rlm.repl.session import ReplSession
-from rlm_desktop.rlm.repl.tally import keep_capitals, tally
-from rlm_desktop.rlm.repl.types import ReplConfig
+from rlm_desktop.rlm.sandbox.session import ReplSession
+from rlm_desktop.rlm.sandbox.types import ReplConfig
+from rlm_desktop.rlm.tools.tally import keep_capitals, tally
 from tests.rlm.test_repl_session import FakeEngine, build_library
 
 
@@ -114,7 +114,7 @@ def test_alternatives_that_capture_different_kinds_are_split_into_one_call_per_k
 
 
 def test_top_level_alternatives_ignore_bars_inside_groups_and_classes() -> None:
-    from rlm_desktop.rlm.repl.tally import _alternatives
+    from rlm_desktop.rlm.tools.tally import _alternatives
 
     assert _alternatives(r"a(b|c)|[|x]d|e\|f") == ["a(b|c)", "[|x]d", r"e\|f"]
 

@@ -1,13 +1,13 @@
 """Numbers read out of sub-model replies and checked against the file's text before a
-reduce adds them up (rlm/repl/values.py): the phrasings a 0.5B model answers with, and
+reduce adds them up (rlm/tools/values.py): the phrasings a 0.5B model answers with, and
 the distractors (years, other figures of the same sentence) it answers with wrongly."""
 
 from __future__ import annotations
 
 import pytest
 
-from rlm_desktop.rlm.repl.numbers import numbers_in, parse_number
-from rlm_desktop.rlm.repl.values import (
+from rlm_desktop.rlm.tools.numbers import numbers_in, parse_number
+from rlm_desktop.rlm.tools.values import (
     Numbers,
     Row,
     candidates,
@@ -463,7 +463,7 @@ STAFFED = {
 
 
 def test_a_figure_phrased_like_the_other_files_verified_ones_settles_a_tie() -> None:
-    from rlm_desktop.rlm.repl.values import peer_answer, verified_phrasing
+    from rlm_desktop.rlm.tools.values import peer_answer, verified_phrasing
 
     assert text_answer(AARHUS, STAFF_Q) is None  # "4 people" and "Headcount: fifty" tie on the question's words
     values = {"varna.txt": 67, "xanten.txt": 40, "cork.txt": 12, "linz.txt": 9}
@@ -480,7 +480,7 @@ NANTES = ("Branch report: Nantes\n\nSurely the gap is bridgeable: we're within a
 
 
 def test_a_value_that_passed_on_a_tie_but_is_phrased_unlike_the_other_files_is_replaced() -> None:
-    from rlm_desktop.rlm.repl.values import odd_one_out, verified_phrasing
+    from rlm_desktop.rlm.tools.values import odd_one_out, verified_phrasing
 
     question = "How many staff does the branch have?"
     assert check_value(parse_reply("273", question), NANTES, question).ok  # the tie passes the check
@@ -524,13 +524,13 @@ def test_ask_numbers_takes_the_figure_phrased_like_the_verified_files_when_the_r
 
 
 def _phrased(sentences: list[tuple[str, int]], question: str) -> list[frozenset[str]]:
-    from rlm_desktop.rlm.repl.values import verified_phrasing
+    from rlm_desktop.rlm.tools.values import verified_phrasing
 
     return [verified_phrasing(text, value, question) for text, value in sentences]  # type: ignore[misc]
 
 
 def test_a_few_wrongly_verified_values_do_not_make_their_phrasing_usual() -> None:
-    from rlm_desktop.rlm.repl.values import odd_one_out
+    from rlm_desktop.rlm.tools.values import odd_one_out
 
     question = "How many staff does the branch have?"
     staff = [(f"Headcount: {n}.", n) for n in range(10, 17)] + [(f"It has a staff of {n}.", n) for n in range(20, 27)]
@@ -540,7 +540,7 @@ def test_a_few_wrongly_verified_values_do_not_make_their_phrasing_usual() -> Non
 
 
 def test_a_right_value_in_a_rarer_phrasing_is_kept() -> None:
-    from rlm_desktop.rlm.repl.values import odd_one_out
+    from rlm_desktop.rlm.tools.values import odd_one_out
 
     question = "How many units did the branch sell in March?"
     usual = [(f"In March the Graz branch sold {n} units.", n) for n in range(1000, 1016)]

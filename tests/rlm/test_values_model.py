@@ -10,8 +10,8 @@ import pytest
 
 from rlm_desktop.llm.backend import GenerationParams, Message
 from rlm_desktop.llm.loader import load_backend
-from rlm_desktop.rlm.repl.corpus import FileMeta
-from rlm_desktop.rlm.repl.namespace import Repl
+from rlm_desktop.rlm.tools.corpus import FileMeta
+from rlm_desktop.rlm.tools.namespace import Repl
 from rlm_desktop.settings import Settings
 
 QUESTION = "How many units did the branch sell in March?"

@@ -26,7 +26,7 @@ LEFT_TO_RETIRE: dict[str, frozenset[str]] = {
     "plan.py": frozenset({"lease", "travel"}),
     "prompts.py": frozenset({"invoice", "march"}),
     # the figure pickers of ask_numbers (the _PEOPLE and month lists)
-    "repl/values.py": frozenset({"headcount", "march", "paid", "staff"}),
+    "tools/values.py": frozenset({"headcount", "march", "paid", "staff"}),
     # the question regexes of the rules router
     "strategy.py": frozenset({"customer", "desk", "graz", "harbor", "invoice", "lease", "offices", "paid", "petrov",
                               "porto", "staff", "street"}),

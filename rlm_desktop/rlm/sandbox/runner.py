@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_desktop.rlm.repl.namespace import _MISSING, CellRecord, Repl
+from rlm_desktop.rlm.tools.namespace import _MISSING, CellRecord, Repl
 
 _CAPTURE_HEAD = 256 * 1024
 _CAPTURE_TAIL = 64 * 1024

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
-from rlm_desktop.rlm.repl.numbers import (
+from rlm_desktop.rlm.tools.numbers import (
     NUMBER_WORDS,
     WORD,
     Mention,

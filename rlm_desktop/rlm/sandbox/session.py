@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from rlm_desktop.errors import Cancelled, RlmDesktopError, SandboxError
-from rlm_desktop.rlm.repl import library_service, protocol
-from rlm_desktop.rlm.repl.types import (
+from rlm_desktop.rlm.sandbox import library_service, wire
+from rlm_desktop.rlm.sandbox.types import (
     CellResult,
     LlmCallback,
     LlmReply,
@@ -66,13 +66,13 @@ def _bootstrap_code(scratch: Path) -> str:
     stage_two = (
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
-        "from rlm_desktop.rlm.repl.worker import main\n"
+        "from rlm_desktop.rlm.sandbox.worker import main\n"
         "main()\n"
     )
     return (
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
-        "from rlm_desktop.rlm.repl.confine import confine_and_exec\n"
+        "from rlm_desktop.rlm.sandbox.confine import confine_and_exec\n"
         f"confine_and_exec({str(scratch.resolve())!r}, {package_parent!r}, {stage_two!r})\n"
     )
 
@@ -175,17 +175,17 @@ class ReplSession:
             "allowed_imports": list(cfg.allowed_imports),
         }
         try:
-            protocol.write_message(self._to_fd, init, protocol.MAX_TO_WORKER)
+            wire.write_message(self._to_fd, init, wire.MAX_TO_WORKER)
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:  # the worker lists the corpus while it sets up
                 reply = self._read(deadline, frozenset({"ready", "fatal", "lib"}))
                 if reply["type"] != "lib":
                     break
-                protocol.write_message(self._to_fd, self._serve_lib(reply), protocol.MAX_TO_WORKER)
-        except (protocol.ChannelClosed, _Timeout) as exc:
+                wire.write_message(self._to_fd, self._serve_lib(reply), wire.MAX_TO_WORKER)
+        except (wire.ChannelClosed, _Timeout) as exc:
             self._terminate()
             raise SandboxError(f"the REPL worker failed to start: {self._death_reason()} {exc}".strip()) from None
-        except protocol.ProtocolError as exc:
+        except wire.ProtocolError as exc:
             self._terminate()
             raise SandboxError(f"the REPL worker broke the protocol while starting: {exc}") from None
         if reply["type"] == "fatal":
@@ -266,10 +266,10 @@ class ReplSession:
     # ------------------------------------------------------------------ the pipe
 
     def _read(self, deadline: float, allowed: frozenset[str]) -> dict[str, Any]:
-        size = protocol._HEADER.unpack(self._read_exact(4, deadline))[0]
-        if size > protocol.MAX_FROM_WORKER:
-            raise protocol.ProtocolError(f"message too large ({size} bytes)")
-        return protocol.decode(self._read_exact(size, deadline), allowed)
+        size = wire._HEADER.unpack(self._read_exact(4, deadline))[0]
+        if size > wire.MAX_FROM_WORKER:
+            raise wire.ProtocolError(f"message too large ({size} bytes)")
+        return wire.decode(self._read_exact(size, deadline), allowed)
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
         data = bytearray()
@@ -280,15 +280,15 @@ class ReplSession:
             try:
                 ready, _, _ = select.select([self._from_fd], [], [], min(remaining, 0.5))
             except (OSError, ValueError) as exc:
-                raise protocol.ChannelClosed(str(exc)) from None
+                raise wire.ChannelClosed(str(exc)) from None
             if not ready:
                 continue
             try:
                 chunk = os.read(self._from_fd, min(size - len(data), 1 << 20))
             except OSError as exc:
-                raise protocol.ChannelClosed(str(exc)) from None
+                raise wire.ChannelClosed(str(exc)) from None
             if not chunk:
-                raise protocol.ChannelClosed("the worker closed the pipe")
+                raise wire.ChannelClosed("the worker closed the pipe")
             data += chunk
         return bytes(data)
 
@@ -313,7 +313,7 @@ class ReplSession:
             self.stats.cells += 1
             try:
                 return self._run(code, started)
-            except protocol.ProtocolError as exc:
+            except wire.ProtocolError as exc:
                 self._terminate()
                 self.stats.killed += 1
                 raise SandboxError(f"the REPL worker broke the protocol and was stopped: {exc}") from None
@@ -322,30 +322,30 @@ class ReplSession:
         timeout = float(self.config.cell_timeout_s)
         deadline = started + timeout
         try:
-            protocol.write_message(self._to_fd, {"type": "cell", "code": code, "cell_id": self._cell_id},
-                                   protocol.MAX_TO_WORKER)
+            wire.write_message(self._to_fd, {"type": "cell", "code": code, "cell_id": self._cell_id},
+                                   wire.MAX_TO_WORKER)
             while True:
                 message = self._read(deadline, frozenset({"llm", "lib", "done", "fatal"}))
                 if message["type"] == "done":
                     if message["cell_id"] != self._cell_id:
-                        raise protocol.ProtocolError("reply for another cell")
+                        raise wire.ProtocolError("reply for another cell")
                     return self._result(message, started)
                 if message["type"] == "fatal":  # the worker could not reply and ends itself
                     self._terminate()
                     return self._killed(started, message["error"])
                 if message["type"] == "lib":
-                    protocol.write_message(self._to_fd, self._serve_lib(message), protocol.MAX_TO_WORKER)
+                    wire.write_message(self._to_fd, self._serve_lib(message), wire.MAX_TO_WORKER)
                     continue
                 paused = time.monotonic()
                 reply = self._serve_llm(message)
                 deadline += time.monotonic() - paused  # model time does not count
                 if self._stop_requested:
                     return self._killed(started, "stopped by the user")
-                protocol.write_message(self._to_fd, reply, protocol.MAX_TO_WORKER)
+                wire.write_message(self._to_fd, reply, wire.MAX_TO_WORKER)
         except _Timeout:
             self._terminate()
             return self._killed(started, f"timeout: the cell ran longer than {timeout:g} s")
-        except protocol.ChannelClosed:
+        except wire.ChannelClosed:
             if self._stop_requested:
                 self._terminate()
                 return self._killed(started, "stopped by the user")

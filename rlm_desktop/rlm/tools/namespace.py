@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlm_desktop.library.extract import PAGE_BREAK
-from rlm_desktop.rlm.repl import values
-from rlm_desktop.rlm.repl.corpus import (
+from rlm_desktop.rlm.tools import values
+from rlm_desktop.rlm.tools.corpus import (
     TEXT_PATH,
     Backend,
     Corpus,
@@ -24,8 +24,8 @@ from rlm_desktop.rlm.repl.corpus import (
     resolve_path,
     strip_prefixes,
 )
-from rlm_desktop.rlm.repl.tally import Tally, keep_capitals
-from rlm_desktop.rlm.repl.tally import tally as tally_files
+from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
+from rlm_desktop.rlm.tools.tally import tally as tally_files
 
 MIN_FRAGMENT = 12  # corpus lines shorter than this are not used as grounding evidence
 _KEY = 80

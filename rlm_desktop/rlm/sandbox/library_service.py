@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_desktop.errors import PatternError
-from rlm_desktop.rlm.repl.corpus import GREP_COUNT_CAP, FileMeta, Hit, Match
+from rlm_desktop.rlm.tools.corpus import GREP_COUNT_CAP, FileMeta, Hit, Match
 
 CONTINUATION_WORDS = 10
 CONTINUATION_LINES = 6

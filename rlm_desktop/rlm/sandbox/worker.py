@@ -23,13 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rlm_desktop.rlm.repl import corpus as corpus_module
-from rlm_desktop.rlm.repl import protocol
-from rlm_desktop.rlm.repl.confine import stage_status
-from rlm_desktop.rlm.repl.corpus import Backend, PipeBackend, TextBackend
-from rlm_desktop.rlm.repl.lockdown import lock_down, make_import, preload
-from rlm_desktop.rlm.repl.namespace import LlmError, Repl
-from rlm_desktop.rlm.repl.runner import CellRunner
+from rlm_desktop.rlm.sandbox import wire
+from rlm_desktop.rlm.sandbox.confine import stage_status
+from rlm_desktop.rlm.sandbox.lockdown import lock_down, make_import, preload
+from rlm_desktop.rlm.sandbox.runner import CellRunner
+from rlm_desktop.rlm.tools import corpus as corpus_module
+from rlm_desktop.rlm.tools.corpus import Backend, PipeBackend, TextBackend
+from rlm_desktop.rlm.tools.namespace import LlmError, Repl
 
 # modules in the namespace before the first cell (when allowed)
 PRELOADED_NAMES = ("re", "collections", "math", "json", "itertools", "statistics")
@@ -48,10 +48,10 @@ class Channel:
         sys.stdin = sys.stdout = None  # type: ignore[assignment]
 
     def send(self, message: dict[str, Any]) -> None:
-        protocol.write_message(self.wfd, message, protocol.MAX_FROM_WORKER)
+        wire.write_message(self.wfd, message, wire.MAX_FROM_WORKER)
 
     def receive(self, allowed: frozenset[str]) -> dict[str, Any]:
-        return protocol.read_message(self.rfd, allowed, protocol.MAX_TO_WORKER)
+        return wire.read_message(self.rfd, allowed, wire.MAX_TO_WORKER)
 
     def request_llm(self, kind: str, prompts: list[str], text: str | None, paths: list[str], grounded: bool) -> list[str]:
         self.send({
@@ -69,7 +69,7 @@ class Channel:
 
     def request_lib(self, op: str, **args: Any) -> Any:
         """One library call answered by the engine side (see ``library_service``)."""
-        message = {"type": "lib", "op": op, **{name: args.get(name) for name in protocol.LIB_FIELDS}}
+        message = {"type": "lib", "op": op, **{name: args.get(name) for name in wire.LIB_FIELDS}}
         self.send(message)
         reply = self.receive(frozenset({"lib_reply"}))
         if reply["error"] is None:
@@ -118,7 +118,7 @@ def main() -> None:
     while True:
         try:
             message = channel.receive(frozenset({"cell"}))
-        except protocol.ChannelClosed:
+        except wire.ChannelClosed:
             os._exit(0)
         outcome = runner.run(message["code"], message["cell_id"])
         record = outcome.record
@@ -136,7 +136,7 @@ def main() -> None:
         }
         try:
             channel.send(done)
-        except protocol.ProtocolError as exc:
+        except wire.ProtocolError as exc:
             # too large to send: say so and end this worker, which the session restarts
             # (a worker whose state makes every reply too large would fail every cell)
             channel.send({"type": "fatal", "error": f"the cell's result could not be sent: {exc}"})

@@ -1,5 +1,5 @@
 """The contract between the engine (``rlm/engine.py``) and the REPL session
-(``rlm/repl/session.py``). The engine never sees the worker's internals.
+(``rlm/sandbox/session.py``). The engine never sees the worker's internals.
 
     session = ReplSession(ReplConfig(...), on_llm=callback)
     session.start()                    # spawns the sandboxed worker process

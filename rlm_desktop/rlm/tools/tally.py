@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from rlm_desktop.rlm.repl.corpus import File, as_source
+from rlm_desktop.rlm.tools.corpus import File, as_source
 
 SHOWN_VALUES = 12
 SHOWN_UNMATCHED = 3
