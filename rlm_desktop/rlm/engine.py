@@ -449,7 +449,7 @@ class Engine:
                     reading = cells.passages_cell(windows)
                     result, session = self._run_cell(node, session, turn, reading)
                     ran.add(cells.normalized(reading))
-                    node.evidence.add_output(result.output)
+                    node.evidence.add_output(result.output, result.facts)
                     node.cells.append(CellSources(result.output, tuple(result.sources), reading))
                     saw_output = saw_output or bool(result.output.strip())
                     last_output = result.output
@@ -502,7 +502,7 @@ class Engine:
                 self._hint(node, turn, hints, prompts.KILLED.format(reason=result.kill_reason or "killed"))
             if self.cancel.cancelled:
                 raise Cancelled("stopped")
-            node.evidence.add_output(result.output)
+            node.evidence.add_output(result.output, result.facts)
             node.cells.append(CellSources(result.output, tuple(result.sources), code))
             node.absent.update(prompts.absent_words(result.output))
             last_output = result.output

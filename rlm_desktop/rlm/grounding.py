@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rlm_desktop.rlm.strategy import LEAST_WORDS, MOST_WORDS, SUPERLATIVE_WORDS
+from rlm_desktop.rlm.tools.facts import ToolFact
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
@@ -74,9 +76,12 @@ class Evidence:
     unsupported: list[str] = field(default_factory=list)
 
     bare_answers: list[str] = field(default_factory=list)
+    facts: list[ToolFact] = field(default_factory=list)  # what the counting tools computed, in order
 
-    def add_output(self, text: str) -> None:
-        """A REPL output; what it merely echoes of bare sub-call answers is not evidence."""
+    def add_output(self, text: str, facts: Sequence[ToolFact] = ()) -> None:
+        """A REPL output and its cell's tool facts; what the output merely echoes of bare
+        sub-call answers is not evidence."""
+        self.facts.extend(facts)
         for answer in self.bare_answers:
             if len(answer.strip()) >= 2:
                 text = text.replace(answer.strip(), " ")
@@ -95,6 +100,7 @@ class Evidence:
             self.bare_answers.append(answer)
 
     def extend(self, other: Evidence) -> None:
+        self.facts.extend(other.facts)
         self.grounded.extend(other.grounded)
         self.unsupported.extend(other.unsupported)
         self.bare_answers.extend(other.bare_answers)
@@ -124,10 +130,6 @@ def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> li
 
 _TOTAL_WORDS = re.compile(r"\b(total|sum|altogether|combined|in all)\b", re.IGNORECASE)
 _EXTREME_WORDS = re.compile(r"\b(" + "|".join((*SUPERLATIVE_WORDS, "any single")) + r")\b", re.IGNORECASE)
-# how ask_numbers' Figure prints: "48210 (total of a.txt, ...)", "2300 (from b.txt)"
-_FIGURE_LINE = re.compile(r"^(-?[\d,.]+) \((total of|from) ", re.MULTILINE)
-# and rows.above(n) / rows.below(n): "45 files above 1000 (a.txt, ...)"
-_PAST_LINE = re.compile(r"^(\d+) files? (?:above|below) ", re.MULTILINE)
 
 
 def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str, str] | None:
@@ -140,13 +142,10 @@ def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str
     wants_extreme = bool(_EXTREME_WORDS.search(question)) and not _TOTAL_WORDS.search(question)
     if not (wants_total or wants_extreme):
         return None
-    totals: list[str] = []
-    extremes: list[str] = []
-    counts: set[str] = set()
-    for text in evidence.grounded:
-        for m in _FIGURE_LINE.finditer(text):
-            (totals if m.group(2) == "total of" else extremes).append(_norm_number(m.group(1)))
-        counts |= {m.group(1) for m in _PAST_LINE.finditer(text)}
+    figures = [f for f in evidence.facts if f.tool == "figure" and f.value]
+    totals = [_norm_number(f.value) for f in figures if f.kind == "total"]
+    extremes = [_norm_number(f.value) for f in figures if f.kind in ("max", "min")]
+    counts = {_norm_number(f.value) for f in figures if f.kind in ("above", "below")}
     numbers = {_norm_number(v) for v in key_values(answer) if _NUMBER.fullmatch(v)}
     if wants_total and numbers & (set(extremes) | counts) and not numbers & set(totals):
         return "total", totals[-1] if totals else ""
@@ -155,8 +154,6 @@ def wrong_reduction(question: str, answer: str, evidence: Evidence) -> tuple[str
     return None
 
 
-# how tally lists its counts: "  Maria Lopez: 32 files"
-_TALLY_ROW = re.compile(r"^  (\S.*?): (\d+) files?$", re.MULTILINE)
 _MOST_WORDS = re.compile(r"\b(" + "|".join(MOST_WORDS) + r")\b", re.IGNORECASE)
 _LEAST_WORDS = re.compile(r"\b(" + "|".join(LEAST_WORDS) + r")\b", re.IGNORECASE)
 
@@ -167,11 +164,8 @@ def not_the_top(question: str, answer: str, evidence: Evidence) -> tuple[str, in
     the 1.5B answered Tom Becker (26) from a tally that listed Maria Lopez (32) first."""
     if not _MOST_WORDS.search(question) or _LEAST_WORDS.search(question):
         return None
-    rows: list[tuple[str, int]] = []
-    for text in reversed(evidence.grounded):
-        rows = [(m.group(1), int(m.group(2))) for m in _TALLY_ROW.finditer(text)]
-        if rows:
-            break
+    last = _last_tally(evidence)
+    rows = list(last.rows) if last is not None else []
     if len(rows) < 2:
         return None
 
@@ -301,8 +295,6 @@ def missing_parameters(question: str, answer: str, evidence: Evidence) -> tuple[
     return (name, params) if params and missing else None
 
 
-# how tally's listing starts: "tally(r'...'): matched in 29 of 200 files; 1 distinct values"
-_TALLY_HEAD = re.compile(r"^tally\(.*\): matched in (\d+) of \d+ files; (\d+) distinct values?", re.MULTILINE)
 _ZERO_ANSWER = re.compile(r"^\W*(0|no|none|zero|nobody)\b", re.IGNORECASE)
 
 
@@ -312,18 +304,15 @@ def zero_from_empty_tally(answer: str, evidence: Evidence) -> bool:
     note uses, and answered "0 notes were filed by Mei Chen" (26 were)."""
     if not _ZERO_ANSWER.search(answer):
         return False
-    head = _last_tally_head(evidence)
-    return head is not None and head.group(1) == "0"
+    last = _last_tally(evidence)
+    return last is not None and last.matched == 0
 
 
-def _last_tally_head(evidence: Evidence) -> re.Match[str] | None:
-    """The head line of the last output that shows a ``tally``, or None (no tally, or a
-    call that failed)."""
-    text = next((t for t in reversed(evidence.grounded) if "tally(" in t), "")
-    return _TALLY_HEAD.search(text)
+def _last_tally(evidence: Evidence) -> ToolFact | None:
+    """The node's latest ``tally`` (a cell's tool fact), or None."""
+    return next((f for f in reversed(evidence.facts) if f.tool == "tally"), None)
 
 
-_UNMATCHED = re.compile(r"^(\d+) files? ha(?:ve|s) no match", re.MULTILINE)
 _DISTINCT_QUESTION = re.compile(r"\bhow many (different|distinct|unique|separate)\b", re.IGNORECASE)
 
 
@@ -339,15 +328,13 @@ def tally_misread(question: str, answer: str, evidence: Evidence) -> tuple[str, 
     if not numbers or not numbers[0].isdigit():
         return None
     first = int(numbers[0])
-    head = _last_tally_head(evidence)
-    if head is None:
+    last = _last_tally(evidence)
+    if last is None:
         return None
-    text = head.string
-    matched, distinct = int(head.group(1)), int(head.group(2))
-    rows = [(m.group(1), int(m.group(2))) for m in _TALLY_ROW.finditer(text)]
+    matched, distinct, rows = last.matched, last.distinct, last.rows
     values = [value for value, _ in rows]
-    unmatched = _UNMATCHED.search(text)
-    if unmatched is not None and first == int(unmatched.group(1)) and first != matched and first not in {n for _, n in rows}:
+    unmatched = last.searched - last.matched
+    if unmatched and first == unmatched and first != matched and first not in {n for _, n in rows}:
         return "unmatched", matched, values
     if _DISTINCT_QUESTION.search(question) and first != distinct:
         return "distinct", distinct, values

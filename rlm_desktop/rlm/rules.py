@@ -38,6 +38,7 @@ from rlm_desktop.rlm.grounding import (
     zero_from_empty_tally,
 )
 from rlm_desktop.rlm.strategy import needs_fallback
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
 
 FIRM_REFUSALS = 2
 
@@ -75,8 +76,11 @@ class Rule:
         raise NotImplementedError
 
 
-def _seen(*lines: str) -> Evidence:
-    return Evidence(grounded=list(lines))
+def _seen(*lines: str, facts: tuple[ToolFact, ...] = ()) -> Evidence:
+    return Evidence(grounded=list(lines), facts=list(facts))
+
+
+_TALLY = tally_fact([("Ada Quill", 32), ("Bo Frey", 26)], searched=58, unmatched=0)
 
 
 class FromExamples(Rule):
@@ -262,10 +266,8 @@ class NotTheTop(Rule):
 
     name = "not_the_top"
     keyed_to_question = True
-    fires_on = Attempt("Who filed the most notes?", "Bo Frey",
-                       _seen("tally(r'By: (.+)'): matched in 58 of 58 files; 2 distinct values\n  Ada Quill: 32 files\n  Bo Frey: 26 files"))
-    passes = Attempt("Who filed the most notes?", "Ada Quill",
-                     _seen("tally(r'By: (.+)'): matched in 58 of 58 files; 2 distinct values\n  Ada Quill: 32 files\n  Bo Frey: 26 files"))
+    fires_on = Attempt("Who filed the most notes?", "Bo Frey", _seen(facts=(_TALLY,)))
+    passes = Attempt("Who filed the most notes?", "Ada Quill", _seen(facts=(_TALLY,)))
 
     def check(self, attempt: Attempt) -> str | None:
         top = not_the_top(attempt.question, attempt.answer, attempt.evidence)
@@ -277,10 +279,9 @@ class ZeroFromEmptyTally(Rule):
     was wrong, not the count."""
 
     name = "zero_from_empty"
-    fires_on = Attempt("How many notes did Ada Quill file?", "0",
-                       _seen("tally(r'Ada Quill: (\\d+)'): matched in 0 of 200 files; 0 distinct values"))
+    fires_on = Attempt("How many notes did Ada Quill file?", "0", _seen(facts=(tally_fact([], searched=200, unmatched=200),)))
     passes = Attempt("How many notes did Ada Quill file?", "0",
-                     _seen("tally(r'Author: (.+)'): matched in 200 of 200 files; 3 distinct values"))
+                     _seen(facts=(tally_fact([("Bo Frey", 150), ("Cy Lund", 50)], searched=200, unmatched=0),)))
 
     def check(self, attempt: Attempt) -> str | None:
         return prompts.ZERO_FROM_EMPTY if zero_from_empty_tally(attempt.answer, attempt.evidence) else None
@@ -292,9 +293,9 @@ class TallyMisread(Rule):
 
     name = "tally_misread"
     fires_on = Attempt("How many notes mention Ada Quill?", "171 files",
-                       _seen("tally(r'Ada Quill'): matched in 29 of 200 files; 1 distinct value\n171 files have no match"))
+                       _seen(facts=(tally_fact([("Ada Quill", 29)], searched=200, unmatched=171),)))
     passes = Attempt("How many notes mention Ada Quill?", "29 files",
-                     _seen("tally(r'Ada Quill'): matched in 29 of 200 files; 1 distinct value\n171 files have no match"))
+                     _seen(facts=(tally_fact([("Ada Quill", 29)], searched=200, unmatched=171),)))
 
     def check(self, attempt: Attempt) -> str | None:
         misread = tally_misread(attempt.question, attempt.answer, attempt.evidence)
@@ -343,9 +344,9 @@ class WrongReduction(Rule):
     name = "wrong_reduction"
     keyed_to_question = True
     fires_on = Attempt("What is the total of all amounts?", "1200",
-                       _seen("6100 (total of 12 files)", "1200 (from data/b.txt:3)"))
+                       _seen("6100", "1200", facts=(figure_fact("total", "6100", 12), figure_fact("max", "1200", 1))))
     passes = Attempt("What is the total of all amounts?", "6100",
-                     _seen("6100 (total of 12 files)", "1200 (from data/b.txt:3)"))
+                     _seen("6100", "1200", facts=(figure_fact("total", "6100", 12), figure_fact("max", "1200", 1))))
 
     def check(self, attempt: Attempt) -> str | None:
         wrong = wrong_reduction(attempt.question, attempt.answer, attempt.evidence)

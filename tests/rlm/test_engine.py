@@ -18,6 +18,7 @@ from rlm_desktop.llm.backend import Message
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.engine import Engine
 from rlm_desktop.rlm.sandbox.types import CellResult, LlmRequest, ReplConfig, SourceRef
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
 from rlm_desktop.settings import Settings
 from tests.fakes import ScriptedBackend
 
@@ -99,6 +100,8 @@ class FakeSession:
         def final(value):
             state["answer"], state["ready"] = str(value), True
 
+        facts: list[ToolFact] = []
+
         def read(path: str, start: int | None = None, end: int | None = None) -> str:
             f = next(f for f in self.files if f.path == path or f.path.endswith("/" + path))
             lines = f.text.splitlines()
@@ -113,6 +116,9 @@ class FakeSession:
             llm_query=lambda p: llm("query", [p], has_corpus_text=any(f.text[:20] in p for f in self.files))[0],
             llm_batch=lambda ps: llm("batch", ps, has_corpus_text=True),
             rlm_query=lambda q, text=None: llm("rlm", [q], context_text=text)[0],
+            # what the real tally and ask_numbers reductions leave in the cell's result
+            TALLY=lambda rows, searched, unmatched=0: facts.append(tally_fact(rows, searched, unmatched)),
+            FIGURE=lambda how, value, files=2: facts.append(figure_fact(how, value, files)),
         )
         out, error = io.StringIO(), None
         try:
@@ -126,7 +132,7 @@ class FakeSession:
                         print(value)
         except Exception as exc:  # noqa: BLE001 - the model's error goes back to it
             error = f"{type(exc).__name__}: {exc}"
-        return CellResult(out.getvalue(), error, state["answer"], state["ready"], tuple(sources))
+        return CellResult(out.getvalue(), error, state["answer"], state["ready"], tuple(sources), facts=tuple(facts))
 
 
 FILES = {
@@ -413,18 +419,19 @@ def test_a_most_question_answered_with_a_lower_row_of_a_tally_is_sent_back_for_t
     # Tom Becker (26)
     listing = "tally: matched in 3 of 3 files; 2 distinct values:\\n  Maria Lopez: 32 files\\n  Tom Becker: 26 files"
     root = ScriptedBackend()
-    root.enqueue([code(f"print('{listing}')"), code("FINAL('Tom Becker (26 of 120 files)')"), code("FINAL('Maria Lopez (32 files)')")])
+    ran = "TALLY([('Maria Lopez', 32), ('Tom Becker', 26)], 3)\n"
+    root.enqueue([code(f"{ran}print('{listing}')"), code("FINAL('Tom Becker (26 of 120 files)')"), code("FINAL('Maria Lopez (32 files)')")])
     finished = make_engine(root).run("Which person filed the most notes?")
     assert finished.answer == "Maria Lopez (32 files)"
     assert "lists Maria Lopez first (32 files)" in last_user(root.calls[2])
     # a tie for first place is no error, and neither is a question about the fewest
     for question, answer in [("Which person filed the fewest notes?", "Tom Becker")]:
         root = ScriptedBackend()
-        root.enqueue([code(f"print('{listing}')"), code(f"FINAL('{answer}')")])
+        root.enqueue([code(f"{ran}print('{listing}')"), code(f"FINAL('{answer}')")])
         assert make_engine(root).run(question).answer == answer
     tied = listing.replace("26 files", "32 files")
     root = ScriptedBackend()
-    root.enqueue([code(f"print('{tied}')"), code("FINAL('Tom Becker')")])
+    root.enqueue([code(f"{ran.replace('26', '32')}print('{tied}')"), code("FINAL('Tom Becker')")])
     assert make_engine(root).run("Which person filed the most notes?").answer == "Tom Becker"
 
 
@@ -551,7 +558,7 @@ def test_a_zero_from_a_tally_that_matched_no_file_is_sent_back() -> None:
     # answered "0 notes were filed by Mei Chen" (26 were)
     empty = "tally(r'Mei Chen: (\\\\d+)'): matched in 0 of 200 files; 0 distinct values."
     root = ScriptedBackend()
-    root.enqueue([code(f"print({empty!r})"), code("FINAL('0 notes were filed by Mei Chen (0 of 200 files)')"),
+    root.enqueue([code(f"TALLY([], 200, 200)\nprint({empty!r})"), code("FINAL('0 notes were filed by Mei Chen (0 of 200 files)')"),
                   code("print('26 of 200 files')"), code("FINAL('26 notes')")])
     finished = make_engine(root).run("How many notes were filed by Mei Chen?")
     assert finished.answer == "26 notes"
@@ -564,7 +571,7 @@ def test_a_count_read_from_the_tallys_unmatched_files_is_sent_back() -> None:
     listing = ("tally(r'Mei Chen'): matched in 29 of 200 files; 1 distinct values:\n  Mei Chen: 29 files\n"
                "171 files have no match; their lines may say it another way, e.g.:")
     root = ScriptedBackend()
-    root.enqueue([code(f"print({listing!r})"), code("FINAL('171 files: n/2.txt, n/4.txt')"), code("FINAL('29 notes')")])
+    root.enqueue([code(f"TALLY([('Mei Chen', 29)], 200, 171)\nprint({listing!r})"), code("FINAL('171 files: n/2.txt, n/4.txt')"), code("FINAL('29 notes')")])
     finished = make_engine(root).run("How many notes were filed by Mei Chen?")
     assert finished.answer == "29 notes"
     assert "did NOT match. It matched 29 files" in last_user(root.calls[2])
@@ -575,14 +582,15 @@ def test_a_how_many_different_answer_with_a_rows_file_count_is_sent_back_for_the
     # the 1.5B answered "70 files: Lisbon, Osaka, ..."
     listing = "tally(r'Office: (.+)'): matched in 200 of 200 files; 3 distinct values:\n  Lisbon: 70 files\n  Osaka: 42 files\n  Lima: 13 files"
     root = ScriptedBackend()
-    root.enqueue([code(f"print({listing!r})"), code("FINAL('70 files: Lisbon, Osaka, Lima')"), code("FINAL('3 offices: Lisbon, Osaka, Lima')")])
+    ran = "TALLY([('Lisbon', 70), ('Osaka', 42), ('Lima', 13)], 200)\n"
+    root.enqueue([code(f"{ran}print({listing!r})"), code("FINAL('70 files: Lisbon, Osaka, Lima')"), code("FINAL('3 offices: Lisbon, Osaka, Lima')")])
     finished = make_engine(root).run("How many different offices appear in the notes?")
     assert finished.answer == "3 offices: Lisbon, Osaka, Lima"
     assert "lists 3 distinct values (Lisbon, Osaka, Lima)" in last_user(root.calls[2])
     assert "FINAL('3: Lisbon, Osaka, Lima')" in last_user(root.calls[2])
     # the distinct count itself passes at once, and so does a plain "how many" with a row's count
     root = ScriptedBackend()
-    root.enqueue([code(f"print({listing!r})"), code("FINAL('70 notes')")])
+    root.enqueue([code(f"{ran}print({listing!r})"), code("FINAL('70 notes')")])
     assert make_engine(root).run("How many notes come from the Lisbon office?").answer == "70 notes"
     assert len(root.calls) == 2
 
@@ -606,7 +614,7 @@ def test_a_total_question_answered_with_the_largest_value_is_sent_back_for_the_t
     # the dev trace: rows.total() printed the total, then rows.max(), then FINAL(max)
     root = ScriptedBackend()
     root.enqueue([
-        code("print('88332 (total of r/a.txt, r/b.txt)')"), code("print('2996 (from r/b.txt)')"),
+        code("FIGURE('total', '88332')\nprint('88332 (total of r/a.txt, r/b.txt)')"), code("FIGURE('max', '2996', 1)\nprint('2996 (from r/b.txt)')"),
         code("FINAL('2996 (r/b.txt)')"), code("FINAL('88332 (r/a.txt, r/b.txt)')"),
     ])
     finished = make_engine(root).run("What is the total number of units sold in March across all branches?")
@@ -619,8 +627,8 @@ def test_a_total_question_answered_with_a_count_of_files_past_a_limit_is_sent_ba
     # files given as the March total
     root = ScriptedBackend()
     root.enqueue([
-        code("print('45 files above 1000 (r/a.txt, r/b.txt and 43 more)')"), code("FINAL('45 files above 1000 (r/a.txt, r/b.txt)')"),
-        code("print('96056 (total of r/a.txt, r/b.txt and 58 more)')"), code("FINAL('96056')"),
+        code("FIGURE('files above 1000', '45', 45)\nprint('45 files above 1000 (r/a.txt, r/b.txt and 43 more)')"), code("FINAL('45 files above 1000 (r/a.txt, r/b.txt)')"),
+        code("FIGURE('total', '96056', 60)\nprint('96056 (total of r/a.txt, r/b.txt and 58 more)')"), code("FINAL('96056')"),
     ])
     finished = make_engine(root).run("What is the total number of units sold in March across all branches?")
     assert finished.answer == "96056"
@@ -645,13 +653,14 @@ def test_a_which_question_answered_with_a_number_and_a_file_is_sent_back_for_the
 
 def test_a_largest_value_question_answered_with_a_total_is_sent_back() -> None:
     root = ScriptedBackend()
-    root.enqueue([code("print('88332 (total of r/a.txt, r/b.txt)')"), code("FINAL('88332')"), code("print('2996 (from r/b.txt)')"), code("FINAL('2996')")])
+    root.enqueue([code("FIGURE('total', '88332')\nprint('88332 (total of r/a.txt, r/b.txt)')"), code("FINAL('88332')"),
+                  code("FIGURE('max', '2996', 1)\nprint('2996 (from r/b.txt)')"), code("FINAL('2996')")])
     finished = make_engine(root).run("What is the largest number of units any single branch sold?")
     assert finished.answer == "2996"
     assert "largest or smallest" in last_user(root.calls[2]) and "rows.max()" in last_user(root.calls[2])
     # the right kind of figure passes at once
     root = ScriptedBackend()
-    root.enqueue([code("print('2996 (from r/b.txt)')"), code("FINAL('2996')")])
+    root.enqueue([code("FIGURE('max', '2996', 1)\nprint('2996 (from r/b.txt)')"), code("FINAL('2996')")])
     assert make_engine(root).run("What is the most units one branch sold?").answer == "2996"
 
 

@@ -77,6 +77,11 @@ def test_tally_runs_in_the_sandboxed_repl(tmp_path: Path) -> None:
     assert "matched in 5 of 5 files" in result.output
     assert result.output.rstrip().endswith("('Lima', 3)")
     assert {s.path for s in result.sources} >= {str(root / "n3.txt")}
+    # the engine's checks get the tally as data, not as the text it printed
+    (fact,) = result.facts
+    assert (fact.tool, fact.matched, fact.searched) == ("tally", 5, 5)
+    assert fact.rows[0] == ("Lima", 3) and fact.distinct == len(fact.rows)
+    assert names.facts == ()
 
 
 def test_the_pattern_is_echoed_as_the_raw_string_the_model_wrote() -> None:

@@ -547,3 +547,21 @@ def test_a_right_value_in_a_rarer_phrasing_is_kept() -> None:
     usual += [(f"Oulu closed March with {n} units sold.", n) for n in range(2000, 2016)]
     rare = "Branch report: Koper\n\nThe branch employs 62 people. March sales at Koper: 2660. It opened in 1990.\n"
     assert odd_one_out(rare, 2660, question, _phrased(usual + [("March sales at Vigo: 1500.", 1500)], question)) is None
+
+
+def test_a_total_question_answered_with_rows_max_is_sent_back_through_the_real_worker(branches) -> None:
+    # the figure's kind reaches the answer rules as a field of the cell's result
+    from rlm_desktop.rlm.engine import Engine
+    from rlm_desktop.settings import Settings
+    from tests.fakes import ScriptedBackend
+
+    root, sub = ScriptedBackend("root"), ScriptedBackend("sub")
+    sub.default = _sub_model([])
+    root.enqueue([
+        f"```python\nrows = ask_numbers({QUESTION!r}, files)\nprint(rows)\n```",
+        "```python\nbiggest = rows.max()\nFINAL(biggest)\n```",
+        "```python\nFINAL(rows.total())\n```",
+    ])
+    finished = Engine(root, sub, branches, Settings()).run("How many units were sold in March across all branches in total?")
+    assert "asks for a total" in root.calls[2][-1].content
+    assert finished.answer.startswith("2930 (total of ")

@@ -35,6 +35,7 @@ from rlm_desktop.rlm.sandbox.types import (
     SandboxStats,
     SourceRef,
 )
+from rlm_desktop.rlm.tools.facts import ToolFact
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +409,7 @@ class ReplSession:
             kill_reason=None,
             variables=tuple(message["variables"]),
             corpus_seen=message["corpus_seen"],
+            facts=tuple(ToolFact.from_wire(f) for f in message["facts"]),
         )
 
     def _sources(self, sources: list[dict[str, Any]]) -> tuple[SourceRef, ...]:

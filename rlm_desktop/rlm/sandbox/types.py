@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rlm_desktop.rlm.tools.facts import ToolFact
+
 
 @dataclass(frozen=True)
 class ReplConfig:
@@ -95,6 +97,7 @@ class CellResult:
     kill_reason: str | None = None
     variables: tuple[str, ...] = ()
     corpus_seen: bool = False  # the cell printed/echoed text that came from the corpus
+    facts: tuple[ToolFact, ...] = ()  # what its tally and ask_numbers reductions computed, as data
 
 
 LlmCallback = Callable[[LlmRequest], LlmReply]

@@ -96,6 +96,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "elapsed_s": _FLOAT,
         "variables": list,
         "corpus_seen": _BOOL,
+        "facts": list,
     },
     "fatal": {"error": _STR},
 }
@@ -107,10 +108,15 @@ _LIST_OF: dict[tuple[str, str], Any] = {
     ("llm", "context_paths"): str,
     ("done", "variables"): str,
     ("done", "sources"): dict,
+    ("done", "facts"): dict,
 }
 
 _SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
 SOURCE_HOWS = ("search", "grep", "read", "context")
+_FACT_FIELDS = {"tool": _STR, "kind": _STR, "value": _STR, "matched": _INT, "searched": _INT, "rows": list, "distinct": _INT}
+_FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below")}
+_FACT_ROWS = 50
+_FACT_CHARS = 500
 LLM_KINDS = ("query", "batch", "rlm")
 LIB_OPS = ("files", "text", "read", "search", "grep")
 LIB_FIELDS = tuple(name for name in _SCHEMAS["lib"] if name != "op")  # a lib request's arguments
@@ -138,6 +144,7 @@ _LIMITS: dict[tuple[str, str], tuple[int, int]] = {
     ("done", "answer"): (0, 2_000_000),
     ("done", "sources"): (10_000, 0),
     ("done", "variables"): (2_000, 200),
+    ("done", "facts"): (200, 0),
     ("fatal", "error"): (0, 10_000),
 }
 _INT_RANGE = (-(2**62), 2**62)  # line numbers, k, limits: never a bignum to allocate
@@ -184,7 +191,28 @@ def validate(message: Any, allowed: frozenset[str]) -> dict[str, Any]:
                     raise ProtocolError(f"done.sources.{name}: wrong type")
             if src["how"] not in SOURCE_HOWS:
                 raise ProtocolError("done.sources.how: unknown value")
+        for fact in message["facts"]:
+            _check_fact(fact)
     return message
+
+
+def _check_fact(fact: dict[str, Any]) -> None:
+    """One of a cell's tool facts: known fields and kinds, short strings, bounded rows."""
+    if set(fact) != set(_FACT_FIELDS):
+        raise ProtocolError("done.facts: wrong fields")
+    for name, types in _FACT_FIELDS.items():
+        if not isinstance(fact[name], types) or isinstance(fact[name], bool):
+            raise ProtocolError(f"done.facts.{name}: wrong type")
+        if isinstance(fact[name], int) and not _INT_RANGE[0] <= fact[name] <= _INT_RANGE[1]:
+            raise ProtocolError(f"done.facts.{name}: number out of range")
+    if fact["kind"] not in _FACT_KINDS.get(fact["tool"], ()):
+        raise ProtocolError("done.facts: unknown tool or kind")
+    if len(fact["value"]) > _FACT_CHARS or len(fact["rows"]) > _FACT_ROWS:
+        raise ProtocolError("done.facts: value or rows too long")
+    for row in fact["rows"]:
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and len(row[0]) <= _FACT_CHARS
+                and isinstance(row[1], int) and not isinstance(row[1], bool) and 0 <= row[1] <= _INT_RANGE[1]):
+            raise ProtocolError("done.facts.rows: each row is [value, files]")
 
 
 def _check_limits(kind: str, message: dict[str, Any]) -> None:

@@ -133,6 +133,7 @@ def main() -> None:
             "elapsed_s": outcome.elapsed_s,
             "variables": [name[:200] for name in outcome.variables],
             "corpus_seen": outcome.corpus_seen,
+            "facts": record.fact_list(),
         }
         try:
             channel.send(done)

@@ -24,6 +24,7 @@ from rlm_desktop.rlm.tools.corpus import (
     resolve_path,
     strip_prefixes,
 )
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
 
@@ -31,6 +32,7 @@ MIN_FRAGMENT = 12  # corpus lines shorter than this are not used as grounding ev
 _KEY = 80
 _MAX_KEYS = 200_000
 _MAX_SOURCES = 300
+MAX_FACTS = 100  # a cell's tool facts sent (the latest)
 _SCAN_RECENT = 3_000
 ASK_EACH_MAX_CHARS = 12_000
 MAX_ANSWER_CHARS = 200_000
@@ -88,9 +90,13 @@ class CellRecord:
         self.answer: str | None = None
         self.answer_ready = False
         self.answer_set = False
+        self.facts: list[ToolFact] = []
 
     def source_list(self) -> list[dict[str, Any]]:
         return [{"path": p, "line": ln, "page": pg, "how": how} for (p, ln, pg, how) in self.sources]
+
+    def fact_list(self) -> list[dict[str, Any]]:
+        return [fact.to_wire() for fact in self.facts[-MAX_FACTS:]]
 
 
 class Repl:
@@ -235,8 +241,11 @@ class Repl:
             # one batch per period and no second pass (a failed check takes the text's own
             # figure): with it, 60 files x 2 months ran past the 200 sub-call budget
             parts = [self._ask_numbers(q, items, max_chars, second_pass=False) for q in split]
-            return values.Numbers.summed(question, parts, split)
-        return self._ask_numbers(question, items, max_chars)
+            numbers = values.Numbers.summed(question, parts, split)
+        else:
+            numbers = self._ask_numbers(question, items, max_chars)
+        numbers.on_figure = self._figure
+        return numbers
 
     def _ask_numbers(self, question: str, items: Sequence[Any], max_chars: int, second_pass: bool = True) -> values.Numbers:
         pairs = self._item_texts(items)
@@ -327,7 +336,13 @@ class Repl:
         says how many files it missed and shows lines from them (other phrasings)."""
         if self.corpus is None:
             raise LookupError("no files in this run")
-        return tally_files(self.corpus, str(pattern), int(flags), self)
+        result = tally_files(self.corpus, str(pattern), int(flags), self)
+        self.cell.facts.append(tally_fact(list(result), result.searched, len(result.unmatched)))
+        return result
+
+    def _figure(self, figure: values.Figure) -> None:
+        value = "" if figure.value is None else values.format_number(figure.value)
+        self.cell.facts.append(figure_fact(figure.how, value, len(figure.paths)))
 
     def rlm_query(self, question: str, text_or_paths: Any) -> str:
         """Give a sub-question and some text (or files) to a child RLM with its own REPL."""

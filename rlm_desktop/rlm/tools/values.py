@@ -13,6 +13,7 @@ Pure functions and small result types; no model calls here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, NamedTuple
@@ -533,6 +534,12 @@ class Numbers(list):
         self.notes = notes
         self.files = files
         self.asked: list[str] = []  # the one-period questions a two-period one was split into
+        self.on_figure: Callable[[Figure], None] | None = None  # told of each reduction (the cell's facts)
+
+    def _told(self, figure: Figure) -> Figure:
+        if self.on_figure is not None:
+            self.on_figure(figure)
+        return figure
 
     @classmethod
     def summed(cls, question: str, parts: list[Numbers], asked: list[str]) -> Numbers:
@@ -566,9 +573,9 @@ class Numbers(list):
         """The sum of the verified values, with the files they came from."""
         rows = self.verified(include_unverified)
         if not rows:
-            return Figure(None, (), "total")
+            return self._told(Figure(None, (), "total"))
         value = sum(Decimal(str(r.value)) for r in rows)
-        return Figure(as_number(value), tuple(r.path for r in rows), "total", self._left_out(rows), len(self))
+        return self._told(Figure(as_number(value), tuple(r.path for r in rows), "total", self._left_out(rows), len(self)))
 
     def _left_out(self, used: list[Row]) -> tuple[str, ...]:
         taken = {r.path for r in used}
@@ -595,14 +602,14 @@ class Numbers(list):
         limit = float(limit)
         hits = tuple(r.path for r in rows if (r.value - limit) * side > 0)  # type: ignore[operator]
         how = f"files {'above' if side > 0 else 'below'} {format_number(limit)}"
-        return Figure(len(hits), hits, how, self._left_out(rows), len(self))
+        return self._told(Figure(len(hits), hits, how, self._left_out(rows), len(self)))
 
     def _extreme(self, pick, include_unverified: bool) -> Figure:  # noqa: ANN001 - max or min
         rows = self.verified(include_unverified)
         if not rows:
-            return Figure(None, (), pick.__name__)
+            return self._told(Figure(None, (), pick.__name__))
         value = pick(r.value for r in rows)
-        return Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__, self._left_out(rows), len(self))
+        return self._told(Figure(value, tuple(r.path for r in rows if same_value(r.value, value)), pick.__name__, self._left_out(rows), len(self)))
 
     def __repr__(self) -> str:
         valued = sum(1 for r in self if r.value is not None)
