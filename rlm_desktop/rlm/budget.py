@@ -91,6 +91,10 @@ class Budget:
                 )
             self.sub_calls += n
 
+    def sub_calls_left(self) -> int:
+        with self._lock:
+            return max(0, self.limits.max_sub_calls - self.sub_calls)
+
     def can_spawn_rlm(self, parent_depth: int) -> bool:
         """A child RLM sits at ``parent_depth + 1``; below ``max_depth`` only plain calls."""
         return parent_depth + 1 < self.limits.max_depth

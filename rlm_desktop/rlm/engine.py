@@ -715,6 +715,11 @@ class Engine:
                 raise Cancelled("stopped")
             if request.kind == "rlm":
                 return LlmReply((self._rlm_query(node, request),))
+            left = self.budget.sub_calls_left()
+            if 0 < left < len(request.prompts):
+                # refused before anything is spent, and the run goes on: the model can
+                # narrow the files or take a sample it says it took
+                return LlmReply((), error=prompts.TOO_MANY_SUB_CALLS.format(asked=len(request.prompts), left=left))
             self.budget.take_sub_calls(len(request.prompts))
             answers = self.sub_calls(node.node_id, node.depth + 1, list(request.prompts))
             for answer in answers:

@@ -262,6 +262,11 @@ NOT_THE_TOP = "The question asks for the most, and the tally lists {value} first
 
 UNGROUNDED = "Your answer has {values}, which is in no output you have seen. Find it in the files first (search, grep or read), then answer with what the output shows."
 KILLED = "The cell was stopped ({reason}) and the REPL restarted: variables you set before are gone. Do less per cell."
+TOO_MANY_SUB_CALLS = (
+    "not run: {asked} sub-calls asked for at once, and only {left} are left in this run's budget. "
+    "Narrow the files first (search or grep for the question's words, or a test on f.path or f.text), "
+    "or take a sample of at most {left} and say in the answer that it covers only those files."
+)
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
 NEXT = "If this answers the question, write FINAL in code with the answer itself and the file:line it came from. Otherwise write more code."
 EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"

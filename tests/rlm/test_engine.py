@@ -827,3 +827,20 @@ def test_an_answer_citing_a_line_that_does_not_hold_its_value_cites_the_line_tha
     kept = make_engine(ScriptedBackend(responses=[code("search('vault code')"), code("FINAL('ORCHID-7731 (docs/a.txt:2)')")]),
                        files=files).run("What is the vault code?")
     assert kept.answer == "ORCHID-7731 (docs/a.txt:2)"  # a right citation stays as it is
+
+
+def test_a_batch_past_the_sub_call_budget_is_refused_before_spending_and_the_run_goes_on() -> None:
+    # a whole-folder map over more files than the budget has calls left used to end the
+    # run on the budget; now the cell is told to narrow or sample, and nothing is spent
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.default = "blue"
+    root.enqueue([
+        code("answers = llm_batch(['What colour? ' + f.text for f in files] * 4)"),
+        code("answers = llm_batch(['What colour? ' + f.text for f in files])\nprint(answers)"),
+        code("FINAL('blue')"),
+    ])
+    finished = make_engine(root, sub, max_sub_calls=5).run("What colour is mentioned in the files?")
+    assert "8 sub-calls asked for at once, and only 5 are left" in last_user(root.calls[1])
+    assert "take a sample of at most 5" in last_user(root.calls[1])
+    assert finished.status == "ok" and finished.budget is None
+    assert finished.stats.sub_calls == 2

@@ -37,11 +37,11 @@ def test_iterations_exhausted_without_attempt_forces_a_final_turn() -> None:
 def test_sub_call_budget_stops_the_run() -> None:
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     sub.default = "x"
-    root.enqueue([code("print(llm_batch(['a', 'b', 'c']))"), "FINAL(partial)"])
+    root.enqueue([code("print(llm_batch(['a', 'b']))"), code("print(llm_batch(['c']))"), "FINAL(partial)"])
     finished = make_engine(root, sub, max_sub_calls=2).run("Q?")
     assert finished.status == "budget_exhausted" and finished.budget == "sub_calls"
     assert finished.answer == "partial"
-    assert sub.calls == []  # the batch was refused whole, nothing half-done
+    assert len(sub.calls) == 2  # the batch past the spent budget was refused whole, nothing half-done
 
 
 def test_token_budget() -> None:

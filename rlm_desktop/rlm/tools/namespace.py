@@ -268,8 +268,11 @@ class Repl:
         second: dict[int, values.Parsed] = {}
         if again:
             prompts = [values.second_prompt(question, labels[i], shown[i], options[i]) for i in again]
-            replies = self._request_llm("batch", prompts, None, [], True)
-            second = {i: values.parse_reply(r, question) for i, r in zip(again, replies, strict=True)}
+            try:
+                replies = self._request_llm("batch", prompts, None, [], True)
+            except LlmError:  # no budget for the second pass: the rows keep their first replies' checks
+                replies = []
+            second = {i: values.parse_reply(r, question) for i, r in zip(again, replies, strict=False)}
         rows: list[values.Row] = []
         notes: list[str] = []
         for i, (label, first) in enumerate(zip(labels, parsed, strict=True)):
