@@ -44,9 +44,9 @@ answer: the kind of answer wanted."""
 _SHOTS = (
     ("The folder has 212 files (150 html, 62 text).", "What is the default page size of the print dialog?", "one place", "value"),
     ("The folder has 88 files (88 code).", "Which function reads the retry limit from the environment?", "one place", "name or phrase"),
-    ("The folder has 40 files (30 pdf, 10 docx).", "What is the phone number of the person who signed the Delta lease?", "two steps", "value"),
+    ("The folder has 40 files (30 pdf, 10 docx).", "What is the phone number of the person who signed the Delta permit?", "two steps", "value"),
     ("The folder has 120 files (120 text).", "How many reports mention a water leak?", "every file", "count"),
-    ("The folder has 64 files (40 pdf, 24 text).", "What did we pay Orbit Travel in total in 2023?", "every file", "total"),
+    ("The folder has 64 files (40 pdf, 24 text).", "What did we pay Orbit Cranes in total in 2023?", "every file", "total"),
     ("The folder has 31 files (31 markdown).", "Which people signed every one of the minutes?", "every file", "list"),
     ("The folder has 900 files (900 html).", "What is the largest value the timeout setting accepts?", "one place", "value"),
 )

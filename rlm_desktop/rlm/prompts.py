@@ -38,16 +38,16 @@ _LOOKUP = (
     "Question: What is the launch date of Project Falcon?",
     "```python\nsearch('Project Falcon launch date')\n```",
     "Output:\nsearch('Project Falcon launch date'): showing 2 of 2 matching files:\n"
-    "notes/plan.txt:14: … budget review. [Project] [Falcon] will [launch] on 3 March 2025. The team meets …\n"
+    "notes/plan.txt:14: … budget review. [Project] [Falcon] will [launch] on 3 May 2025. The team meets …\n"
     "notes/team.txt:3: … the [Falcon] team: Ana, Raj …",
-    "```python\nFINAL('Project Falcon will launch on 3 March 2025 (notes/plan.txt:14)')\n```",
+    "```python\nFINAL('Project Falcon will launch on 3 May 2025 (notes/plan.txt:14)')\n```",
 )
 
 _COUNT = (
-    "Question: How many files mention an invoice?",
-    "```python\nhits = [f.path for f in files if 'invoice' in f.text.lower()]\nprint(len(hits), hits[:5])\n```",
+    "Question: How many files mention a recall?",
+    "```python\nhits = [f.path for f in files if 'recall' in f.text.lower()]\nprint(len(hits), hits[:5])\n```",
     "Output:\n7 ['a/jan.txt', 'a/feb.txt', 'b/x.md', 'b/y.md', 'c/z.txt']",
-    "```python\nFINAL(f'{len(hits)} files mention an invoice, e.g. {hits[0]}')\n```",
+    "```python\nFINAL(f'{len(hits)} files mention a recall, e.g. {hits[0]}')\n```",
 )
 
 _WHOLE_FOLDER = re.compile(

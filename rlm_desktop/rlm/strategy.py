@@ -68,20 +68,20 @@ _NOT_FOUND = _turns(
 )
 
 _LOOKUP = _turns(
-    "When does the lease of the Harbor Street shop end?",
-    "```python\nsearch('Harbor Street lease end')\n```",
-    "Output:\nshowing 3 of 3 matching files\nleases/harbor.txt:12: The Harbor Street lease ends on 30 June 2027.\nnotes/shops.txt:4: Harbor Street shop: 3 staff.\nnotes/todo.txt:9: call landlord",
-    "```python\nFINAL('30 June 2027 (leases/harbor.txt:12)')\n```",
+    "When does the guarantee of the Moonlit kettle end?",
+    "```python\nsearch('Moonlit kettle guarantee end')\n```",
+    "Output:\nshowing 3 of 3 matching files\nmanuals/kettle.txt:12: The Moonlit kettle is guaranteed until 30 June 2027.\nnotes/kitchen.txt:4: Moonlit kettle: 3 settings.\nnotes/todo.txt:9: descale kettle",
+    "```python\nFINAL('30 June 2027 (manuals/kettle.txt:12)')\n```",
 )
 
 _MULTI = _turns(
-    "What is the phone extension of the manager of the Oslo office?",
-    "```python\nsearch('manager Oslo office')\n```",
-    "Output:\nsearch('manager Oslo office'): showing 1 of 1 matching files:\nstaff/offices.txt:8: the new rota. The [Oslo] [office] is [managed] by Lina Berg since May.\n"
+    "What is the radio channel of the captain of the ferry Aurora?",
+    "```python\nsearch('captain ferry Aurora')\n```",
+    "Output:\nsearch('captain ferry Aurora'): showing 1 of 1 matching files:\ncrew/rota.txt:8: the new rota. The [ferry] [Aurora] is [captained] by Lina Berg since May.\n"
     "The first fact names Lina Berg: search for Lina Berg next to find the answer.",
-    "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg extension')\n```",
-    "Output:\nsearch('Lina Berg extension'): showing 1 of 2 matching files:\ndirectory/phones.txt:22: [Lina] [Berg] can be reached on [extension] 4471.",
-    "```python\nFINAL('4471: the Oslo office is managed by Lina Berg (staff/offices.txt:8), whose extension is 4471 (directory/phones.txt:22)')\n```",
+    "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg radio channel')\n```",
+    "Output:\nsearch('Lina Berg radio channel'): showing 1 of 2 matching files:\ndirectory/radio.txt:22: [Lina] [Berg] listens on [channel] 4471.",
+    "```python\nFINAL('4471: the ferry Aurora is captained by Lina Berg (crew/rota.txt:8), whose radio channel is 4471 (directory/radio.txt:22)')\n```",
 )
 
 _COUNT = _turns(
@@ -92,54 +92,54 @@ _COUNT = _turns(
 )
 
 _MOST = _turns(
-    "Which customer appears in the most files?",
-    "```python\ntally(r'Customer: (\\w+ \\w+)|City: (\\w+)')\n```",
-    "Output:\ntally(r'Customer: (\\w+ \\w+)|City: (\\w+)'): matched in 31 of 52 files; 7 distinct values, of different kinds (the alternatives share no value). One kind per call:\n"
-    "  tally(r'Customer: (\\w+ \\w+)') counts Ivo Petrov, Ana Silva, Tom Reed, ...\n  tally(r'City: (\\w+)') counts Porto, Lyon, Graz, ...",
-    "```python\n# the question asks for a customer: count only the customer names\ntally(r'Customer: (\\w+ \\w+)')\n```",
-    "Output:\ntally(r'Customer: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Ivo Petrov: 12 files\n  Ana Silva: 11 files\n  Tom Reed: 8 files\n"
-    "21 files have no match; their lines may say it another way, e.g.:\n  orders/b.txt:2: Placed by the customer Ana Silva.\n  orders/k.txt:1: Buyer: Ivo Petrov, paid in cash.\n"
-    "To count those too: tally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)')",
-    "```python\n# count the other phrasings too\ntally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)')\n```",
-    "Output:\ntally(r'Customer: (\\w+ \\w+)|the customer ([A-Z]\\w+ [A-Z]\\w+)|Buyer: ([A-Z]\\w+ [A-Z]\\w+)'): matched in 52 of 52 files; 3 distinct values:\n  Ivo Petrov: 21 files\n  Ana Silva: 18 files\n  Tom Reed: 13 files",
-    "```python\nFINAL('Ivo Petrov (21 of 52 files)')\n```",
+    "Which breeder appears in the most files?",
+    "```python\ntally(r'Breeder: (\\w+ \\w+)|Town: (\\w+)')\n```",
+    "Output:\ntally(r'Breeder: (\\w+ \\w+)|Town: (\\w+)'): matched in 31 of 52 files; 7 distinct values, of different kinds (the alternatives share no value). One kind per call:\n"
+    "  tally(r'Breeder: (\\w+ \\w+)') counts Oren Vale, Sela Marsh, Tobin Reed, ...\n  tally(r'Town: (\\w+)') counts Kelso, Brora, Alnwick, ...",
+    "```python\n# the question asks for a breeder: count only the breeder names\ntally(r'Breeder: (\\w+ \\w+)')\n```",
+    "Output:\ntally(r'Breeder: (\\w+ \\w+)'): matched in 31 of 52 files; 3 distinct values:\n  Oren Vale: 12 files\n  Sela Marsh: 11 files\n  Tobin Reed: 8 files\n"
+    "21 files have no match; their lines may say it another way, e.g.:\n  litters/b.txt:2: Bred by the breeder Sela Marsh.\n  litters/k.txt:1: Bred by: Oren Vale, registered in spring.\n"
+    "To count those too: tally(r'Breeder: (\\w+ \\w+)|the breeder ([A-Z]\\w+ [A-Z]\\w+)|Bred by: ([A-Z]\\w+ [A-Z]\\w+)')",
+    "```python\n# count the other phrasings too\ntally(r'Breeder: (\\w+ \\w+)|the breeder ([A-Z]\\w+ [A-Z]\\w+)|Bred by: ([A-Z]\\w+ [A-Z]\\w+)')\n```",
+    "Output:\ntally(r'Breeder: (\\w+ \\w+)|the breeder ([A-Z]\\w+ [A-Z]\\w+)|Bred by: ([A-Z]\\w+ [A-Z]\\w+)'): matched in 52 of 52 files; 3 distinct values:\n  Oren Vale: 21 files\n  Sela Marsh: 18 files\n  Tobin Reed: 13 files",
+    "```python\nFINAL('Oren Vale (21 of 52 files)')\n```",
 )
 
 _MAP = _turns(
-    "What is the total of all the invoices?",
-    "```python\nrows = ask_numbers('What is the invoice total?', files)\nrows\n```",
-    "Output:\n38 values from 38 files\n  inv/01.txt: 1250 (ok)\n  inv/02.txt: 310 (second_pass: first reply 2019: a year)\n  inv/03.txt: 4400 (ok)\n  ...\n"
+    "What is the total rainfall of all the gauges?",
+    "```python\nrows = ask_numbers('How much rain did the gauge record?', files)\nrows\n```",
+    "Output:\n38 values from 38 files\n  gauges/01.txt: 1250 (ok)\n  gauges/02.txt: 310 (second_pass: first reply 2019: a year)\n  gauges/03.txt: 4400 (ok)\n  ...\n"
     "Use .total(), .max() or .min() (verified values, with their files).",
     "```python\nrows.total()\n```",
-    "Output:\n48210 (total of inv/01.txt, inv/02.txt, inv/03.txt, inv/04.txt, inv/05.txt, inv/06.txt, inv/07.txt, inv/08.txt and 30 more)",
-    "```python\nFINAL('48210 (the total of the 38 invoices, one per file: inv/01.txt ... inv/38.txt)')\n```",
+    "Output:\n48210 (total of gauges/01.txt, gauges/02.txt, gauges/03.txt, gauges/04.txt, gauges/05.txt, gauges/06.txt, gauges/07.txt, gauges/08.txt and 30 more)",
+    "```python\nFINAL('48210 (the total of the 38 gauges, one per file: gauges/01.txt ... gauges/38.txt)')\n```",
 )
 
 _MAX = _turns(
-    "Which shop paid the highest rent in May?",
-    "```python\nrows = ask_numbers('How much rent did the shop pay in May?', files)\nrows.max()\n```",
-    "Output:\n2300 (from shops/harbor.txt)",
-    "```python\nread('shops/harbor.txt', 1, 3)\n```",
-    "Output:\n1| Harbor Street shop\n2| Rent paid in May: 2,300.\n3| Staff: 3.",
-    "```python\nFINAL('The Harbor Street shop: 2300 in May (shops/harbor.txt:2)')\n```",
+    "Which hive gave the most honey in May?",
+    "```python\nrows = ask_numbers('How much honey did the hive give in May?', files)\nrows.max()\n```",
+    "Output:\n2300 (from hives/north.txt)",
+    "```python\nread('hives/north.txt', 1, 3)\n```",
+    "Output:\n1| North hive\n2| Honey taken in May: 2,300 g.\n3| Frames: 10.",
+    "```python\nFINAL('The North hive: 2300 g in May (hives/north.txt:2)')\n```",
 )
 
 # Before tally and ask_numbers (issue 10's ablations 'tally' and 'map_helper' bring them back):
 # the root writes its own Counter regex, or its own sentence filter, llm_batch and parse.
 _MOST_COUNTER = _turns(
-    "Which customer appears in the most files?",
-    "```python\ngrep(r'(?i)customer')\n```",
-    "Output:\nshowing 5 of 61 matches\norders/a.txt:2: Customer: Ivo Petrov\norders/b.txt:2: Placed by the customer Ana Silva.\norders/c.txt:3: Customer: Ivo Petrov\n...",
-    "```python\nimport collections, re\ncounts = collections.Counter()\nfor f in files:\n    for name in set(re.findall(r'[Cc]ustomer:? ([A-Z]\\w+ [A-Z]\\w+)', f.text)):\n        counts[name] += 1\nprint(counts.most_common(5))\n```",
-    "Output:\n[('Ivo Petrov', 14), ('Ana Silva', 9), ('Tom Reed', 6)]",
-    "```python\nFINAL('Ivo Petrov (14 files)')\n```",
+    "Which breeder appears in the most files?",
+    "```python\ngrep(r'(?i)breeder')\n```",
+    "Output:\nshowing 5 of 61 matches\nlitters/a.txt:2: Breeder: Oren Vale\nlitters/b.txt:2: Bred by the breeder Sela Marsh.\nlitters/c.txt:3: Breeder: Oren Vale\n...",
+    "```python\nimport collections, re\ncounts = collections.Counter()\nfor f in files:\n    for name in set(re.findall(r'[Bb]reeder:? ([A-Z]\\w+ [A-Z]\\w+)', f.text)):\n        counts[name] += 1\nprint(counts.most_common(5))\n```",
+    "Output:\n[('Oren Vale', 14), ('Sela Marsh', 9), ('Tobin Reed', 6)]",
+    "```python\nFINAL('Oren Vale (14 files)')\n```",
 )
 
 _MAP_BATCH = _turns(
-    "What is the total of all the invoices?",
-    "```python\nimport re\nsel, prompts = [], []\nfor f in files:\n    parts = [s for s in re.split(r'(?<=[.!?])\\s+', f.text) if 'invoice' in s.lower() or 'total' in s.lower()]\n    if parts:\n        sel.append(f.path)\n        prompts.append(' '.join(parts)[:800] + '\\n\\nWhat is the invoice total here? Reply with the number only, in digits.')\nanswers = llm_batch(prompts)\nvalues = []\nfor path, a in zip(sel, answers):\n    m = re.search(r'\\d[\\d,]*(\\.\\d+)?', a)\n    if m:\n        values.append((path, float(m.group().replace(',', ''))))\nprint(len(values), 'values from', len(files), 'files:', values[:8])\nprint('sum', sum(v for _, v in values))\n```",
-    "Output:\n38 values from 38 files: [('inv/01.txt', 1250.0), ('inv/02.txt', 310.0), ...]\nsum 48210.0",
-    "```python\nFINAL('48210 (the sum over 38 invoices, one per file)')\n```",
+    "What is the total rainfall of all the gauges?",
+    "```python\nimport re\nsel, prompts = [], []\nfor f in files:\n    parts = [s for s in re.split(r'(?<=[.!?])\\s+', f.text) if 'rain' in s.lower() or 'total' in s.lower()]\n    if parts:\n        sel.append(f.path)\n        prompts.append(' '.join(parts)[:800] + '\\n\\nHow much rain did the gauge record? Reply with the number only, in digits.')\nanswers = llm_batch(prompts)\nvalues = []\nfor path, a in zip(sel, answers):\n    m = re.search(r'\\d[\\d,]*(\\.\\d+)?', a)\n    if m:\n        values.append((path, float(m.group().replace(',', ''))))\nprint(len(values), 'values from', len(files), 'files:', values[:8])\nprint('sum', sum(v for _, v in values))\n```",
+    "Output:\n38 values from 38 files: [('gauges/01.txt', 1250.0), ('gauges/02.txt', 310.0), ...]\nsum 48210.0",
+    "```python\nFINAL('48210 (the sum over 38 gauges, one per file)')\n```",
 )
 
 _CODE = _turns(
@@ -160,7 +160,7 @@ _CALLERS = _turns(
 )
 
 _HINTS: dict[StrategyName, str] = {
-    "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, as in FINAL('30 June 2027 (leases/harbor.txt:12)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
+    "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, as in FINAL('30 June 2027 (manuals/kettle.txt:12)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
     "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
     "whole_folder_code": "The answer needs every file: count in code, never from one page of search hits. To find the most common value use tally(r'... (group)') and widen the regex until no file is missed; to count or list files that say something, loop over files and print the count and the paths.",
     "whole_folder_map": "The answer needs a figure from every file: rows = ask_numbers('<the figure, as a question about one file>', files) asks for it in each file and checks it; then rows.total(), rows.max() or rows.min(), or rows.above(n) / rows.below(n) for how many files are past a number. Do not add up numbers by hand.",

@@ -15,10 +15,10 @@ from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
 from tests.rlm.test_engine_session import TEXT
 
 # one phrase from each strategy's worked examples (rlm/strategy.py)
-LOOKUP = "Harbor Street"
-MULTI = "Oslo office"
+LOOKUP = "Moonlit kettle"
+MULTI = "ferry Aurora"
 COUNT = "Nordwind"
-MAP = "total of all the invoices"
+MAP = "total rainfall of all the gauges"
 CODE = "_load_table"
 FIXED = "Project Falcon"  # the fixed examples of prompts.py
 

@@ -22,14 +22,10 @@ OLD_SET_NOUNS = frozenset({"staff", "headcount", "branch", "branches", "offices"
 WORD = re.compile(r"[A-Za-z][a-z]{2,}")
 
 LEFT_TO_RETIRE: dict[str, frozenset[str]] = {
-    # the plan call's and the prompts' worked examples
-    "plan.py": frozenset({"lease", "travel"}),
-    "prompts.py": frozenset({"invoice", "march"}),
     # the figure pickers of ask_numbers (the _PEOPLE and month lists)
     "tools/values.py": frozenset({"headcount", "march", "paid", "staff"}),
     # the question regexes of the rules router
-    "strategy.py": frozenset({"customer", "desk", "graz", "harbor", "invoice", "lease", "offices", "paid", "petrov",
-                              "porto", "staff", "street"}),
+    "strategy.py": frozenset({"desk", "offices", "staff"}),
 }
 # a generated person's first name that is also a plain word of the engine's own code
 PLAIN_WORDS = frozenset({"grace"})
