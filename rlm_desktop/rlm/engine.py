@@ -26,10 +26,9 @@ from pathlib import Path
 from rlm_desktop import paths
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, SandboxError
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
-from rlm_desktop.rlm import cells, coverage, prompts
+from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.budget import Budget, Limits
-from rlm_desktop.rlm.checks import judge, parrots_instruction, shown_first_clause
-from rlm_desktop.rlm.citations import CellSources, cite, library_ref_text, recite
+from rlm_desktop.rlm.citations import cite, library_ref_text, recite
 from rlm_desktop.rlm.events import (
     CellFinished,
     Event,
@@ -43,15 +42,13 @@ from rlm_desktop.rlm.events import (
     RunStats,
     Status,
     TokenDelta,
-    TurnFinished,
 )
 from rlm_desktop.rlm.grounding import (
     Evidence,
-    ungrounded_values,
 )
-from rlm_desktop.rlm.history import cut_to_tokens, fit_messages
+from rlm_desktop.rlm.history import cut_to_tokens
+from rlm_desktop.rlm.loop import NodeLoop
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
-from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
 from rlm_desktop.rlm.rules import RULE_NAMES
 from rlm_desktop.rlm.sandbox.types import CellResult, LlmReply, LlmRequest, ReplConfig
 from rlm_desktop.rlm.strategy import (
@@ -67,18 +64,7 @@ from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROOT_MAX_TOKENS = 384  # one turn: a short cell; the 1.5B writes ~7 tok/s here
 SUB_MAX_TOKENS = 256
-FORCED_MAX_TOKENS = 160
-FORCED_GRACE_S = 45.0  # the forced "answer now" turn may run this long past the time budget
-MAX_RESTARTS = 2  # fresh workers per node after a crash or a kill
-# A turn that repeats an earlier cell is drawn again (at this temperature) up to this many
-# times before the model is told off: the 1.5B, greedy, re-sends the same search for ten
-# turns, nudge or not (dev-set traces), but a second draw usually tries something new.
-RESAMPLES = 2
-MAX_REPEAT_NUDGES = 2  # then the node answers now (a forced turn) instead of repeating on
-MAX_PASSAGE_ANSWERS = 3  # repeats answered with the passages around earlier matches
-RESAMPLE_TEMPERATURE = 0.7
 
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
@@ -265,13 +251,13 @@ class Engine:
         tried: list[str] = []
         first: NodeOutcome | None = None
         try:
-            description = self._describe(roots, context_text, backend)
+            description = self.describe(roots, context_text, backend)
             while True:
                 try:
                     messages = prompts.opening(question, description, strategy)
                     if session is None:
                         session = self._start_session(node)
-                    outcome, session = self._loop(node, question, messages, session, strategy)
+                    outcome, session = NodeLoop(self).run(node, question, messages, session, strategy)
                 except SandboxError as exc:
                     log.warning("REPL worker failed: %s", exc)
                     self.emit(Notice(self.run_id, node.node_id, 0, f"REPL worker failed: {exc}"))
@@ -298,7 +284,7 @@ class Engine:
         finally:
             if session is not None:
                 self._close_session(session)
-            shutil.rmtree(self._scratch(node.node_id), ignore_errors=True)
+            shutil.rmtree(self.scratch(node.node_id), ignore_errors=True)
         outcome.evidence, outcome.cells = node.evidence, node.cells
         if kind == "root" and outcome.answer and "recite" not in self.ablated:
             # before the node's answer is shown: the tree and the run agree on it
@@ -306,7 +292,7 @@ class Engine:
             if note is not None:
                 node.pending.append(note)
                 outcome.answer = answer
-        self._flush_pending(node, node.last_turn)
+        self.flush_pending(node, node.last_turn)
         self.emit(
             NodeFinished(
                 self.run_id, node.node_id, outcome.status, outcome.answer, node.prompt_tokens,
@@ -367,278 +353,11 @@ class Engine:
         node.exhausted = None
         return retry
 
-    def _loop(self, node: NodeState, question: str, messages: list[Message], session,
-              strategy: Strategy | None = None) -> tuple[NodeOutcome, object]:
-        keep_head = len(messages)
-        node.examples = "\n".join(m.content for m in messages[:keep_head - 1])  # the prompt and worked examples
-        node.strategy = strategy.name if strategy is not None else None
-        saw_output = False
-        ran: set[str] = set()  # normalized cells run in this attempt
-        last_output = ""
-        temperature, resampled, repeat_nudges = 0.0, 0, 0
-        bridged: set[str] = set()  # names already pointed at (multi-step)
-        last_error: str | None = None
-        grounding_refused = False
-        restarts = 0
-        passages_given = 0
-        shown_windows: set[tuple[str, int]] = set()  # passages shown for repeats, this attempt
-        attempt_start = len(node.cells)
-        base = turn = node.last_turn
-        while True:
-            try:
-                if node.exhausted is not None:
-                    raise node.exhausted
-                self.budget.check_iteration(turn - base)
-            except BudgetExceeded as exc:
-                return self._exhausted(node, session, messages, keep_head, exc, turn), session
-            turn += 1
-            node.last_turn = turn
-            self.budget.iterations += 1
-            fitted = fit_messages(node.backend, messages, ROOT_MAX_TOKENS, keep_head)
-            # the system prompt and the strategy's examples (all before the question) are
-            # the same in every run with this strategy: their KV state is saved and reloaded
-            params = GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature, stable_messages=keep_head - 1)
-            try:
-                completion = self.chat(node.backend, node.node_id, fitted, params, stop_after_first_block)
-            except BudgetExceeded as exc:  # the time ran out in the middle of the turn
-                return self._exhausted(node, session, messages, keep_head, exc, turn), session
-            node.prompt_tokens += completion.prompt_tokens
-            node.completion_tokens += completion.completion_tokens
-            log.debug("%s turn %d: %d prompt tokens (%d evaluated), %d generated, %.1f s", node.node_id, turn,
-                      completion.prompt_tokens, completion.evaluated_prompt_tokens, completion.completion_tokens, completion.elapsed_s)
-            text = completion.text
-            self.emit(
-                TurnFinished(self.run_id, node.node_id, turn, text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
-            )
-            messages.append(Message("assistant", text))
-            parsed = parse_turn(text)
-
-            if parsed.code is None:
-                node.evidence.add_model_text(text)
-                if parsed.final_text is None and parsed.final_var is None:
-                    self._nudge(node, turn, messages, prompts.NO_CODE)
-                    continue
-                if not saw_output:
-                    node.attempts.append(parsed.final_text or "")
-                    self._nudge(node, turn, messages, prompts.NO_OUTPUT_YET)
-                    continue
-                if parsed.final_var is not None:
-                    result, session = self._run_cell(node, session, turn, f"FINAL_VAR({parsed.final_var!r})")
-                    answer, from_code = (result.answer or ""), True
-                else:
-                    answer, from_code = parsed.final_text or "", False
-                verdict = self._judge(node, turn, messages, answer, from_code, grounding_refused)
-                if verdict is None:
-                    return NodeOutcome("ok", clean_answer(self._trimmed(node, answer)), saw_output=saw_output), session
-                grounding_refused = True
-                continue
-
-            code = parsed.code
-            node.evidence.add_model_text(code)
-            repeated = "repeats" not in self.ablated and cells.normalized(code) in ran
-            redraw = "passages" in self.ablated  # the older answer to a repeat: draw again, hotter
-            if repeated and not redraw and passages_given < MAX_PASSAGE_ANSWERS:
-                # a repeated cell is answered with what its matches say, read in full: the
-                # 1.5B re-ran grep('2.35') with the answer's line in its output, never reading it
-                windows = cells.passage_windows(node.cells[attempt_start:], code, shown_windows)
-                if windows:
-                    passages_given += 1
-                    shown = getattr(session, "display_path", None)
-                    if shown is not None:  # the paths as the model's code sees them
-                        windows = [(shown(path), start, end) for path, start, end in windows]
-                    reading = cells.passages_cell(windows)
-                    result, session = self._run_cell(node, session, turn, reading)
-                    ran.add(cells.normalized(reading))
-                    node.evidence.add_output(result.output, result.facts)
-                    node.cells.append(CellSources(result.output, tuple(result.sources), reading))
-                    saw_output = saw_output or bool(result.output.strip())
-                    last_output = result.output
-                    self.emit(Notice(self.run_id, node.node_id, turn,
-                                      f"the cell repeats an earlier one: showing the lines around {len(windows)} of its matches instead"))
-                    messages.append(Message("user", prompts.passages_instead(result.output or result.error or "", question)))
-                    continue
-            if repeated:
-                # with passages on, every match of the repeat was read already: no redraw,
-                # and greedy decoding stays (a run gives the same answer each time)
-                if redraw:
-                    temperature = RESAMPLE_TEMPERATURE
-                if redraw and resampled < RESAMPLES:
-                    resampled += 1
-                    messages.pop()  # as if never said: the next draw sees the same prompt
-                    self.emit(Notice(self.run_id, node.node_id, turn,
-                                      f"the cell repeats an earlier one: drawing another (temperature {RESAMPLE_TEMPERATURE})"))
-                    continue
-                resampled = 0
-                repeat_nudges += 1
-                if repeat_nudges > MAX_REPEAT_NUDGES:
-                    # stuck: every further turn would be the same cell; answer now instead
-                    node.exhausted = BudgetExceeded(
-                        "iterations", f"the model repeated the same cell after {MAX_REPEAT_NUDGES} corrections")
-                    continue
-                self._nudge(node, turn, messages, prompts.repeated(last_output, question))
-                continue
-            if cells.pastes_output(code, last_output):
-                rest = cells.without_pasted(code, last_output)
-                if rest is None:
-                    # the 1.5B sometimes sends the last output back as its next cell (a
-                    # SyntaxError, then the same paste again): point at the line instead
-                    temperature = RESAMPLE_TEMPERATURE
-                    self._nudge(node, turn, messages, prompts.pasted_output(last_output, question))
-                    continue
-                # the output pasted back, then FINAL(...): run the code after the paste
-                self.emit(Notice(self.run_id, node.node_id, turn, "the cell repeats the last output before its code: running only the code"))
-                code = rest
-            code, notes = cells.mended(code)
-            for note in notes:
-                self.emit(Notice(self.run_id, node.node_id, turn, note))
-            temperature, resampled = 0.0, 0
-            ran.add(cells.normalized(code))
-            result, session = self._run_cell(node, session, turn, code)
-            hints: list[str] = []  # lines sent with this cell's output
-            if result.killed and not self.cancel.cancelled:
-                if restarts >= MAX_RESTARTS:
-                    raise SandboxError(f"the REPL worker died {restarts + 1} times ({result.kill_reason})")
-                restarts += 1
-                self._hint(node, turn, hints, prompts.KILLED.format(reason=result.kill_reason or "killed"))
-            if self.cancel.cancelled:
-                raise Cancelled("stopped")
-            node.evidence.add_output(result.output, result.facts)
-            node.cells.append(CellSources(result.output, tuple(result.sources), code))
-            node.absent.update(prompts.absent_words(result.output))
-            last_output = result.output
-            if result.error:
-                if ("repeats" not in self.ablated and last_error is not None
-                        and cells.last_line(result.error) == cells.last_line(last_error)):
-                    self._hint(node, turn, hints, prompts.same_error(result.error))
-                last_error = result.error
-                cut = cells.cut_final(code) if "unterminated string" in result.error else None
-                if cut is not None and saw_output and not grounding_refused:
-                    # the answer ran into the token limit inside FINAL's string (a right
-                    # total, then an invented figure for each of 60 files): its first
-                    # clause is the answer, judged like any other
-                    self.emit(Notice(self.run_id, node.node_id, turn, f"FINAL was cut off inside its string; taking its first part: {cut!r}"))
-                    verdict = self._judge(node, turn, messages, cut, False, grounding_refused, result)
-                    if verdict is None:
-                        return NodeOutcome("ok", clean_answer(cut), saw_output=True), session
-                    grounding_refused = True
-                    continue
-                if cut is not None:
-                    self._hint(node, turn, hints, prompts.FINAL_CUT)
-            else:
-                last_error = None
-            had_seen = saw_output
-            saw_output = saw_output or bool(result.output.strip()) or result.corpus_seen
-
-            if result.answer_ready and result.answer is not None:
-                if not had_seen:
-                    node.attempts.append(result.answer)
-                    messages.append(Message("user", prompts.output_message(result.output, result.error, prompts.NO_OUTPUT_YET)))
-                    self.emit(Notice(self.run_id, node.node_id, turn, prompts.NO_OUTPUT_YET))
-                    ran.discard(cells.normalized(code))  # now that it has seen the output, the same cell may answer
-                    continue
-                verdict = self._judge(node, turn, messages, result.answer, True, grounding_refused, result)
-                if verdict is None:
-                    return NodeOutcome("ok", clean_answer(self._trimmed(node, result.answer)), saw_output=True), session
-                grounding_refused = True
-                ran.discard(cells.normalized(code))  # insisting on the same answer is allowed once refused
-                continue
-            if strategy is not None and strategy.name == "multi_step" and "bridge" not in self.ablated:
-                name = prompts.bridge(question, result.output)
-                if name is not None and name not in bridged and name.lower() not in code.lower():
-                    bridged.add(name)
-                    self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
-            messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
-
-    def _hint(self, node: NodeState, turn: int, hints: list[str], text: str) -> None:
-        """A line to send with the cell's output, shown in the trace as a Notice."""
-        hints.append(text)
-        self.emit(Notice(self.run_id, node.node_id, turn, text))
-
-    def _judge(self, node: NodeState, turn: int, messages: list[Message], answer: str, from_code: bool,
-               already_refused: bool, result: CellResult | None = None) -> str | None:
-        """None when the answer is accepted (``checks.judge``); else the nudge, sent back."""
-        if "grounding" in self.ablated:
-            node.attempts.append(answer)
-            return None
-        nudge = judge(node, answer, from_code=from_code, already_refused=already_refused, off=self.ablated)
-        return None if nudge is None else self._send_nudge(node, turn, messages, nudge, result)
-
-    def _send_nudge(self, node: NodeState, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
-        """The refusal of an answer, with the output of the cell that gave it (if any)."""
-        if result is not None:
-            messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
-            self.emit(Notice(self.run_id, node.node_id, turn, nudge))
-        else:
-            self._nudge(node, turn, messages, nudge)
-        return nudge
-
-    def _trimmed(self, node: NodeState, answer: str) -> str:
-        """An answer accepted on its second try still naming values no output showed, cut
-        to its first clause when that clause holds only shown values: the 1.5B insisted on
-        a right total followed by an invented "1000" for every file."""
-        first = None if "grounding" in self.ablated else shown_first_clause(answer, node.evidence)
-        if first is None:
-            return answer
-        self.emit(Notice(self.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
-        return first
-
-    def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str) -> None:
-        messages.append(Message("user", text))
-        self._flush_pending(node, turn)
-        self.emit(Notice(self.run_id, node.node_id, turn, text))
-
-    def _flush_pending(self, node: NodeState, turn: int) -> None:
+    def flush_pending(self, node: NodeState, turn: int) -> None:
         while node.pending:
             self.emit(Notice(self.run_id, node.node_id, turn, node.pending.pop(0)))
 
-    def _exhausted(self, node: NodeState, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
-        """Best answer so far: the last answer attempt, else one forced "answer now" turn."""
-        self.emit(Notice(self.run_id, node.node_id, turn, f"budget used up: {exc}"))
-        if node.attempts and node.attempts[-1]:
-            return NodeOutcome("budget_exhausted", clean_answer(node.attempts[-1]), budget=exc.budget)
-        messages.append(Message("user", prompts.FORCE_ANSWER.format(budget=exc.budget)))
-        try:
-            fitted = fit_messages(node.backend, messages, FORCED_MAX_TOKENS, keep_head)
-            completion = self.chat(node.backend, node.node_id, fitted, GenerationParams(max_tokens=FORCED_MAX_TOKENS),
-                                   stop_after_first_block, grace_s=FORCED_GRACE_S)
-        except Cancelled:
-            raise
-        except RlmDesktopError as error:
-            return NodeOutcome("budget_exhausted", coverage.not_found_within(exc.budget, node.cells), budget=exc.budget, error=str(error))
-        node.prompt_tokens += completion.prompt_tokens
-        node.completion_tokens += completion.completion_tokens
-        node.last_turn = turn + 1
-        self.emit(
-            TurnFinished(self.run_id, node.node_id, turn + 1, completion.text, completion.prompt_tokens, completion.completion_tokens, completion.elapsed_s)
-        )
-        code = parse_turn(completion.text).code
-        # a forced turn that is only code (a search again) is no answer; FINAL in it is
-        answer = parse_forced_answer(completion.text) if code is None or "FINAL" in code else ""
-        from_code = False
-        node.evidence.add_model_text(code if code is not None else completion.text)
-        if code is not None and session is not None:
-            # FINAL(var) in code: let the REPL say what the variable holds
-            result, _ = self._run_cell(node, session, turn + 1, code)
-            if result.answer_ready and result.answer:
-                answer, from_code = result.answer, True
-        if parrots_instruction(answer):
-            # a small model sometimes repeats the "answer now" instruction as its answer
-            answer = ""
-        missing = ungrounded_values(answer, node.evidence, from_code=from_code) if answer and "grounding" not in self.ablated else []
-        if missing:
-            # no turn is left to send it back: a guess (often the worked example's values)
-            # is not shown as the answer
-            self.emit(Notice(self.run_id, node.node_id, turn + 1,
-                              f"the forced answer {answer!r} names {', '.join(map(repr, missing[:3]))}, which no output showed: not used"))
-            answer = ""
-        if not answer:
-            # never an empty answer: say plainly that nothing was found and what was read
-            answer = coverage.not_found_within(exc.budget, node.cells)
-        return NodeOutcome("budget_exhausted", clean_answer(answer), budget=exc.budget)
-
-    # -- the REPL session -----------------------------------------------------------------
-
-    def _describe(self, roots: tuple[str, ...], context_text: str | None, backend: Backend) -> str:
+    def describe(self, roots: tuple[str, ...], context_text: str | None, backend: Backend) -> str:
         if context_text is not None:
             return prompts.describe_corpus(None, context_text, backend.count_tokens(context_text[:200_000]) if len(context_text) < 200_000 else None)
         if self.library is None:
@@ -648,15 +367,15 @@ class Engine:
     def _folder_makeup(self, node: NodeState) -> tuple[str, dict[str, int]]:
         """What the plan is told of the folder: its one-line description and file kinds."""
         if node.context_text is not None or self.library is None:
-            return self._describe(node.roots, node.context_text, node.backend), {}
+            return self.describe(node.roots, node.context_text, node.backend), {}
         stats = self.library.stats(node.roots or None)
         return prompts.describe_corpus(stats), dict(stats.kinds)
 
-    def _scratch(self, node_id: str) -> Path:
+    def scratch(self, node_id: str) -> Path:
         return paths.data_dir() / "scratch" / node_id
 
     def _start_session(self, node: NodeState):
-        scratch = self._scratch(node.node_id)
+        scratch = self.scratch(node.node_id)
         scratch.mkdir(parents=True, exist_ok=True)
         config = ReplConfig(
             scratch_dir=scratch,
@@ -691,7 +410,7 @@ class Engine:
         except Exception:
             log.debug("closing a session failed", exc_info=True)
 
-    def _run_cell(self, node: NodeState, session, turn: int, code: str) -> tuple[CellResult, object]:
+    def run_cell(self, node: NodeState, session, turn: int, code: str) -> tuple[CellResult, object]:
         """Run one cell; a crashed worker is reported and replaced by a fresh one."""
         try:
             result = session.run_cell(code)
@@ -701,7 +420,7 @@ class Engine:
             result = CellResult(output="", error=f"the REPL worker crashed: {exc}", answer=None, answer_ready=False,
                                 killed=True, kill_reason=f"crash: {exc}")
         self.emit(CellFinished(self.run_id, node.node_id, turn, code, result.output, result.error, result.elapsed_s))
-        self._flush_pending(node, turn)
+        self.flush_pending(node, turn)
         if result.killed and not self.cancel.cancelled:
             self._close_session(session)
             session = self._start_session(node)
