@@ -243,7 +243,8 @@ _CODE_RULE = re.compile(
     re.IGNORECASE,
 )
 _COUNT_RULE = re.compile(
-    r"\bhow many (different |distinct |separate )?(files|notes|documents|reports|emails|letters|pages|records|entries|tickets|messages|people|persons|authors|offices|names)\b"
+    r"\bhow many (different |distinct |separate )?(files|notes|documents|reports|emails|letters|pages|records|entries|tickets|messages|people|persons|authors|names)\b"
+    r"|\bhow many (different|distinct|separate|unique) \w+"
     r"|\bwhich (files|notes|documents|reports|emails|records|entries)\b|\blist (all|every|the files|each)\b|\ball (the )?(files|notes|documents|reports) (that|which|where|with|mention)"
     r"|\b(most|least) (often|frequent|common)\b|\bthe most (files|notes|documents|reports|entries|records|tickets)\b|\bappears? in the most\b"
     r"|\bin how many\b|\bcount (the|all|of)\b|\bnumber of (files|notes|documents|reports|entries|records)\b|\bfiled the most\b|\bwrote the most\b",
@@ -252,7 +253,7 @@ _COUNT_RULE = re.compile(
 _MAP_RULE = re.compile(
     r"\b(total|sum|combined|altogether|in total|add(ed)? up|average|mean)\b"
     r"|\b(largest|smallest|highest|lowest|biggest|maximum|minimum) (number|amount|figure|value|total|price|sales|count)\b"
-    r"|\b(sold|earned|spent|produced|employ|employs|scored) the (most|fewest|least)\b|\bthe (most|fewest|least) (units|sales|revenue|staff|money)\b"
+    r"|\b(sold|earned|spent|produced|employ|employs|scored) the (most|fewest|least)\b|\bthe (most|fewest|least) (units|sales|revenue|money)\b"
     r"|\bhow many \w+ (did|do|does) (all|each|every)\b|\bacross all\b",
     re.IGNORECASE,
 )
@@ -265,7 +266,7 @@ _ROLE_OF = re.compile(
     re.IGNORECASE,
 )
 _PERSONAL_ATTRIBUTE = re.compile(
-    r"\b(room|office|desk|badge|phone|extension|e-?mail|address|salary|birthday|born|live|lives|age|number|id)\b",
+    r"\b(room|office|badge|phone|extension|e-?mail|address|salary|birthday|born|live|lives|age|number|id)\b",
     re.IGNORECASE,
 )
 

@@ -24,8 +24,6 @@ WORD = re.compile(r"[A-Za-z][a-z]{2,}")
 LEFT_TO_RETIRE: dict[str, frozenset[str]] = {
     # the figure pickers of ask_numbers (the _PEOPLE and month lists)
     "tools/values.py": frozenset({"headcount", "march", "paid", "staff"}),
-    # the question regexes of the rules router
-    "strategy.py": frozenset({"desk", "offices", "staff"}),
 }
 # a generated person's first name that is also a plain word of the engine's own code
 PLAIN_WORDS = frozenset({"grace"})
