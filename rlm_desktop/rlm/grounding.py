@@ -360,9 +360,9 @@ def wrong_callers(question: str, answer: str, evidence: Evidence) -> tuple[str, 
         return None
     name = next(g for g in m.groups() if g)
     callers: dict[str, str] = {}
-    for text in evidence.grounded:
-        for line in HIT.finditer(text):
-            scope, code, where = line["scope"], line["text"], f"{line['path']}:{line['line']}"
+    for fact in evidence.facts:
+        for path, number, scope, code in fact.hits:
+            where = f"{path}:{number}"
             if scope and re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", code) and not re.search(rf"\bdef\s+{re.escape(name)}\b", code):
                 callers.setdefault(scope.rsplit(".", 1)[-1], where)
     if not callers:

@@ -38,7 +38,7 @@ from rlm_desktop.rlm.grounding import (
     zero_from_empty_tally,
 )
 from rlm_desktop.rlm.strategy import needs_fallback
-from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
 
 FIRM_REFUSALS = 2
 
@@ -80,6 +80,7 @@ def _seen(*lines: str, facts: tuple[ToolFact, ...] = ()) -> Evidence:
     return Evidence(grounded=list(lines), facts=list(facts))
 
 
+_CALLS = grep_fact([("lib/fnmatch.py", 20, "fnmatch", "return fnmatchcase(name, pat)")], 1)
 _TALLY = tally_fact([("Ada Quill", 32), ("Bo Frey", 26)], searched=58, unmatched=0)
 
 
@@ -205,10 +206,8 @@ class WrongCallers(Rule):
 
     name = "wrong_callers"
     keyed_to_question = True
-    fires_on = Attempt("Which functions call `fnmatchcase`?", "filter",
-                       _seen("lib/fnmatch.py:20 (in fnmatch): return fnmatchcase(name, pat)"))
-    passes = Attempt("Which functions call `fnmatchcase`?", "fnmatch",
-                     _seen("lib/fnmatch.py:20 (in fnmatch): return fnmatchcase(name, pat)"))
+    fires_on = Attempt("Which functions call `fnmatchcase`?", "filter", _seen("filter, fnmatch", facts=(_CALLS,)))
+    passes = Attempt("Which functions call `fnmatchcase`?", "fnmatch", _seen("filter, fnmatch", facts=(_CALLS,)))
 
     def check(self, attempt: Attempt) -> str | None:
         calls = wrong_callers(attempt.question, attempt.answer, attempt.evidence)

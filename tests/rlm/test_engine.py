@@ -18,7 +18,7 @@ from rlm_desktop.llm.backend import Message
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.engine import Engine
 from rlm_desktop.rlm.sandbox.types import CellResult, LlmRequest, ReplConfig, SourceRef
-from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
 from rlm_desktop.settings import Settings
 from tests.fakes import ScriptedBackend
 
@@ -119,6 +119,7 @@ class FakeSession:
             # what the real tally and ask_numbers reductions leave in the cell's result
             TALLY=lambda rows, searched, unmatched=0: facts.append(tally_fact(rows, searched, unmatched)),
             FIGURE=lambda how, value, files=2: facts.append(figure_fact(how, value, files)),
+            GREP=lambda hits: facts.append(grep_fact(hits, len(hits))),
         )
         out, error = io.StringIO(), None
         try:
@@ -513,24 +514,29 @@ _FNMATCH_GREP = (
     "fnmatch.py:36 (in fnmatch): return fnmatchcase(name, pat)\n"
     "fnmatch.py:64: def fnmatchcase(name, pat):"
 )
+# what that grep leaves in the cell's result
+_FNMATCH_HITS = [("fnmatch.py", 17, None, '__all__ = ["filter", "fnmatch", "fnmatchcase", "translate"]'),
+                 ("fnmatch.py", 32, "fnmatch", "If you don't want this, use fnmatchcase(FILENAME, PATTERN)."),
+                 ("fnmatch.py", 36, "fnmatch", "return fnmatchcase(name, pat)"), ("fnmatch.py", 64, None, "def fnmatchcase(name, pat):")]
+_RAN_GREP = f"GREP({_FNMATCH_HITS!r})\n"
 
 
 def test_a_callers_answer_with_names_that_do_not_call_it_is_sent_back_with_the_calling_functions() -> None:
     # dev set seed 1, code: "filter, fnmatch, translate" read off the __all__ line
     root = ScriptedBackend()
-    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('filter, fnmatch, translate (fnmatch.py:17)')"),
+    root.enqueue([code(f"{_RAN_GREP}print({_FNMATCH_GREP!r})"), code("FINAL('filter, fnmatch, translate (fnmatch.py:17)')"),
                   code("FINAL('fnmatch (fnmatch.py:36)')")])
     finished = make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?")
     assert finished.answer == "fnmatch (fnmatch.py:36)"
     assert "call fnmatchcase are inside fnmatch (fnmatch.py:32)" in last_user(root.calls[2])
     # file:lines alone (has_magic's callers): the same nudge, which names the function
     root = ScriptedBackend()
-    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('fnmatch.py:36, fnmatch.py:64')"), code("FINAL('fnmatch (fnmatch.py:36)')")])
+    root.enqueue([code(f"{_RAN_GREP}print({_FNMATCH_GREP!r})"), code("FINAL('fnmatch.py:36, fnmatch.py:64')"), code("FINAL('fnmatch (fnmatch.py:36)')")])
     assert make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?").answer == "fnmatch (fnmatch.py:36)"
     assert "are inside fnmatch" in last_user(root.calls[2])
     # the right caller in a sentence passes at once
     root = ScriptedBackend()
-    root.enqueue([code(f"print({_FNMATCH_GREP!r})"), code("FINAL('It is called by the function fnmatch (fnmatch.py:36)')")])
+    root.enqueue([code(f"{_RAN_GREP}print({_FNMATCH_GREP!r})"), code("FINAL('It is called by the function fnmatch (fnmatch.py:36)')")])
     assert make_engine(root).run("Which functions in fnmatch.py call `fnmatchcase`?").status == "ok"
     assert len(root.calls) == 2
 

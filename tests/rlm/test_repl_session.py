@@ -269,6 +269,9 @@ def test_grep_in_python_names_the_function_or_method_each_line_is_in(tmp_path: P
     assert "g.py:12 (in Finder.walk): return _join(d, inner())" in lines[4]
     assert "g.py:14 (in Finder): x = _join(1)" in lines[5]
     assert "n.txt:1: _join(here) in prose" in lines[6]  # not Python: no scope
+    # the same hits reach the engine's answer rules as data, scope and all
+    (fact,) = result.facts
+    assert [(line, scope) for _, line, scope, _ in fact.hits] == [(2, ""), (5, "glob"), (11, "Finder.walk.inner"), (12, "Finder.walk"), (14, "Finder"), (1, "")]
 
 
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:

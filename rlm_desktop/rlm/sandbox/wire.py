@@ -113,8 +113,9 @@ _LIST_OF: dict[tuple[str, str], Any] = {
 
 _SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
 SOURCE_HOWS = ("search", "grep", "read", "context")
-_FACT_FIELDS = {"tool": _STR, "kind": _STR, "value": _STR, "matched": _INT, "searched": _INT, "rows": list, "distinct": _INT}
-_FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below")}
+_FACT_FIELDS = {"tool": _STR, "kind": _STR, "value": _STR, "matched": _INT, "searched": _INT, "rows": list, "distinct": _INT,
+                "hits": list}
+_FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below"), "grep": ("grep",)}
 _FACT_ROWS = 50
 _FACT_CHARS = 500
 LLM_KINDS = ("query", "batch", "rlm")
@@ -207,8 +208,13 @@ def _check_fact(fact: dict[str, Any]) -> None:
             raise ProtocolError(f"done.facts.{name}: number out of range")
     if fact["kind"] not in _FACT_KINDS.get(fact["tool"], ()):
         raise ProtocolError("done.facts: unknown tool or kind")
-    if len(fact["value"]) > _FACT_CHARS or len(fact["rows"]) > _FACT_ROWS:
-        raise ProtocolError("done.facts: value or rows too long")
+    if len(fact["value"]) > _FACT_CHARS or len(fact["rows"]) > _FACT_ROWS or len(fact["hits"]) > _FACT_ROWS:
+        raise ProtocolError("done.facts: value, rows or hits too long")
+    for hit in fact["hits"]:
+        if not (isinstance(hit, list) and len(hit) == 4 and isinstance(hit[0], str) and len(hit[0]) <= 4096
+                and isinstance(hit[1], int) and not isinstance(hit[1], bool) and 0 <= hit[1] <= _INT_RANGE[1]
+                and isinstance(hit[2], str) and len(hit[2]) <= _FACT_CHARS and isinstance(hit[3], str) and len(hit[3]) <= _FACT_CHARS):
+            raise ProtocolError("done.facts.hits: each hit is [path, line, scope, text]")
     for row in fact["rows"]:
         if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and len(row[0]) <= _FACT_CHARS
                 and isinstance(row[1], int) and not isinstance(row[1], bool) and 0 <= row[1] <= _INT_RANGE[1]):

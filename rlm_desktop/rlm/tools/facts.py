@@ -1,6 +1,6 @@
-"""What the counting tools computed, as data. A ``tally`` and a reduction of
-``ask_numbers`` rows (``.total()``, ``.max()``, ...) each leave a ``ToolFact`` in the
-cell's record; the worker sends them with the cell's result and the engine's answer rules
+"""What the tools computed, as data. A ``tally``, a reduction of ``ask_numbers`` rows
+(``.total()``, ``.max()``, ...) and a ``grep`` each leave a ``ToolFact`` in the cell's
+record; the worker sends them with the cell's result and the engine's answer rules
 read them as fields, never by parsing the text the tool printed."""
 
 from __future__ import annotations
@@ -8,35 +8,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FACT_TOOLS = ("tally", "figure")
-MAX_ROWS = 50  # a tally's rows kept (most frequent first)
+FACT_TOOLS = ("tally", "figure", "grep")
+MAX_ROWS = 50  # a tally's rows kept (most frequent first), a grep's hits kept
+HIT_CHARS = 300  # of a grep hit's line
 
 
 @dataclass(frozen=True)
 class ToolFact:
-    """``tool``: "tally" (``kind`` "tally") or "figure" (``kind``: "total", "max", "min",
-    "above" or "below"). ``value``: a figure's value as printed ("" when it had none).
+    """``tool``: "tally" (``kind`` "tally"), "figure" (``kind``: "total", "max", "min",
+    "above" or "below") or "grep" (``kind`` "grep"; ``hits``: (path, line, the function
+    or class the line is in or "", the line's text)). ``value``: a figure's value as printed ("" when it had none).
     ``matched``: the files a tally matched, or the files a figure came from.
     ``searched``: the files a tally looked at. ``rows``: a tally's (value, files), most
     first. ``distinct``: a tally's number of distinct values."""
 
-    tool: Literal["tally", "figure"]
+    tool: Literal["tally", "figure", "grep"]
     kind: str
     value: str = ""
     matched: int = 0
     searched: int = 0
     rows: tuple[tuple[str, int], ...] = ()
     distinct: int = 0
+    hits: tuple[tuple[str, int, str, str], ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         return {"tool": self.tool, "kind": self.kind, "value": self.value, "matched": self.matched,
-                "searched": self.searched, "rows": [[v, n] for v, n in self.rows[:MAX_ROWS]], "distinct": self.distinct}
+                "searched": self.searched, "rows": [[v, n] for v, n in self.rows[:MAX_ROWS]], "distinct": self.distinct,
+                "hits": [list(h) for h in self.hits[:MAX_ROWS]]}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ToolFact:
         """From a message the wire protocol has already checked field by field."""
         return cls(data["tool"], data["kind"], data["value"], data["matched"], data["searched"],
-                   tuple((str(v), int(n)) for v, n in data["rows"]), data["distinct"])
+                   tuple((str(v), int(n)) for v, n in data["rows"]), data["distinct"],
+                   tuple((str(p), int(n), str(s), str(t)) for p, n, s, t in data["hits"]))
 
 
 def tally_fact(rows: list[tuple[str, int]], searched: int, unmatched: int) -> ToolFact:
@@ -48,3 +53,9 @@ def figure_fact(how: str, value: str, files: int) -> ToolFact:
     """``how`` as a Figure names it: "total", "max", "min", "files above 1000", ..."""
     kind = how.split()[1] if how.startswith("files ") else how
     return ToolFact("figure", kind, value=value, matched=files)
+
+
+def grep_fact(hits: list[tuple[str, int, str | None, str]], total: int) -> ToolFact:
+    """``hits``: (path, line, scope or None, text) as grep shows them; ``total``: all matches."""
+    kept = tuple((path, int(line), scope or "", text[:HIT_CHARS]) for path, line, scope, text in hits[:MAX_ROWS])
+    return ToolFact("grep", "grep", matched=total, hits=kept)

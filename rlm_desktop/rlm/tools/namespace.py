@@ -24,7 +24,7 @@ from rlm_desktop.rlm.tools.corpus import (
     resolve_path,
     strip_prefixes,
 )
-from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, tally_fact
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
 
@@ -171,6 +171,7 @@ class Repl:
         for m in matches:
             self.source(m.path, m.line, m.page, "grep")
             self.corpus_text(m.text)
+        self.cell.facts.append(grep_fact([(m.path, m.line or 0, m.scope, m.text) for m in matches], total))
         return GrepResults(str(pattern), matches, total, total_files, exact)
 
     def read(self, path: Any, start: int | None = None, end: int | None = None) -> str:
