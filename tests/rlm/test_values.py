@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from rlm_desktop.rlm.tools.numbers import numbers_in, parse_number
+from rlm_desktop.rlm.tools.rows import Numbers, Row
 from rlm_desktop.rlm.tools.values import (
-    Numbers,
-    Row,
     candidates,
     check_value,
     excerpt,

@@ -25,6 +25,7 @@ from rlm_desktop.rlm.tools.corpus import (
     strip_prefixes,
 )
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
+from rlm_desktop.rlm.tools.rows import Figure, Numbers, Row
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
 
@@ -231,7 +232,7 @@ class Repl:
         answers = self._request_llm("batch", prompts, None, [], True)
         return list(zip(labels, answers, strict=True))
 
-    def ask_numbers(self, question: str, items: Sequence[Any], max_chars: int = values.EXCERPT_CHARS) -> values.Numbers:
+    def ask_numbers(self, question: str, items: Sequence[Any], max_chars: int = values.EXCERPT_CHARS) -> Numbers:
         """Ask the sub-model for one number per file (File, path or hit) or text, batched;
         each reply is parsed and checked against the text it was shown, and the replies
         that fail are asked once more with the text's candidate numbers listed. Returns
@@ -242,16 +243,16 @@ class Repl:
             # one batch per period and no second pass (a failed check takes the text's own
             # figure): with it, 60 files x 2 months ran past the 200 sub-call budget
             parts = [self._ask_numbers(q, items, max_chars, second_pass=False) for q in split]
-            numbers = values.Numbers.summed(question, parts, split)
+            numbers = Numbers.summed(question, parts, split)
         else:
             numbers = self._ask_numbers(question, items, max_chars)
         numbers.on_figure = self._figure
         return numbers
 
-    def _ask_numbers(self, question: str, items: Sequence[Any], max_chars: int, second_pass: bool = True) -> values.Numbers:
+    def _ask_numbers(self, question: str, items: Sequence[Any], max_chars: int, second_pass: bool = True) -> Numbers:
         pairs = self._item_texts(items)
         if not pairs:
-            return values.Numbers(question, [], [], 0)
+            return Numbers(question, [], [], 0)
         labels = [label for label, _ in pairs]
         shown = [values.excerpt(text, question, max_chars) for _, text in pairs]
         prompts = [
@@ -260,8 +261,8 @@ class Repl:
         ]
         parsed = [values.parse_reply(r, question) for r in self._request_llm("batch", prompts, None, [], True)]
         if not self.check_values:  # ablation: parse only
-            rows = [values.Row(lb, p.value, "none" if p.value is None else "ok") for lb, p in zip(labels, parsed, strict=True)]
-            return values.Numbers(question, rows, [""] * len(rows), len(rows))
+            rows = [Row(lb, p.value, "none" if p.value is None else "ok") for lb, p in zip(labels, parsed, strict=True)]
+            return Numbers(question, rows, [""] * len(rows), len(rows))
         kind = values.expected_kind(question)
         checks = [values.check_value(p, part, question, kind) for p, part in zip(parsed, shown, strict=True)]
         options = {i: values.candidates(shown[i], question, kind) for i, c in enumerate(checks) if not c.ok}
@@ -274,7 +275,7 @@ class Repl:
             except LlmError:  # no budget for the second pass: the rows keep their first replies' checks
                 replies = []
             second = {i: values.parse_reply(r, question) for i, r in zip(again, replies, strict=False)}
-        rows: list[values.Row] = []
+        rows: list[Row] = []
         notes: list[str] = []
         for i, (label, first) in enumerate(zip(labels, parsed, strict=True)):
             later = second.get(i)
@@ -286,10 +287,10 @@ class Repl:
             rows.append(row)
             notes.append(note)
         self._from_peers(question, kind, rows, notes, shown)
-        return values.Numbers(question, rows, notes, len(rows))
+        return Numbers(question, rows, notes, len(rows))
 
     @staticmethod
-    def _from_peers(question: str, kind: values.Kind, rows: list[values.Row], notes: list[str], shown: list[str]) -> None:
+    def _from_peers(question: str, kind: values.Kind, rows: list[Row], notes: list[str], shown: list[str]) -> None:
         """Each file's figure against the way the other files' verified figures are
         phrased (``values.peer_answer``): a row left unverified (or with no number) takes
         the figure of its text phrased like theirs, and so does a verified value whose
@@ -314,7 +315,7 @@ class Repl:
                 continue
             if found is not None:
                 notes[i] = f"{why}; the text's figure phrased like the verified files' ({found.sentence.strip()[:80]!r})"
-                rows[i] = values.Row(row.path, found.value, "from_peers")
+                rows[i] = Row(row.path, found.value, "from_peers")
 
     def _item_texts(self, items: Sequence[Any]) -> list[tuple[str, str]]:
         """(label, text) per item: a file's path and text (each file once; reading it
@@ -344,7 +345,7 @@ class Repl:
         self.cell.facts.append(tally_fact(list(result), result.searched, len(result.unmatched)))
         return result
 
-    def _figure(self, figure: values.Figure) -> None:
+    def _figure(self, figure: Figure) -> None:
         value = "" if figure.value is None else values.format_number(figure.value)
         self.cell.facts.append(figure_fact(figure.how, value, len(figure.paths)))
 
