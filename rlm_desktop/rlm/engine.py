@@ -156,11 +156,6 @@ class Engine:
         self.emit(finished)
         return finished
 
-    def stop(self) -> None:
-        """Stop from any thread: cancels generation and kills the REPL workers at once."""
-        self.cancel.cancel()
-        self._kill_sessions()
-
     # -- events & helpers -----------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
