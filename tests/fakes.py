@@ -127,3 +127,15 @@ class ScriptedBackend:
 
     def close(self) -> None:
         pass
+
+
+def scripted_settings(read_first: bool = False, **settings):
+    """``Settings`` for a run whose root turns are scripted from the first move on: the
+    engine's own first move (``loop.READ_FIRST``: passages of the question) is switched
+    off unless ``read_first``, so a script's first cell is the run's first cell."""
+    from rlm_desktop.settings import Settings
+
+    ablate = list(settings.pop("ablate", []))
+    if not read_first and "read_first" not in ablate:
+        ablate.append("read_first")
+    return Settings(ablate=ablate, **settings)

@@ -136,6 +136,11 @@ def mended(code: str) -> tuple[str, list[str]]:
     return code, notes
 
 
+def read_first_cell(question: str) -> str:
+    """The cell the engine runs before a one-place question's first turn."""
+    return f"passages({' '.join(question.split())!r})"
+
+
 PASSAGE_LINES = 3  # lines read either side of an earlier match
 PASSAGES_PER_REPEAT = 3
 PASSAGE_MARK = "# (the engine) the lines around earlier matches, not yet shown:"

@@ -46,6 +46,9 @@ RESAMPLES = 2
 MAX_REPEAT_NUDGES = 2  # then the node answers now (a forced turn) instead of repeating on
 MAX_PASSAGE_ANSWERS = 3  # repeats answered with the passages around earlier matches
 RESAMPLE_TEMPERATURE = 0.7
+# the strategies whose answer stands in one or two places: their first move is made by
+# the engine, the passages around the best hits of the question (issue 19, item 2)
+READ_FIRST = frozenset({"lookup", "multi_step", "code_question"})
 
 
 class LoopHost(Protocol):
@@ -83,6 +86,12 @@ class NodeLoop:
         passages_given = 0
         shown_windows: set[tuple[str, int]] = set()  # passages shown for repeats, this attempt
         attempt_start = len(node.cells)
+        if (strategy is not None and strategy.name in READ_FIRST and attempt_start == 0
+                and "read_first" not in self.engine.ablated):
+            session, read = self._read_first(node, question, messages, session)
+            if read is not None:
+                ran.add(cells.normalized(read.code))
+                saw_output, last_output = True, read.output
         base = turn = node.last_turn
         while True:
             try:
@@ -248,6 +257,28 @@ class NodeLoop:
                     bridged.add(name)
                     self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
             messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
+
+    def _read_first(self, node: NodeState, question: str, messages: list[Message], session) -> tuple[object, CellSources | None]:
+        """The engine's own first turn: ``passages(question)``, shown as if the model had
+        written it, so the model starts from whole passages rather than from a guess at
+        search words. Nothing when the passages come back empty or fail: the model then
+        starts as usual."""
+        code = cells.read_first_cell(question)
+        turn = node.last_turn + 1
+        text = f"```python\n{code}\n```"
+        self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, text, 0, 0, 0.0))
+        result, session = self.engine.run_cell(node, session, turn, code)
+        node.last_turn = turn
+        if result.error or result.killed or not result.sources:
+            return session, None
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn,
+                                "the engine's first move: the passages around the best hits of the question"))
+        node.evidence.add_output(result.output, result.facts)
+        read = CellSources(result.output, tuple(result.sources), code)
+        node.cells.append(read)
+        messages.append(Message("assistant", text))
+        messages.append(Message("user", prompts.output_message(result.output, None, prompts.READ_FIRST)))
+        return session, read
 
     def _hint(self, node: NodeState, turn: int, hints: list[str], text: str) -> None:
         """A line to send with the cell's output, shown in the trace as a Notice."""

@@ -22,6 +22,7 @@ from rlm_desktop.rlm.strategy import Strategy
 SYSTEM = """You answer questions about a folder of files. You cannot see the files: you look at them by writing Python code. Each turn, write one ```python block. I run it and show you its output.
 
 In the code you can use:
+- passages(query, k=5): the best matching places, each read with the lines around it
 - search(query, k=10): the best matching lines as path:line: text, and how many files match
 - grep(pattern): regex matches as path:line: text, and how many there are
 - read(path, start, end): lines start..end of a file
@@ -32,7 +33,7 @@ In the code you can use:
 - ask_numbers(question, files): the figure each file gives, checked; .total(), .max(), .min()
 - FINAL(answer): your final answer, with the file:line it came from
 
-Rules: search first, then read around what search found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules (re, collections, math and json are already imported)."""
+Rules: look first (passages or search), then read around what you found. To count or list over many files, loop over files in code. Answer only from output you have seen, never guess. The files are the only source: do not import other modules (re, collections, math and json are already imported)."""
 
 _LOOKUP = (
     "Question: What is the launch date of Project Falcon?",
@@ -268,6 +269,9 @@ TOO_MANY_SUB_CALLS = (
     "or take a sample of at most {left} and say in the answer that it covers only those files."
 )
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
+# after the engine's first move (loop.READ_FIRST): the 1.5B took a passage's topic line
+# for the answer when the value stood on the line after it
+READ_FIRST = "These are the passages around the best hits of the question's words. The answer is the value a line states, which may be a line or two after the hit. If no line states it, search or grep for other words."
 NEXT = "If this answers the question, write FINAL in code with the answer itself and the file:line it came from. Otherwise write more code."
 EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"
 

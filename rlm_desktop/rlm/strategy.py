@@ -159,6 +159,66 @@ _CALLERS = _turns(
     "```python\n# the def line defines it; the (in ...) of the other lines are its callers\nFINAL('open_db and Schema.refresh (db/schema.py:88, db/schema.py:140)')\n```",
 )
 
+# The same kinds of question with the engine's first move (loop.READ_FIRST) before the
+# model's: passages(question). A run without it (the 'read_first' ablation) shows the
+# examples above, which start with the model's own search.
+_NOT_FOUND_READ = _turns(
+    "What is the warranty period of the Zenith blender?",
+    "```python\npassages('What is the warranty period of the Zenith blender?')\n```",
+    "Output:\npassages('What is the warranty period of the Zenith blender?'): 1 passage from 1 of 2 matching files, best first. "
+    "No file contains 'zenith'; these passages have some of the other words.\n--- kitchen/mixer.txt lines 1-6\n"
+    "1| Mixers and blenders\n2| \n3| Bought in 2021.\n4| The Vortex blender has a two-year warranty.\n5| The hand mixer has none.\n6| Manuals are in the red folder.",
+    "```python\n# the passage is about another blender; check the name itself\ngrep(r'zenith')\n```",
+    "Output:\ngrep('zenith'): 0 matches",
+    "```python\nFINAL('Not found: no file mentions the Zenith blender (passages and grep for zenith over all files; the only warranty found was the Vortex blender's).')\n```",
+)
+
+_LOOKUP_READ = _turns(
+    "When does the guarantee of the Moonlit kettle end?",
+    "```python\npassages('When does the guarantee of the Moonlit kettle end?')\n```",
+    "Output:\npassages('When does the guarantee of the Moonlit kettle end?'): 2 passages from 2 of 3 matching files, best first.\n"
+    "--- manuals/kettle.txt lines 7-15\n 7| Care\n 8| Descale it once a month.\n 9| \n10| Guarantee\n11| The guarantee of the Moonlit kettle covers the base and the lid.\n"
+    "12| It ends on 30 June 2027.\n13| Keep the box.\n14| \n15| Spare parts\n"
+    "--- notes/kitchen.txt lines 1-5\n1| Kitchen\n2| The Moonlit kettle: 3 settings.\n3| New filter in May.\n4| \n5| Oven: clean the door.",
+    "```python\n# line 11 is about the guarantee; line 12 states when it ends\nFINAL('30 June 2027 (manuals/kettle.txt:12)')\n```",
+)
+
+_MULTI_READ = _turns(
+    "What is the radio channel of the captain of the ferry Aurora?",
+    "```python\npassages('What is the radio channel of the captain of the ferry Aurora?')\n```",
+    "Output:\npassages('What is the radio channel of the captain of the ferry Aurora?'): 1 passage from 1 of 1 matching files, best first.\n"
+    "--- crew/rota.txt lines 5-11\n 5| Crews this season\n 6| \n 7| Rota changes are posted on Fridays.\n 8| The ferry Aurora is captained by Lina Berg since May.\n"
+    " 9| The ferry Borea is captained by Ole Lund.\n10| \n11| Deck hands rotate weekly.\n"
+    "The first fact names Lina Berg: search for Lina Berg next to find the answer.",
+    "```python\n# the first fact gives a name; now look up that name\nsearch('Lina Berg radio channel')\n```",
+    "Output:\nsearch('Lina Berg radio channel'): showing 1 of 2 matching files:\ndirectory/radio.txt:22: [Lina] [Berg] listens on [channel] 4471.",
+    "```python\nFINAL('4471: the ferry Aurora is captained by Lina Berg (crew/rota.txt:8), whose radio channel is 4471 (directory/radio.txt:22)')\n```",
+)
+
+_CODE_READ = _turns(
+    "What is the default value of the parameter `timeout` of the function `connect`?",
+    "```python\npassages('What is the default value of the parameter `timeout` of the function `connect`?')\n```",
+    "Output:\npassages('What is the default value of the parameter `timeout` of the function `connect`?'): 2 passages from 2 of 9 matching files, best first.\n"
+    "--- docs/network.md lines 3-7\n3| ## Connecting\n4| \n5| Call connect() with a host. A timeout can be given in seconds.\n6| \n7| See also: retries.\n"
+    "--- net/client.py lines 37-45\n37| \n38| log = logging.getLogger(__name__)\n39| \n40| \n41| def connect(host, port=80, timeout=10.0, retries=3):\n"
+    "42|     \"\"\"Open a connection; give up after timeout seconds.\"\"\"\n43|     sock = _open(host, port)\n44|     sock.settimeout(timeout)\n45|     return sock",
+    "```python\n# the def line gives the default: timeout=10.0\nFINAL('10.0 (net/client.py:41)')\n```",
+)
+
+_CALLERS_READ = _turns(
+    "Which functions call `_load_table`?",
+    "```python\npassages('Which functions call `_load_table`?')\n```",
+    "Output:\npassages('Which functions call `_load_table`?'): 1 passage from 1 of 1 matching files, best first.\n"
+    "--- db/schema.py lines 57-65\n57| \n58| \n59| # tables are read lazily\n60| \n61| def _load_table(conn, name):\n62|     rows = conn.execute(f'SELECT * FROM {name}')\n"
+    "63|     return list(rows)\n64| \n65| ",
+    "```python\n# that is its definition; the callers are the lines that call it\ngrep(r'\\b_load_table\\(')\n```",
+    "Output:\ngrep(r'\\b_load_table\\('): showing 3 of 3 matches in 1 files:\n"
+    "db/schema.py:61: def _load_table(conn, name):\n"
+    "db/schema.py:88 (in open_db): rows = _load_table(conn, 'users')\n"
+    "db/schema.py:140 (in Schema.refresh): self.rows = _load_table(self.conn, name)",
+    "```python\n# the def line defines it; the (in ...) of the other lines are its callers\nFINAL('open_db and Schema.refresh (db/schema.py:88, db/schema.py:140)')\n```",
+)
+
 _HINTS: dict[StrategyName, str] = {
     "lookup": "The answer is one fact in one place: search for the key words, then answer with the value itself and where it is, as in FINAL('30 June 2027 (manuals/kettle.txt:12)'). If two or three different searches find nothing, answer that it is not found and say what you searched.",
     "multi_step": "The answer needs two facts: the first gives a name or id, search again for that to find the answer. If a hit's sentence is cut, read the lines around it. Do not stop after the first fact.",
@@ -169,11 +229,11 @@ _HINTS: dict[StrategyName, str] = {
 
 # examples in order; the last is the one the model copies most
 _EXAMPLES: dict[StrategyName, tuple[tuple[Message, ...], ...]] = {
-    "lookup": (_NOT_FOUND, _LOOKUP),
-    "multi_step": (_LOOKUP, _MULTI),
+    "lookup": (_NOT_FOUND_READ, _LOOKUP_READ),
+    "multi_step": (_LOOKUP_READ, _MULTI_READ),
     "whole_folder_code": (_MOST, _COUNT),
     "whole_folder_map": (_MAX, _MAP),
-    "code_question": (_CALLERS, _CODE),
+    "code_question": (_CALLERS_READ, _CODE_READ),
 }
 
 # (technique switched off, strategy) -> (examples, hint) used instead: the ablation table
@@ -187,6 +247,8 @@ _WITHOUT: dict[tuple[str, StrategyName], tuple[tuple[tuple[Message, ...], ...], 
         "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
     ),
 }
+for _name, _chosen in (("lookup", (_NOT_FOUND, _LOOKUP)), ("multi_step", (_LOOKUP, _MULTI)), ("code_question", (_CALLERS, _CODE))):
+    _WITHOUT[("read_first", _name)] = (_chosen, _HINTS[_name])
 WITHOUT_TECHNIQUES = frozenset(t for t, _ in _WITHOUT)
 
 FALLBACKS: dict[StrategyName, tuple[StrategyName, ...]] = {

@@ -53,7 +53,8 @@ def test_runs_every_method_through_the_real_engine(needle, tmp_path: Path) -> No
         assert row.prompt_tokens > 0 and row.wall_s >= 0  # a scripted rag/direct call can round to 0.00 s
     rlm = by_method["rlm"]
     assert rlm.wall_s > 0  # it started a REPL worker
-    assert rlm.iterations >= 2 and any("output" in step for step in rlm.trace)  # it searched first
+    # it read the files before answering: the engine's first move (passages) or a search
+    assert any("output" in step and ("passages(" in str(step) or "search(" in str(step)) for step in rlm.trace), rlm.trace
     stored = json.loads(results.read_text())
     assert len(stored["results"]) == 3 and stored["results"][0]["task_id"] == needle.id
 

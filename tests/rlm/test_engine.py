@@ -19,8 +19,7 @@ from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.engine import Engine
 from rlm_desktop.rlm.sandbox.types import CellResult, LlmRequest, ReplConfig, SourceRef
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
-from rlm_desktop.settings import Settings
-from tests.fakes import ScriptedBackend
+from tests.fakes import ScriptedBackend, scripted_settings
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def make_engine(root: ScriptedBackend, sub: ScriptedBackend | None = None, files
     sub = sub or ScriptedBackend("sub")
     sub.route_from_queue = False  # the engine routes with the sub model; its queue is for sub-calls
     return Engine(
-        root, sub, library, Settings(**settings),
+        root, sub, library, scripted_settings(**settings),
         sink=(events.append if events is not None else None),
         session_factory=lambda config, on_llm: FakeSession(config, on_llm, files),
     )

@@ -9,8 +9,7 @@ import time
 from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.engine import Engine
-from rlm_desktop.settings import Settings
-from tests.fakes import ScriptedBackend
+from tests.fakes import ScriptedBackend, scripted_settings
 
 TEXT = "Chapter one.\nThe sky over the harbor was blue.\nThe vault code is ORCHID-7731.\n"
 
@@ -20,7 +19,7 @@ def code(src: str) -> str:
 
 
 def engine(root, sub=None, events=None, cancel=None, **settings) -> Engine:
-    return Engine(root, sub or ScriptedBackend("sub"), None, Settings(**settings),
+    return Engine(root, sub or ScriptedBackend("sub"), None, scripted_settings(**settings),
                   sink=events.append if events is not None else None, cancel=cancel)
 
 
@@ -74,3 +73,46 @@ def test_stop_kills_a_busy_worker_at_once() -> None:
         timer.cancel()
     assert finished.status == "cancelled"
     assert time.monotonic() - started < 5
+
+
+LEASE = ("Lease of the workshop.\n\nNotice period\nThe tenant may end the lease by giving notice.\n"
+         "Notice must be given three months ahead, in writing.\n\nRent is paid monthly.\n")
+
+
+def test_a_lookup_starts_from_the_passages_around_the_best_hits_and_can_answer_from_them() -> None:
+    """The engine's first move reads whole lines around the hits: the value (three months)
+    stands on the line after the one that matches the question's words best."""
+    root = ScriptedBackend()
+    root.enqueue([code("FINAL('three months (context:5)')")])
+    events: list = []
+    finished = engine(root, events=events, read_first=True).run(
+        "How much notice must the tenant give to end the lease?", context_text=LEASE)
+    assert finished.status == "ok" and finished.answer == "three months (context:5)"
+    first_prompt = root.calls[0]
+    assert first_prompt[-2].role == "assistant" and "passages(" in first_prompt[-2].content
+    shown = first_prompt[-1].content
+    assert "5| Notice must be given three months ahead, in writing." in shown
+    assert "4| The tenant may end the lease by giving notice." in shown
+    cells = [e for e in events if isinstance(e, ev.CellFinished)]
+    assert cells[0].code.startswith("passages(") and cells[0].turn == 1
+    assert any(isinstance(e, ev.Notice) and "first move" in e.text for e in events)
+
+
+def test_without_the_first_move_the_same_answer_is_a_guess_and_is_refused() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("FINAL('three months (context:5)')")])
+    root.default = code("FINAL('three months (context:5)')")
+    finished = engine(root, max_iterations=3).run(  # scripted_settings ablates read_first
+        "How much notice must the tenant give to end the lease?", context_text=LEASE)
+    assert "passages(" not in root.calls[0][-2].content
+    assert "not seen any output" in root.calls[1][-1].content
+    assert finished.stats.iterations >= 2
+
+
+def test_a_whole_folder_question_gets_no_first_move() -> None:
+    root = ScriptedBackend()
+    root.enqueue([code("print(len([l for l in context.splitlines() if 'notice' in l.lower()]))"), code("FINAL('3 lines')")])
+    events: list = []
+    engine(root, events=events, read_first=True).run("How many files mention notice?", context_text=LEASE)
+    cells = [e for e in events if isinstance(e, ev.CellFinished)]
+    assert not cells[0].code.startswith("passages(")

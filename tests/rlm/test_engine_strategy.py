@@ -9,8 +9,7 @@ import pytest
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.engine import Engine
-from rlm_desktop.settings import Settings
-from tests.fakes import ScriptedBackend
+from tests.fakes import ScriptedBackend, scripted_settings
 from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
 from tests.rlm.test_engine_session import TEXT
 
@@ -151,7 +150,7 @@ def test_ablate_echo_reaches_the_worker_and_hides_the_last_expression() -> None:
         root.enqueue([code("6 * 7")])
         root.default = code("FINAL('done')")  # refused while nothing was seen: the budget ends it
         events: list = []
-        Engine(root, ScriptedBackend("sub"), None, Settings(ablate=ablate, max_iterations=3), sink=events.append).run(
+        Engine(root, ScriptedBackend("sub"), None, scripted_settings(ablate=ablate, max_iterations=3), sink=events.append).run(
             "What is six times seven?", context_text=TEXT)
         return next(e.output for e in events if isinstance(e, ev.CellFinished))
 
@@ -164,7 +163,7 @@ def test_ablate_totals_drops_the_count_from_listings_in_the_worker() -> None:
         root = ScriptedBackend()
         root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
         events: list = []
-        Engine(root, ScriptedBackend("sub"), None, Settings(ablate=ablate), sink=events.append).run(
+        Engine(root, ScriptedBackend("sub"), None, scripted_settings(ablate=ablate), sink=events.append).run(
             "What is the vault code?", context_text=TEXT)
         return next(e.output for e in events if isinstance(e, ev.CellFinished))
 

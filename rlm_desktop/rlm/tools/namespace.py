@@ -25,6 +25,7 @@ from rlm_desktop.rlm.tools.corpus import (
     strip_prefixes,
 )
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
+from rlm_desktop.rlm.tools.passages import PASSAGE_HITS, Passages, find_passages
 from rlm_desktop.rlm.tools.rows import Figure, Numbers, Row
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
@@ -40,7 +41,7 @@ MAX_ANSWER_CHARS = 200_000
 _EXCERPT_NOTE = "\n[... only the sentences that share words with the question]"
 
 API_NAMES = (
-    "context", "files", "search", "grep", "read", "llm_query", "llm_batch", "ask_each",
+    "context", "files", "search", "passages", "grep", "read", "llm_query", "llm_batch", "ask_each",
     "ask_numbers", "rlm_query", "tally", "SHOW_VARS", "FINAL", "FINAL_VAR",
 )
 
@@ -130,7 +131,7 @@ class Repl:
             self.namespace["context"] = corpus
         self.namespace["files"] = corpus
         self.namespace.update(
-            search=self.search, grep=self.grep, read=self.read, llm_query=self.llm_query,
+            search=self.search, passages=self.passages, grep=self.grep, read=self.read, llm_query=self.llm_query,
             llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers,
             rlm_query=self.rlm_query,
             tally=self.tally, SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
@@ -162,6 +163,18 @@ class Repl:
             self.source(h.path, h.line, h.page, "search")
             self.corpus_text(h.snippet)
         return SearchResults(str(query), hits, total, missing)
+
+    def passages(self, query: str, k: int = PASSAGE_HITS) -> Passages:
+        """The best ``k`` search hits, each read with the lines around it (numbered)."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        found = find_passages(self.corpus._backend, str(query), int(k))
+        for p in found:
+            self.source(p.path, p.hit_line, p.page, "search")
+            if p.start is not None:
+                self.source(p.path, p.start, None, "read")
+            self.corpus_text(p.text)
+        return found
 
     def grep(self, pattern: str, limit: int = 50, flags: int = re.IGNORECASE) -> GrepResults:
         """Regex over every line of every file (case-insensitive unless flags=0; a class

@@ -1,0 +1,174 @@
+"""``passages(query)``: the best search hits, each read with the lines around it.
+
+A snippet is one line cut around the query's words; the value a question asks for is
+often on the next line, or later in a long paragraph (DESIGN.md: the 1.5B re-sends the
+same search with the answer two lines below its snippet). A passage is several whole
+lines around the hit, numbered so an answer can cite ``path:line``; a hit on a PDF page
+is read as the lines of that page nearest the hit. Hits close together in one file are
+read as one passage. The whole listing stays within ``TOTAL_CHARS`` so it fits a small
+model's window beside the prompt.
+
+    found = passages('credential cache timeout', k=5)
+    found            # the passages, best first, with how many files matched in all
+    found.paths      # their files, for read() or ask_each()
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rlm_desktop.library.extract import PAGE_BREAK
+from rlm_desktop.rlm.tools.corpus import Backend, Hit, number_lines
+
+PASSAGE_HITS = 5  # hits read by default
+AROUND = 4  # lines either side of a hit
+LINE_CHARS = 360  # a longer line is cut, around the query's words on the hit line
+TOTAL_CHARS = 4_500  # the listing's text in all (about 1,200 tokens); the first passage is always shown
+_WORD = re.compile(r"[^\W_]{3,}")
+
+
+@dataclass(frozen=True)
+class Passage:
+    path: str
+    hit_line: int | None  # the hit's line (text files)
+    start: int | None  # first line shown (text files)
+    end: int | None
+    page: int | None  # a PDF page
+    text: str  # what the listing shows: numbered lines, or the page's lines
+
+    @property
+    def label(self) -> str:
+        if self.page is not None:
+            return f"{self.path} page {self.page}"
+        return f"{self.path} lines {self.start}-{self.end}"
+
+    def __repr__(self) -> str:
+        return f"--- {self.label}\n{self.text}"
+
+    __str__ = __repr__
+
+
+class Passages(list):
+    """A list of ``Passage``; its repr names the query and how many files matched."""
+
+    def __init__(self, query: str, passages: Sequence[Passage], total: int, missing: Sequence[str] = (), left_out: int = 0) -> None:
+        super().__init__(passages)
+        self.query = query
+        self.total = total
+        self.missing = tuple(missing)
+        self.left_out = left_out  # hits not read: the listing was full
+
+    @property
+    def paths(self) -> list[str]:
+        return list(dict.fromkeys(p.path for p in self))
+
+    def __repr__(self) -> str:
+        call = f"passages({self.query!r})"
+        absent = ""
+        if self.missing:
+            absent = " No file contains " + ", ".join(repr(w) for w in self.missing) + "; these passages have some of the other words."
+        if not self:
+            return f"{call}: no matching files.{absent} Try other words, or grep() for an exact pattern."
+        files = len(self.paths)
+        head = f"{call}: {len(self)} passage{'s' if len(self) != 1 else ''} from {files} of {self.total} matching files, best first.{absent}"
+        tail = [f"({self.left_out} more hits not shown: search() lists them)"] if self.left_out else []
+        return "\n".join([head, *(repr(p) for p in self), *tail])
+
+    __str__ = __repr__
+
+
+def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: int = AROUND) -> Passages:
+    """The passages around the best ``k`` hits of ``query`` (a hit with a page is a PDF page)."""
+    hits, total, missing = backend.search(query, max(1, int(k)))
+    words = {w.lower() for w in _WORD.findall(query)}
+    windows = _windows(hits, around)
+    out: list[Passage] = []
+    used = left_out = 0
+    for path, start, end, hit in windows:
+        if out and used >= TOTAL_CHARS:
+            left_out += 1
+            continue
+        passage = _read(backend, path, start, end, hit, words | _marked(hit.snippet))
+        if passage is None:
+            continue
+        out.append(passage)
+        used += len(passage.text)
+    return Passages(query, out, total, missing, left_out)
+
+
+def _windows(hits: Sequence[Hit], around: int) -> list[tuple[str, int, int, Hit]]:
+    """(path, start, end, hit) in rank order; a text hit whose window overlaps an earlier
+    one of the same file widens that one; a page already read is not read again."""
+    windows: list[list] = []
+    for hit in hits:
+        if hit.page is not None:
+            if not any(w[0] == hit.path and w[3].page == hit.page for w in windows):
+                windows.append([hit.path, hit.page, hit.page, hit])
+            continue
+        line = hit.line or 1
+        start, end = max(1, line - around), line + around
+        for w in windows:
+            if w[0] == hit.path and w[3].page is None and start <= w[2] + 1 and end >= w[1] - 1:
+                w[1], w[2] = min(w[1], start), max(w[2], end)
+                break
+        else:
+            windows.append([hit.path, start, end, hit])
+    return [tuple(w) for w in windows]  # type: ignore[misc]
+
+
+def _read(backend: Backend, path: str, start: int, end: int, hit: Hit, words: set[str]) -> Passage | None:
+    try:
+        text = backend.read(path, start, end)
+    except (LookupError, OSError, ValueError):
+        return None  # the file went away since it was indexed: its hit is dropped
+    if hit.page is not None:
+        lines = [ln for ln in text.replace(PAGE_BREAK, "\n").split("\n") if ln.strip()]
+        at = _best_line(lines, words)
+        lo, hi = max(0, at - AROUND - 2), at + AROUND + 3
+        shown = [_cut(ln, words, keep=(i == at)) for i, ln in enumerate(lines[lo:hi], lo)]
+        if lo > 0:
+            shown.insert(0, "…")
+        if hi < len(lines):
+            shown.append("…")
+        return Passage(path, None, None, None, hit.page, "\n".join(shown))
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        return None
+    hit_line = hit.line or start
+    cut = [_cut(ln, words, keep=(start + i == hit_line)) for i, ln in enumerate(lines)]
+    last = start + len(lines) - 1
+    return Passage(path, hit_line, start, last, None, number_lines("\n".join(cut), start))
+
+
+def _best_line(lines: Sequence[str], words: set[str]) -> int:
+    """The index of the line sharing most of ``words`` (the first on a tie; 0 if none)."""
+    best, score = 0, 0
+    for i, line in enumerate(lines):
+        s = len(words & {w.lower() for w in _WORD.findall(line)})
+        if s > score:
+            best, score = i, s
+    return best
+
+
+def _marked(snippet: str) -> set[str]:
+    """The words a snippet marks as matches (``[word]``)."""
+    return {w.lower() for w in re.findall(r"\[([^\]]+)\]", snippet or "")}
+
+
+def _cut(line: str, words: set[str], keep: bool) -> str:
+    """A line cut to ``LINE_CHARS``; the hit line (``keep``) to twice that, centred on the
+    first of ``words`` it holds, so a value late in a long paragraph is still shown."""
+    limit = LINE_CHARS * (2 if keep else 1)
+    if len(line) <= limit:
+        return line
+    at = 0
+    if keep:
+        lowered = line.lower()
+        found = [lowered.find(w) for w in words if w and lowered.find(w) >= 0]
+        at = max(0, min(found) - limit // 3) if found else 0
+    piece = line[at: at + limit]
+    return ("… " if at else "") + piece + " …"
