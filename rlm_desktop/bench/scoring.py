@@ -12,8 +12,8 @@ few and written down (docs/quality.md):
   case-insensitively ("glob.py" also matches "glob");
 - set: every expected name appears and no other name of the task's universe does;
 - absent: the answer says "not found" in some form and names none of the values that
-  could have been invented (``universe``) and no number of three or more digits that the
-  question did not contain.
+  could have been invented (``universe``; one the question names is not invented) and
+  no number of three or more digits that the question did not contain.
 
 Every answer then falls in one of three bins (``Score.bin``): ``right``; ``not_found``
 (says it did not find the fact, or gave no answer at all: a crash or an empty reply
@@ -324,7 +324,10 @@ def _value_verdict(task: Task, answer: str) -> Score:
         return Score(ok, "" if ok else f"missing {missing[:5]}, extra {extra[:5]}")
     if task.kind == "absent":
         norm = normalize(answer)
-        invented = [u for u in task.universe if _contains(norm, u)]
+        # a value the question itself names is repeated, not invented ("Which variable,
+        # like NO_COLOR, does Click honour?" answered "Not found ... grep('NO_COLOR')")
+        asked = normalize(task.question)
+        invented = [u for u in task.universe if _contains(norm, u) and not _contains(asked, u)]
         question_numbers = set(numbers_in(task.question))
         invented += [f"{n:.0f}" for n in numbers_in(answer) if n >= 100 and n not in question_numbers and f"{n:.0f}" not in invented]
         if invented:

@@ -75,6 +75,11 @@ def test_absent_needs_not_found_and_no_invented_value() -> None:
     n = task("absent", "not found", ("1234567",), ("Kyoto",), question="What is the special magic number for Kyoto?")
     assert not score(n, "I could not find it; maybe 7654321").correct
     assert score(n, "The folder does not mention Kyoto.").correct
+    # a value the question names is repeated when the answer says what it searched for
+    like = task("absent", "not found", ("NO_COLOR", "CLICK_NO_COLOR"), ("NO_COLOR",),
+                question="Which environment variable, like NO_COLOR, turns colour off?")
+    assert score(like, "Not found: grep('NO_COLOR') shows no such setting.").correct
+    assert not score(like, "CLICK_NO_COLOR turns it off.").correct
 
 
 def cited_task(kind, expected, cite=("library/socket.html",), accept=()) -> Task:
