@@ -210,6 +210,7 @@ def passages_instead(output: str, question: str) -> str:
             "FINAL('<the answer itself> (<file>:<line>)') in a ```python block. If they do not, search for other words.")
 
 
+ECHOES_QUESTION = "Your answer only repeats the words of the question; it does not say what the answer is. Find the line that states it (it may be the line after the one that matches best) and write FINAL('<the value itself> (<file>:<line>)'), or say that it is not found."
 PLACEHOLDER = "Your answer is the template, not an answer: write FINAL with the real value you found and its file:line."
 ONLY_LOCATION = "Your answer is only where the answer is, not the answer. Read that line in the output above and write FINAL('<the value itself> (<file>:<line>)') in a ```python block."
 WRONG_TOTAL = "The question asks for a total, but your answer's number is not the sum of the files' values (it is one file's value from .max() or .min(), or a count of files from .above() or .below()).{printed} Answer with the total."

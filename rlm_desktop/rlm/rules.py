@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rlm_desktop.library.query import STOP_WORDS
 from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.grounding import (
     LOCATION,
@@ -198,6 +199,38 @@ class Placeholder(Rule):
 
     def check(self, attempt: Attempt) -> str | None:
         return prompts.PLACEHOLDER if re.search(r"<(the )?(answer|value|file)\b", attempt.answer) else None
+
+
+_PAGE = re.compile(r"#page=\d+(?::\d+)?")
+_WORDS = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+_CHOICE = re.compile(r"\b(or|either|whether)\b|\b(yes|no)\b", re.IGNORECASE)
+
+
+def adds_nothing(question: str, answer: str) -> bool:
+    """True when the answer, its citations aside, has no word or number the question
+    lacks: it restates what was asked. A question that offers its own choices ("A or
+    B?") is answered from its words, so it never counts."""
+    if _CHOICE.search(question):
+        return False
+    rest = LOCATION.sub(" ", _PAGE.sub(" ", answer))
+    asked = {w.lower()[:5] for w in _WORDS.findall(question)}
+    said = [w.lower() for w in _WORDS.findall(rest) if w.lower() not in STOP_WORDS]
+    return bool(said) and all(w[:5] in asked for w in said)
+
+
+class EchoesQuestion(Rule):
+    """The answer only restates the question's words with a citation: the small model
+    took the line that matched the question best for the answer, not the value that line
+    or the next one states."""
+
+    name = "echoes_question"
+    fires_on = Attempt("Which command-line option allows shell commands?", "shell commands (man/asy.pdf#page=174:46)")
+    passes = Attempt("Which command-line option allows shell commands?", "-nosafe (man/asy.pdf#page=174)")
+
+    def check(self, attempt: Attempt) -> str | None:
+        if not attempt.is_an_answer or not adds_nothing(attempt.question, attempt.answer):
+            return None
+        return prompts.ECHOES_QUESTION
 
 
 class WrongCallers(Rule):
@@ -382,6 +415,7 @@ RULES: tuple[Rule, ...] = (
     UnseenName(),
     OtherSubject(),
     Placeholder(),
+    EchoesQuestion(),
     WrongCallers(),
     OnlyLocation(),
     UnnamedChoice(),
