@@ -136,6 +136,27 @@ def mended(code: str) -> tuple[str, list[str]]:
     return code, notes
 
 
+def borrowed_literals(code: str, examples: str, question: str, seen: str) -> list[str]:
+    """The string literals of a cell that come from the worked examples: each stands
+    quoted in ``examples`` and is in neither the question nor anything the node saw.
+    The 1.5B, stuck, greps the example's function name or reads the example's file."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    asked, shown = question.lower(), seen.lower()
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        lit = node.value.strip()
+        if len(lit) < 4 or lit in found or lit.lower() in asked or lit.lower() in shown:
+            continue
+        if any(f"{q}{lit}{q}" in examples for q in ("'", '"')):
+            found.append(lit)
+    return found
+
+
 def read_first_cell(question: str) -> str:
     """The cell the engine runs before a one-place question's first turn."""
     return f"passages({' '.join(question.split())!r})"

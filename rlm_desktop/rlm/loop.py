@@ -204,6 +204,10 @@ class NodeLoop:
             ran.add(cells.normalized(code))
             result, session = self.engine.run_cell(node, session, turn, code)
             hints: list[str] = []  # lines sent with this cell's output
+            seen = "\n".join([*(c.output for c in node.cells), result.output])
+            borrowed = cells.borrowed_literals(code, node.examples, question, seen)
+            if borrowed:
+                self._hint(node, turn, hints, prompts.borrowed(borrowed))
             if result.killed and not self.engine.cancel.cancelled:
                 if restarts >= MAX_RESTARTS:
                     raise SandboxError(f"the REPL worker died {restarts + 1} times ({result.kill_reason})")

@@ -18,6 +18,7 @@ from rlm_desktop.library.types import CorpusStats
 from rlm_desktop.llm.backend import Message
 from rlm_desktop.rlm.grounding import HIT
 from rlm_desktop.rlm.strategy import Strategy
+from rlm_desktop.rlm.tools.corpus import as_source
 
 SYSTEM = """You answer questions about a folder of files. You cannot see the files: you look at them by writing Python code. Each turn, write one ```python block. I run it and show you its output.
 
@@ -208,6 +209,13 @@ def passages_instead(output: str, question: str) -> str:
     return (f"That cell repeats an earlier one, so it was not run again. Here are the lines around its matches "
             f"instead:\n{output}\n\nThe question: {question}\nIf these lines answer it, answer now: write "
             "FINAL('<the answer itself> (<file>:<line>)') in a ```python block. If they do not, search for other words.")
+
+
+def borrowed(literals: list[str]) -> str:
+    """Under the output of a cell that used a worked example's strings."""
+    names = ", ".join(as_source(x) for x in literals[:3])
+    return (f"{names} {'is' if len(literals) == 1 else 'are'} from the worked examples, not from this folder: "
+            "use the words of the question and of the outputs above.")
 
 
 ECHOES_QUESTION = "Your answer only repeats the words of the question; it does not say what the answer is. Find the line that states it (it may be the line after the one that matches best) and write FINAL('<the value itself> (<file>:<line>)'), or say that it is not found."

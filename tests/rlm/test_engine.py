@@ -849,3 +849,27 @@ def test_a_batch_past_the_sub_call_budget_is_refused_before_spending_and_the_run
     assert "take a sample of at most 5" in last_user(root.calls[1])
     assert finished.status == "ok" and finished.budget is None
     assert finished.stats.sub_calls == 2
+
+
+def test_a_cell_that_uses_a_worked_examples_name_is_told_so() -> None:
+    """Stuck, the 1.5B greps the callers example's function name in a folder that never
+    had it: the output says where that name came from."""
+    root = ScriptedBackend()
+    root.enqueue([code("search('vault code')"), code("pattern = r'\\b_load_table\\('\nprint('none')"), code("FINAL('ORCHID-7731 (/docs/a.txt:2)')")])
+    events: list = []
+    make_engine(root, events=events).run("Which functions call `open_vault`?")
+    told = last_user(root.calls[2])
+    assert "r'\\b_load_table\\(' is from the worked examples, not from this folder" in told
+    assert "worked examples" not in last_user(root.calls[1])  # the question's own words are not flagged
+
+
+def test_borrowed_literals_are_only_the_examples_strings_nothing_showed() -> None:
+    from rlm_desktop.rlm.cells import borrowed_literals
+
+    examples = "read('manuals/kettle.txt', 1, 3)\nsearch('Moonlit kettle guarantee end')"
+    assert borrowed_literals("read('manuals/kettle.txt')", examples, "When does the lease end?", "") == ["manuals/kettle.txt"]
+    # named by the question, or shown by an output of this folder: not borrowed
+    assert borrowed_literals("search('Moonlit kettle guarantee end')", examples, "moonlit kettle guarantee end?", "") == []
+    assert borrowed_literals("read('manuals/kettle.txt')", examples, "q?", "manuals/kettle.txt:4: x") == []
+    assert borrowed_literals("read('notes/lease.txt')", examples, "q?", "") == []
+    assert borrowed_literals("grep(r'(", examples, "q?", "") == []  # does not parse
