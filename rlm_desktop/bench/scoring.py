@@ -265,6 +265,10 @@ def score(task: Task, answer: str, citations: tuple[str, ...] = (), *, cited: st
     ``cited`` gives a citation verdict already made (rescoring stored rows, whose run's
     citations are not kept)."""
     answer = answer or ""
+    if task.kind != "absent" and _OPENS_NOT_FOUND.match(answer) and not _states_a_value(task, answer):
+        # "Not found: ... I searched with grep('program\\.version') ...": the words of its
+        # searches are not a value put forward (commander-src-01 was scored right on them)
+        return Score(False, "says not found" + ("; names what it searched" if _names_search(answer) else ""), "not_found", "")
     value = _value_verdict(task, answer)
     if cited is None:
         cited = citation_verdict(task, answer, citations) if value.correct else ""
@@ -277,6 +281,9 @@ def score(task: Task, answer: str, citations: tuple[str, ...] = (), *, cited: st
     if task.kind != "absent" and says_not_found(answer) and not _states_a_value(task, answer):
         return Score(False, "says not found" + ("; names what it searched" if _names_search(answer) else ""), "not_found", cited)
     return Score(False, value.detail, "wrong", cited)
+
+
+_OPENS_NOT_FOUND = re.compile(r"\s*(?:not found|nothing found|no file (?:mentions|says|states))\b", re.IGNORECASE)
 
 
 def _names_search(answer: str) -> bool:

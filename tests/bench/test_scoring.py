@@ -168,3 +168,13 @@ def test_a_not_found_in_other_words_is_not_found() -> None:
     t = task("text", "Release 15.16")
     assert score(t, "No release notes page found for the fix for the buffer overrun.").bin == "not_found"
     assert score(t, "Release 15.17 (release-15-17.html:40)").bin == "wrong"
+
+
+def test_an_answer_that_opens_not_found_is_not_right_on_the_words_of_its_searches() -> None:
+    t = task("text", "-V, --version", question="Which flags does version() register by default?")
+    said = "Not found: the budget ran out. I searched with grep('-V, --version'), read('Readme.md')."
+    assert score(t, said).bin == "not_found"
+    assert score(t, "-V, --version (lib/command.js:1814)").bin == "right"
+    # a "not found" that still puts a value forward is judged on that value
+    assert score(t, "Not found for sure; probably -V, --version").bin == "right"
+    assert score(t, "Not found for sure; probably -h, --help").bin == "wrong"
