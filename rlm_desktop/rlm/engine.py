@@ -60,6 +60,7 @@ from rlm_desktop.rlm.strategy import (
     strategy_named,
     without,
 )
+from rlm_desktop.rlm.tools.extract import RECORD_MAX_TOKENS, RECORD_SCHEMA
 from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -435,7 +436,11 @@ class Engine:
                 # narrow the files or take a sample it says it took
                 return LlmReply((), error=prompts.TOO_MANY_SUB_CALLS.format(asked=len(request.prompts), left=left))
             self.budget.take_sub_calls(len(request.prompts))
-            answers = self.sub_calls(node.node_id, node.depth + 1, list(request.prompts))
+            if request.kind == "record":  # the schema is the engine's, never the worker's
+                answers = self.sub_calls(node.node_id, node.depth + 1, list(request.prompts),
+                                         max_tokens=RECORD_MAX_TOKENS, json_schema=RECORD_SCHEMA)
+            else:
+                answers = self.sub_calls(node.node_id, node.depth + 1, list(request.prompts))
             for answer in answers:
                 node.evidence.add_sub_answer(answer, had_corpus_text=request.has_corpus_text)
             return LlmReply(tuple(answers))
@@ -474,8 +479,10 @@ class Engine:
         overhead = backend.count_chat_tokens([Message("user", "")])
         return cut_to_tokens(backend, prompt, backend.n_ctx - SUB_MAX_TOKENS - overhead - 8)
 
-    def sub_calls(self, parent_id: str, depth: int, prompt_list: list[str], max_tokens: int = SUB_MAX_TOKENS) -> list[str]:
-        """Plain calls to the sub model: one node each, batched when the backend can."""
+    def sub_calls(self, parent_id: str, depth: int, prompt_list: list[str], max_tokens: int = SUB_MAX_TOKENS,
+                  json_schema: dict | None = None) -> list[str]:
+        """Calls to the sub model: one node each, batched when the backend can; with
+        ``json_schema`` every reply is forced to it (llama.cpp's grammar)."""
         self.budget.note_depth(depth)
         fitted = [self.fit_sub_prompt(p) for p in prompt_list]
         ids = []
@@ -483,7 +490,7 @@ class Engine:
             node_id = self.new_node_id()
             ids.append(node_id)
             self.emit(NodeStarted(self.run_id, node_id, parent_id, "llm", self.sub_backend.name, prompt, depth, time.time()))
-        params = GenerationParams(max_tokens=max_tokens)
+        params = GenerationParams(max_tokens=max_tokens, json_schema=json_schema)
         conversations = [[Message("user", p)] for p in fitted]
         started = time.monotonic()
         batch = getattr(self.sub_backend, "chat_batch", None)

@@ -124,6 +124,28 @@ _MAX = _turns(
     "```python\nFINAL('The North hive: 2300 g in May (hives/north.txt:2)')\n```",
 )
 
+# With typed extraction instead of ask_numbers (the 'ask_numbers' switch: issue 19, item
+# 4, measured against ask_numbers before it becomes the default): one checked record per
+# file, and the files that do not apply stay out of the figure.
+_MAP_EXTRACT = _turns(
+    "What did the gauges on the north ridge record in total in May?",
+    "```python\nrecs = extract('How much rain did this gauge record in May, and is it on the north ridge?', files)\nrecs\n```",
+    "Output:\n31 of 38 files apply with a checked value; 7 do not apply\n  gauges/01.txt:3: 1250 (ok)\n  gauges/02.txt: - (not_applicable)\n"
+    "  gauges/03.txt:2: 4400 (ok)\n  ...\nUse .total(), .max(), .min(), .count() or .values() (only the files that apply, checked against their text).",
+    "```python\nrecs.total()\n```",
+    "Output:\n41200 (total of gauges/01.txt, gauges/03.txt, gauges/04.txt, gauges/06.txt, gauges/07.txt, gauges/08.txt, gauges/09.txt, gauges/10.txt and 23 more)",
+    "```python\nFINAL('41200 (the total of the 31 gauges on the north ridge; the other 7 are elsewhere)')\n```",
+)
+
+_MAX_EXTRACT = _turns(
+    "Which hive gave the most honey in May?",
+    "```python\nrecs = extract('How much honey did this hive give in May?', files)\nrecs.max()\n```",
+    "Output:\n2300 (from hives/north.txt)",
+    "```python\nread('hives/north.txt', 1, 3)\n```",
+    "Output:\n1| North hive\n2| Honey taken in May: 2,300 g.\n3| Frames: 10.",
+    "```python\nFINAL('The North hive: 2300 g in May (hives/north.txt:2)')\n```",
+)
+
 # Before tally and ask_numbers (issue 10's ablations 'tally' and 'map_helper' bring them back):
 # the root writes its own Counter regex, or its own sentence filter, llm_batch and parse.
 _MOST_COUNTER = _turns(
@@ -247,6 +269,11 @@ _WITHOUT: dict[tuple[str, StrategyName], tuple[tuple[tuple[Message, ...], ...], 
         "The answer needs a figure from every file: in code, pick the sentences about it from each file, ask llm_batch for the figure, parse the numbers and add or compare them in code. Print how many files gave a value.",
     ),
 }
+_WITHOUT[("ask_numbers", "whole_folder_map")] = (
+    (_MAX_EXTRACT, _MAP_EXTRACT),
+    "The answer needs a figure from the files that apply: recs = extract('<the figure, as a question about one file, with the condition the question sets>', files) "
+    "reads one checked record per file and keeps out the files that do not apply; then recs.total(), recs.max(), recs.min() or recs.count(). Do not add up numbers by hand.",
+)
 for _name, _chosen in (("lookup", (_NOT_FOUND, _LOOKUP)), ("multi_step", (_LOOKUP, _MULTI)), ("code_question", (_CALLERS, _CODE))):
     _WITHOUT[("read_first", _name)] = (_chosen, _HINTS[_name])
 WITHOUT_TECHNIQUES = frozenset(t for t, _ in _WITHOUT)
@@ -265,7 +292,7 @@ LEAST_WORDS = ("least", "fewest", "smallest", "lowest", "minimum")
 SUPERLATIVE_WORDS = MOST_WORDS + LEAST_WORDS
 _SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVE_WORDS) + r")\b", re.IGNORECASE)
 # the examples that answer "which ... the most": last for such a question, first otherwise
-_SUPERLATIVE_EXAMPLES = (_MOST, _MOST_COUNTER, _MAX)
+_SUPERLATIVE_EXAMPLES = (_MOST, _MOST_COUNTER, _MAX, _MAX_EXTRACT)
 
 
 def _ordered(chosen: tuple[tuple[Message, ...], ...], question: str) -> tuple[tuple[Message, ...], ...]:

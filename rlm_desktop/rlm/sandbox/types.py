@@ -58,9 +58,10 @@ class ReplConfig:
 @dataclass(frozen=True)
 class LlmRequest:
     """A sub-call asked for by model code. ``kind``: 'query' (one prompt), 'batch'
-    (many prompts), 'rlm' (a child RLM over ``context``)."""
+    (many prompts), 'rlm' (a child RLM over ``context``), 'record' (a batch whose
+    replies are forced to the extraction record's JSON schema)."""
 
-    kind: Literal["query", "batch", "rlm"]
+    kind: Literal["query", "batch", "rlm", "record"]
     prompts: tuple[str, ...]
     # for 'rlm': the text or the paths the child works on
     context_text: str | None = None

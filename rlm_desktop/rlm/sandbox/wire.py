@@ -118,7 +118,7 @@ _FACT_FIELDS = {"tool": _STR, "kind": _STR, "value": _STR, "matched": _INT, "sea
 _FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below"), "grep": ("grep",)}
 _FACT_ROWS = 50
 _FACT_CHARS = 500
-LLM_KINDS = ("query", "batch", "rlm")
+LLM_KINDS = ("query", "batch", "rlm", "record")  # record: a batch whose replies the engine forces to tools.extract.RECORD_SCHEMA
 LIB_OPS = ("files", "text", "read", "search", "grep")
 LIB_FIELDS = tuple(name for name in _SCHEMAS["lib"] if name != "op")  # a lib request's arguments
 CORPUS_KINDS = ("library", "text", "none")

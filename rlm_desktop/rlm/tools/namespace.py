@@ -24,6 +24,7 @@ from rlm_desktop.rlm.tools.corpus import (
     resolve_path,
     strip_prefixes,
 )
+from rlm_desktop.rlm.tools.extract import Records, parse_record, record_prompt
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
 from rlm_desktop.rlm.tools.passages import PASSAGE_HITS, Passages, find_passages
 from rlm_desktop.rlm.tools.rows import Figure, Numbers, Row
@@ -42,7 +43,7 @@ _EXCERPT_NOTE = "\n[... only the sentences that share words with the question]"
 
 API_NAMES = (
     "context", "files", "search", "passages", "grep", "read", "llm_query", "llm_batch", "ask_each",
-    "ask_numbers", "rlm_query", "tally", "SHOW_VARS", "FINAL", "FINAL_VAR",
+    "ask_numbers", "extract", "rlm_query", "tally", "SHOW_VARS", "FINAL", "FINAL_VAR",
 )
 
 
@@ -132,7 +133,7 @@ class Repl:
         self.namespace["files"] = corpus
         self.namespace.update(
             search=self.search, passages=self.passages, grep=self.grep, read=self.read, llm_query=self.llm_query,
-            llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers,
+            llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers, extract=self.extract,
             rlm_query=self.rlm_query,
             tally=self.tally, SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
         )
@@ -301,6 +302,23 @@ class Repl:
             notes.append(note)
         self._from_peers(question, kind, rows, notes, shown)
         return Numbers(question, rows, notes, len(rows))
+
+    def extract(self, question: str, items: Sequence[Any], max_chars: int = values.EXCERPT_CHARS) -> Records:
+        """One typed record per file (File, path or hit) or text: does it apply to the
+        question, its value as written, the words that state it; forced to a JSON schema
+        and checked against the text. .total()/.max()/.min()/.count()/.values() use only
+        the files that apply."""
+        question = str(question)
+        pairs = self._item_texts(items)
+        if not pairs:
+            return Records(question, [])
+        shown = [values.excerpt(text, question, max_chars) for _, text in pairs]
+        prompts = [record_prompt(question, label, part) for (label, _), part in zip(pairs, shown, strict=True)]
+        replies = self._request_llm("record", prompts, None, [], True)
+        records = [parse_record(reply, label, text) for reply, (label, text) in zip(replies, pairs, strict=True)]
+        found = Records(question, records)
+        found.on_figure = self._figure
+        return found
 
     @staticmethod
     def _from_peers(question: str, kind: values.Kind, rows: list[Row], notes: list[str], shown: list[str]) -> None:
