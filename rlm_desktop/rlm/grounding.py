@@ -23,7 +23,8 @@ _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
 # a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
 _FILE = r"[\w./\\-]*\.[A-Za-z_]\w{0,4}"
-LOCATION = re.compile(_FILE + r"(?::\d+(?:-\d+)?)?")
+# a pasted text's lines are cited as context:12 (``tools.corpus.TEXT_PATH``)
+LOCATION = re.compile(r"(?:" + _FILE + r"|\bcontext(?=:\d))(?::\d+(?:-\d+)?)?")
 # the same with its line, as groups (path, line): what ``citations.recite`` checks
 CITED_LINE = re.compile(r"(?<![\w./\\-])(" + _FILE + r"):(\d+)\b")
 # a listing line of search or grep: path:line: text, or path:line (in func): text
@@ -113,10 +114,24 @@ def contains_value(haystack: str, value: str) -> bool:
     return value.lower() in haystack.lower()
 
 
+# what the tools print around corpus text: a numbered line's "12| ", a listing line's
+# "path:12: " or "path:12 (in f): ", a passage's "--- path lines 8-16" and a page's
+# "[page 3]". Their numbers are positions, not the corpus's values: the 1.5B answered
+# "How many days' notice ...?" with "4 (lease.txt:4)", the line number of its hit
+_POSITION = re.compile(r"^\s*\d+\s*\|\s?|^[^\s:]+\.\w+(?:#page=\d+)?:\d+(?: \(in [\w.]+\))?: ", re.MULTILINE)
+_POSITION_LINE = re.compile(r"^(?:--- \S+ (?:lines \d+-\d+|page \d+)|\[page \d+\])\s*$", re.MULTILINE)
+
+
+def without_positions(text: str) -> str:
+    """``text`` with the line numbers, listing prefixes and passage headers the tools add."""
+    return _POSITION.sub("", _POSITION_LINE.sub("", text))
+
+
 def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> list[str]:
-    """Key values of ``answer`` that nothing the model saw supports. With ``from_code``
-    (the answer was set by code), a value no one wrote or said was computed: it passes."""
-    grounded = "\n".join(evidence.grounded)
+    """Key values of ``answer`` that nothing the model saw supports; a line number or a
+    page the tools printed beside the text supports nothing. With ``from_code`` (the
+    answer was set by code), a value no one wrote or said was computed: it passes."""
+    grounded = without_positions("\n".join(evidence.grounded))
     unsupported = "\n".join(evidence.unsupported)
     missing = []
     for value in key_values(answer):

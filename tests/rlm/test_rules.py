@@ -62,3 +62,16 @@ def test_the_engine_doc_lists_every_rule() -> None:
 
     doc = (Path(__file__).parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
     assert [rule.name for rule in RULES if f"| `{rule.name}` |" not in doc] == []
+
+
+def test_a_line_number_the_tools_printed_is_no_evidence_for_a_value() -> None:
+    from rlm_desktop.rlm.grounding import Evidence, ungrounded_values, without_positions
+
+    seen = Evidence(grounded=["--- contracts/lease.txt lines 1-5\n3| Termination\n4| Either party may end it with ninety days' notice.\n"
+                              "contracts/lease.txt:4: Either party may end it", "[page 6]\nClause 2"])
+    assert ungrounded_values("4 (contracts/lease.txt:4)", seen, from_code=False) == ["4"]
+    assert ungrounded_values("6 (contracts/lease.pdf#page=6)", seen, from_code=False) == ["6"]
+    assert ungrounded_values("2", seen, from_code=False) == []  # "Clause 2" is the text's own
+    fee = Evidence(grounded=["4| The fee is 4 dollars."])
+    assert ungrounded_values("4 dollars (a.txt:4)", fee, from_code=False) == []
+    assert without_positions("  12| x = 1\nsrc/a.py:40 (in f): return 2\n--- a.txt lines 8-16\nplain") == "x = 1\nreturn 2\n\nplain"
