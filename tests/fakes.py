@@ -32,6 +32,7 @@ from rlm_desktop.llm.backend import (
     StopFn,
     TokenCallback,
 )
+from rlm_desktop.rlm.prompts import READER_SCHEMA
 from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM
 
 Response = str | Callable[[Sequence[Message]], str]
@@ -51,6 +52,7 @@ class ScriptedBackend:
         # ``router_answer`` (for a sub model whose queue holds sub-call answers like "blue")
         self.route_from_queue = True
         self.router_calls: list[list[Message]] = []
+        self.reader_calls: list[list[Message]] = []  # the engine's unscripted readings of passages
         self._lock = threading.Lock()
 
     @property
@@ -81,6 +83,13 @@ class ScriptedBackend:
             if not (self.route_from_queue and isinstance(head, str) and head.strip().isidentifier()):
                 # not scripted for the router: answer it without taking the model's turns
                 text = self.router_answer
+                return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
+        if params.json_schema is not None and params.json_schema == READER_SCHEMA:
+            head = self._queue[0] if self._queue else None
+            if not (isinstance(head, str) and head.lstrip().startswith("{")):
+                # the engine's reading of the passages, not scripted: "no line states it"
+                text = json.dumps({"found": False, "answer": "", "where": ""})
+                self.reader_calls.append(list(messages))
                 return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
         with self._lock:
             self.calls.append(list(messages))

@@ -38,6 +38,17 @@ def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: boo
     return None
 
 
+def passes_every_rule(node: NodeState, answer: str, off: frozenset[str] = frozenset()) -> bool:
+    """True when no rule (those in ``off`` aside) would send ``answer`` back; nothing is
+    counted on the node: for an answer the engine proposes, which is dropped if refused."""
+    attempt = Attempt(
+        question=node.question, answer=answer, evidence=node.evidence, from_code=False,
+        lookup=node.strategy in LOOKUP_STRATEGIES, absent=frozenset(node.absent),
+        outputs=tuple(cell.output for cell in node.cells), examples=node.examples, refused_before=node.firm_refusals,
+    )
+    return all(rule.check(attempt) is None for rule in RULES if rule.name not in off)
+
+
 def _allowed(rule: Rule, node: NodeState, already_refused: bool) -> bool:
     if rule.allowance in _COUNTS:
         return getattr(node, _COUNTS[rule.allowance]) < FIRM_REFUSALS

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rlm_desktop.library.query import STOP_WORDS
 from rlm_desktop.rlm.strategy import LEAST_WORDS, MOST_WORDS, SUPERLATIVE_WORDS
 from rlm_desktop.rlm.tools.facts import ToolFact
 
@@ -125,6 +126,19 @@ _POSITION_LINE = re.compile(r"^(?:--- \S+ (?:lines \d+-\d+|page \d+)|\[page \d+\
 def without_positions(text: str) -> str:
     """``text`` with the line numbers, listing prefixes and passage headers the tools add."""
     return _POSITION.sub("", _POSITION_LINE.sub("", text))
+
+
+_CLAIM_WORD = re.compile(r"[^\W_]{3,}")
+
+
+def unsupported_words(answer: str, text: str, question: str = "") -> list[str]:
+    """The words of ``answer`` (its citations, the question's words and short words
+    aside) that ``text`` does not hold, compared by their first four letters (gives / give): a claim in
+    words ("six months") checked against the passage it says it came from."""
+    held = {w.lower()[:4] for w in _CLAIM_WORD.findall(without_positions(text))}
+    asked = {w.lower()[:4] for w in _CLAIM_WORD.findall(question)}
+    said = [w for w in _CLAIM_WORD.findall(LOCATION.sub(" ", answer)) if w.lower() not in STOP_WORDS]
+    return [w for w in said if w.lower()[:4] not in held and w.lower()[:4] not in asked]
 
 
 def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> list[str]:

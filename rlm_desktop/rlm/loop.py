@@ -15,7 +15,7 @@ from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, Sandb
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
 from rlm_desktop.rlm import cells, coverage, prompts
 from rlm_desktop.rlm.budget import Budget
-from rlm_desktop.rlm.checks import judge, parrots_instruction, shown_first_clause
+from rlm_desktop.rlm.checks import judge, parrots_instruction, passes_every_rule, shown_first_clause
 from rlm_desktop.rlm.citations import CellSources
 from rlm_desktop.rlm.events import (
     Event,
@@ -24,6 +24,7 @@ from rlm_desktop.rlm.events import (
 )
 from rlm_desktop.rlm.grounding import (
     ungrounded_values,
+    unsupported_words,
 )
 from rlm_desktop.rlm.history import fit_messages
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
@@ -49,6 +50,7 @@ RESAMPLE_TEMPERATURE = 0.7
 # the strategies whose answer stands in one or two places: their first move is made by
 # the engine, the passages around the best hits of the question (issue 19, item 2)
 READ_FIRST = frozenset({"lookup", "multi_step", "code_question"})
+READER_MAX_TOKENS = 96  # the constrained reading of the passages: found, answer, where
 
 
 class LoopHost(Protocol):
@@ -92,6 +94,10 @@ class NodeLoop:
             if read is not None:
                 ran.add(cells.normalized(read.code))
                 saw_output, last_output = True, read.output
+                if "read_passages" not in self.engine.ablated:
+                    answer = self._read_passages(node, messages, read)
+                    if answer is not None:
+                        return NodeOutcome("ok", clean_answer(answer), saw_output=True), session
         base = turn = node.last_turn
         while True:
             try:
@@ -283,6 +289,38 @@ class NodeLoop:
         messages.append(Message("assistant", text))
         messages.append(Message("user", prompts.output_message(result.output, None, prompts.READ_FIRST)))
         return session, read
+
+    def _read_passages(self, node: NodeState, messages: list[Message], read: CellSources) -> str | None:
+        """One constrained turn after the passages: does a line above state the answer?
+        The reply is forced to ``prompts.READER_SCHEMA``; an answer is taken only when its
+        file is one the passages showed and every rule lets it pass (its values stand in
+        what the node saw, it is not the question's words again, ...). Otherwise nothing is
+        kept of the turn (the refusal is not counted, the message not added) and the loop
+        goes on from the passages. The 1.5B wrote "# the line states the default extension
+        is .txt" and then grepped on for ten turns (dev, click-src-01)."""
+        turn = node.last_turn + 1
+        asked = [*messages, Message("user", prompts.READ_PASSAGES)]
+        fitted = fit_messages(node.backend, asked, READER_MAX_TOKENS, len(messages))
+        params = GenerationParams(max_tokens=READER_MAX_TOKENS, temperature=0.0, json_schema=prompts.READER_SCHEMA)
+        try:
+            completion = self.engine.chat(node.backend, node.node_id, fitted, params)
+        except (BudgetExceeded, RlmDesktopError) as exc:
+            log.info("the passages' reading turn failed: %s", exc)
+            return None
+        node.prompt_tokens += completion.prompt_tokens
+        node.completion_tokens += completion.completion_tokens
+        node.last_turn = turn
+        self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, completion.text, completion.prompt_tokens,
+                                      completion.completion_tokens, completion.elapsed_s))
+        answer = prompts.reader_answer(completion.text, [ref.path for ref in read.sources])
+        if answer is None:
+            return None
+        if unsupported_words(answer, read.output, node.question) or not passes_every_rule(node, answer, self.engine.ablated):
+            self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, f"the passages' reading {answer!r} did not pass the checks: reading on"))
+            return None
+        node.attempts.append(answer)
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, "answered from the passages: a line there states it"))
+        return answer
 
     def _hint(self, node: NodeState, turn: int, hints: list[str], text: str) -> None:
         """A line to send with the cell's output, shown in the trace as a Notice."""

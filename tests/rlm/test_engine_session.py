@@ -116,3 +116,44 @@ def test_a_whole_folder_question_gets_no_first_move() -> None:
     engine(root, events=events, read_first=True).run("How many files mention notice?", context_text=LEASE)
     cells = [e for e in events if isinstance(e, ev.CellFinished)]
     assert not cells[0].code.startswith("passages(")
+
+
+def reading(found: bool, answer: str, where: str) -> str:
+    import json
+
+    return json.dumps({"found": found, "answer": answer, "where": where})
+
+
+def test_a_line_of_the_passages_that_states_the_answer_ends_the_run_in_one_constrained_turn() -> None:
+    root = ScriptedBackend()
+    root.enqueue([reading(True, "three months", "context:5")])
+    events: list = []
+    finished = engine(root, events=events, read_first=True).run(
+        "How much notice must the tenant give to end the lease?", context_text=LEASE)
+    assert finished.status == "ok" and finished.answer == "three months (context:5)"
+    assert len(root.calls) == 1 and root.params[0].json_schema is not None  # no code turn was needed
+    assert any(isinstance(e, ev.Notice) and "answered from the passages" in e.text for e in events)
+
+
+def test_a_reading_that_no_passage_supports_is_dropped_and_the_loop_goes_on() -> None:
+    root = ScriptedBackend()
+    root.enqueue([reading(True, "six months", "context:5"), code("FINAL('three months (context:5)')")])
+    events: list = []
+    finished = engine(root, events=events, read_first=True).run(
+        "How much notice must the tenant give to end the lease?", context_text=LEASE)
+    assert finished.answer == "three months (context:5)"
+    assert any(isinstance(e, ev.Notice) and "did not pass the checks" in e.text for e in events)
+    # the dropped reading is not in the model's history, and not its fallback answer
+    assert all("six months" not in m.content for m in root.calls[1])
+
+
+def test_reader_answers_must_cite_a_file_the_passages_showed() -> None:
+    from rlm_desktop.rlm.prompts import reader_answer
+
+    shown = ["/home/me/docs/lease.txt"]
+    assert reader_answer(reading(True, "90 days", "docs/lease.txt:4"), shown) == "90 days (docs/lease.txt:4)"
+    assert reader_answer(reading(True, "90 days (docs/lease.txt:4)", "docs/lease.txt:4"), shown) == "90 days (docs/lease.txt:4)"
+    assert reader_answer(reading(True, "90 days", "manuals/kettle.txt:12"), shown) is None
+    assert reader_answer(reading(False, "90 days", "docs/lease.txt:4"), shown) is None
+    assert reader_answer(reading(True, "", "docs/lease.txt:4"), shown) is None
+    assert reader_answer("not json", shown) is None

@@ -75,3 +75,13 @@ def test_a_line_number_the_tools_printed_is_no_evidence_for_a_value() -> None:
     fee = Evidence(grounded=["4| The fee is 4 dollars."])
     assert ungrounded_values("4 dollars (a.txt:4)", fee, from_code=False) == []
     assert without_positions("  12| x = 1\nsrc/a.py:40 (in f): return 2\n--- a.txt lines 8-16\nplain") == "x = 1\nreturn 2\n\nplain"
+
+
+def test_an_answer_in_words_is_checked_word_by_word_against_its_passage() -> None:
+    from rlm_desktop.rlm.grounding import unsupported_words
+
+    passage = "4| Notice must be given three months ahead, in writing.\n5| Rent is paid monthly."
+    assert unsupported_words("three months (lease.txt:4)", passage, "How much notice?") == []
+    assert unsupported_words("six months (lease.txt:4)", passage, "How much notice?") == ["six"]
+    # the question's own words and the citation are not claims
+    assert unsupported_words("the tenant gives three months", passage, "What must the tenant give?") == []
