@@ -141,6 +141,19 @@ def unsupported_words(answer: str, text: str, question: str = "") -> list[str]:
     return [w for w in said if w.lower()[:4] not in held and w.lower()[:4] not in asked]
 
 
+def unsupported_claim(answer: str, text: str, question: str = "") -> list[str]:
+    """What of ``answer`` its passage ``text`` does not hold: its key values (numbers,
+    names, identifiers, quoted phrases) that the question does not name, when it has
+    some, each compared as a value; else its plain words (``unsupported_words``). A
+    paraphrase around a right name passes ("Context uses HelpFormatter unless ..."),
+    a wrong number or name does not, nor a claim in words that the text lacks."""
+    plain = without_positions(text)
+    claims = [v for v in key_values(answer) if not contains_value(question, v)]
+    if claims:
+        return [v for v in claims if not contains_value(plain, v)]
+    return unsupported_words(answer, text, question)
+
+
 def ungrounded_values(answer: str, evidence: Evidence, *, from_code: bool) -> list[str]:
     """Key values of ``answer`` that nothing the model saw supports; a line number or a
     page the tools printed beside the text supports nothing. With ``from_code`` (the

@@ -24,7 +24,7 @@ from rlm_desktop.rlm.events import (
 )
 from rlm_desktop.rlm.grounding import (
     ungrounded_values,
-    unsupported_words,
+    unsupported_claim,
 )
 from rlm_desktop.rlm.history import fit_messages
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
@@ -315,7 +315,7 @@ class NodeLoop:
         answer = prompts.reader_answer(completion.text, [ref.path for ref in read.sources])
         if answer is None:
             return None
-        if unsupported_words(answer, read.output, node.question) or not passes_every_rule(node, answer, self.engine.ablated):
+        if unsupported_claim(answer, read.output, node.question) or not passes_every_rule(node, answer, self.engine.ablated):
             self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, f"the passages' reading {answer!r} did not pass the checks: reading on"))
             return None
         node.attempts.append(answer)

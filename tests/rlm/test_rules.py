@@ -85,3 +85,16 @@ def test_an_answer_in_words_is_checked_word_by_word_against_its_passage() -> Non
     assert unsupported_words("six months (lease.txt:4)", passage, "How much notice?") == ["six"]
     # the question's own words and the citation are not claims
     assert unsupported_words("the tenant gives three months", passage, "What must the tenant give?") == []
+
+
+def test_a_claim_is_checked_by_its_values_when_it_has_some_else_by_its_words() -> None:
+    from rlm_desktop.rlm.grounding import unsupported_claim
+
+    passage = ("536|     #: The formatter class to create with :meth:`make_formatter`.\n"
+               "537|     formatter_class: type[HelpFormatter] = HelpFormatter\n"
+               "12| Notice must be given three months ahead.")
+    question = "Which class does a Click Context use to build help output?"
+    assert unsupported_claim("Click Context uses HelpFormatter unless overridden (core.py:536)", passage, question) == []
+    assert unsupported_claim("Click Context uses TextWrapper (core.py:536)", passage, question) == ["TextWrapper"]
+    assert unsupported_claim("six months", passage, "How much notice?") == ["six"]
+    assert unsupported_claim("536 (core.py:536)", passage, "What line?") == ["536"]  # a line number is no value
