@@ -171,9 +171,9 @@ class Repl:
             raise LookupError("no files in this run")
         found = find_passages(self.corpus._backend, str(query), int(k))
         for p in found:
+            # the hit's line (a citation reads it with a line either side), not the
+            # window's first line: that would cite a line four above the value
             self.source(p.path, p.hit_line, p.page, "search")
-            if p.start is not None:
-                self.source(p.path, p.start, None, "read")
             self.corpus_text(p.text)
         return found
 
