@@ -129,12 +129,13 @@ _MAX = _turns(
 # file, and the files that do not apply stay out of the figure.
 _MAP_EXTRACT = _turns(
     "What did the gauges on the north ridge record in total in May?",
-    "```python\nrecs = extract('How much rain did this gauge record in May, and is it on the north ridge?', files)\nrecs\n```",
-    "Output:\n31 of 38 files apply with a checked value; 7 do not apply\n  gauges/01.txt:3: 1250 (ok)\n  gauges/02.txt: - (not_applicable)\n"
+    "```python\n# narrow by code first: only the files that name the north ridge\nridge = [f for f in files if 'north ridge' in f.text.lower()]\n"
+    "recs = extract('How much rain did this gauge record in May?', ridge)\nrecs\n```",
+    "Output:\n31 of 31 files apply with a checked value; 0 do not apply\n  gauges/01.txt:3: 1250 (ok)\n"
     "  gauges/03.txt:2: 4400 (ok)\n  ...\nUse .total(), .max(), .min(), .count() or .values() (only the files that apply, checked against their text).",
     "```python\nrecs.total()\n```",
     "Output:\n41200 (total of gauges/01.txt, gauges/03.txt, gauges/04.txt, gauges/06.txt, gauges/07.txt, gauges/08.txt, gauges/09.txt, gauges/10.txt and 23 more)",
-    "```python\nFINAL('41200 (the total of the 31 gauges on the north ridge; the other 7 are elsewhere)')\n```",
+    "```python\nFINAL('41200 (the total of the 31 gauges on the north ridge; the other 7 files name no north ridge)')\n```",
 )
 
 _MAX_EXTRACT = _turns(
@@ -271,8 +272,8 @@ _WITHOUT: dict[tuple[str, StrategyName], tuple[tuple[tuple[Message, ...], ...], 
 }
 _WITHOUT[("ask_numbers", "whole_folder_map")] = (
     (_MAX_EXTRACT, _MAP_EXTRACT),
-    "The answer needs a figure from the files that apply: recs = extract('<the figure, as a question about one file, with the condition the question sets>', files) "
-    "reads one checked record per file and keeps out the files that do not apply; then recs.total(), recs.max(), recs.min() or recs.count(). Do not add up numbers by hand.",
+    "The answer needs a figure from the files that apply: first narrow files in code to those that name what the question sets (a name, a year), "
+    "then recs = extract('<the figure, as a question about one file>', narrowed) reads one checked record per file; then recs.total(), recs.max(), recs.min() or recs.count(). Do not add up numbers by hand.",
 )
 for _name, _chosen in (("lookup", (_NOT_FOUND, _LOOKUP)), ("multi_step", (_LOOKUP, _MULTI)), ("code_question", (_CALLERS, _CODE))):
     _WITHOUT[("read_first", _name)] = (_chosen, _HINTS[_name])

@@ -77,8 +77,11 @@ def test_scripted_model_run_through_the_real_engine_builds_the_tree(qtbot, real_
     assert turn1.data() == "Turn 1"
     cells = [model.index(r, 0, turn1).data(ITEM_ROLE) for r in range(model.rowCount(turn1))]
     assert [c.kind for c in cells][:2] == [ItemKind.CODE, ItemKind.OUTPUT]
-    assert cells[0].text.strip() == "print(search('threshold'))"
+    # turn 1 is the engine's first move (the passages of the question), shown like a turn
+    assert cells[0].text.strip() == "passages('What is the threshold?')"
     assert "notes.md" in cells[1].text
+    turns = [model.index(r, 0, root).data() for r in range(model.rowCount(root))]
+    assert "Turn 3" in turns  # the model's own search came after the engine's reading (turn 2)
     # the run was recorded: history lists it and reopens the same tree
     history = window.history_panel
     qtbot.waitUntil(lambda: len(history.run_ids()) == 1, timeout=10_000)
