@@ -41,7 +41,6 @@ RECORD_MAX_TOKENS = 120
 
 RecordStatus = Literal["ok", "not_applicable", "not_in_text", "no_value", "bad_reply"]
 _SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
