@@ -9,11 +9,16 @@ budgets; the stop strings and ``stop_fn`` are honoured like the real backend doe
 scripted response to a call with ``params.json_schema`` must be JSON (checked, so a test
 scripts what a constrained model could say); the schema itself is not enforced.
 
-The engine's strategy router (``rlm/strategy.py``) may ask the root model to classify the
-question first; that call is recorded in ``router_calls``. When the next scripted response
-is a bare word ("chain") it is an ordinary call taking that response; otherwise it is
-answered with ``router_answer`` (default "lookup") and neither takes a response nor shows
-in ``calls``, so scripts stay the model's turns."""
+The engine's strategy router asks the sub model first: the plan call (``rlm/plan.py``,
+the default) or, with ``Settings.router == "rules"``, the one-word classify call
+(``rlm/strategy.py``). Both are recorded in ``router_calls`` and neither takes a scripted
+response nor shows in ``calls``, so scripts stay the model's turns. The plan is answered
+with the plan of ``router_answer`` (a strategy name) when a test sets it, else with the
+plan of the strategy the question rules would pick (``lookup`` when none does): a test
+scripted for a counting strategy gets it. A plan scripted at the head of the queue (JSON
+with a "scope") is taken instead. The classify call answers ``router_answer``
+(default "lookup"), unless the next scripted response is a bare word ("chain"): then it
+is an ordinary call taking that response."""
 
 from __future__ import annotations
 
@@ -32,8 +37,19 @@ from rlm_desktop.llm.backend import (
     StopFn,
     TokenCallback,
 )
-from rlm_desktop.rlm.prompts import READER_SCHEMA
-from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM
+from rlm_desktop.rlm import plan
+from rlm_desktop.rlm.reader import READER_SCHEMA
+from rlm_desktop.rlm.strategy import CLASSIFY_SYSTEM, classify_by_rules
+
+# the plan (answer kind, scope) that leads to each strategy (``plan.Plan.strategy``; a
+# one-place plan is a code question in a folder of code)
+PLAN_OF = {
+    "lookup": ("value", "one place"),
+    "code_question": ("name or phrase", "one place"),
+    "multi_step": ("value", "two steps"),
+    "whole_folder_code": ("count", "every file"),
+    "whole_folder_map": ("total", "every file"),
+}
 
 Response = str | Callable[[Sequence[Message]], str]
 
@@ -47,10 +63,11 @@ class ScriptedBackend:
         self.params: list[GenerationParams] = []
         self.default: Response | None = None
         self.delay_s = 0.0
-        self.router_answer = "lookup"
+        self.router_answer: str | None = None  # the strategy the router calls are answered with
         # a router call takes a one-word scripted response as its label; False: always
         # ``router_answer`` (for a sub model whose queue holds sub-call answers like "blue")
         self.route_from_queue = True
+        self.answer_plans = True  # False: a plan call takes the next scripted response like any call
         self.router_calls: list[list[Message]] = []
         self.reader_calls: list[list[Message]] = []  # the engine's unscripted readings of passages
         self._lock = threading.Lock()
@@ -77,12 +94,21 @@ class ScriptedBackend:
         stop_fn: StopFn | None = None,
         cancel: CancelToken | None = None,
     ) -> Completion:
+        head = self._queue[0] if self._queue else None
+        scripted_plan = isinstance(head, str) and head.lstrip().startswith("{") and '"scope"' in head
+        if (self.answer_plans and messages and messages[0].role == "system" and messages[0].content == plan.SYSTEM
+                and not scripted_plan):
+            self.router_calls.append(list(messages))
+            question = messages[-1].content.rsplit("Question:", 1)[-1].strip()
+            answer, scope = PLAN_OF[self.router_answer or classify_by_rules(question) or "lookup"]
+            text = json.dumps({"answer": answer, "scope": scope})
+            return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
         if messages and messages[0].role == "system" and messages[0].content == CLASSIFY_SYSTEM:
             self.router_calls.append(list(messages))
             head = self._queue[0] if self._queue else None
             if not (self.route_from_queue and isinstance(head, str) and head.strip().isidentifier()):
                 # not scripted for the router: answer it without taking the model's turns
-                text = self.router_answer
+                text = self.router_answer or "lookup"
                 return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
         if params.json_schema is not None and params.json_schema == READER_SCHEMA:
             head = self._queue[0] if self._queue else None
@@ -140,7 +166,7 @@ class ScriptedBackend:
 
 def scripted_settings(read_first: bool = False, **settings):
     """``Settings`` for a run whose root turns are scripted from the first move on: the
-    engine's own first move (``loop.READ_FIRST``: passages of the question) is switched
+    engine's own first move (``reader.READING_STRATEGIES``: passages of the question) is switched
     off unless ``read_first``, so a script's first cell is the run's first cell."""
     from rlm_desktop.settings import Settings
 

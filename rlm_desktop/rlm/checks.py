@@ -4,7 +4,8 @@ checks the loop makes of an answer it has already accepted or forced."""
 
 from __future__ import annotations
 
-from rlm_desktop.rlm.cells import first_clause
+import re
+
 from rlm_desktop.rlm.grounding import Evidence, key_values, ungrounded_values
 from rlm_desktop.rlm.node import NodeState
 from rlm_desktop.rlm.rules import FIRM_REFUSALS, RULES, Attempt, Rule
@@ -55,16 +56,40 @@ def _allowed(rule: Rule, node: NodeState, already_refused: bool) -> bool:
     return not already_refused
 
 
-def shown_first_clause(answer: str, evidence: Evidence) -> str | None:
-    """The answer's first clause when the answer names values no output showed and that
-    clause names only shown ones, else None: the 1.5B insisted on a right total followed
-    by an invented "1000" for every file."""
+def shown_clauses(answer: str, evidence: Evidence) -> str | None:
+    """The answer without its clauses that name values no output showed, when some
+    clause names only shown values, else None. Every supported clause stays, so a summary
+    keeps its facts and loses only the invented ones (a cut to the first clause lost
+    them); the 1.5B insisted on a right total followed by an invented "1000" for every
+    file."""
     if not ungrounded_values(answer, evidence, from_code=False):
         return None
-    first = first_clause(answer)
-    if first != answer and key_values(first) and not ungrounded_values(first, evidence, from_code=False):
-        return first
+    parts = _CLAUSE.split(answer)
+    if ungrounded_values(parts[0], evidence, from_code=False):
+        return None  # the answer itself is unshown: what follows it is no answer in its place
+    kept = [part for part in parts if not ungrounded_values(part, evidence, from_code=False)]
+    shown = _balanced(", ".join(part.strip() for part in kept if part.strip()))
+    if shown and shown != answer and key_values(shown) and not ungrounded_values(shown, evidence, from_code=False):
+        return shown
     return None
+
+
+_CLAUSE = re.compile(r",\s+|;\s+|\n+|(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _balanced(text: str) -> str:
+    """``text`` with a closing bracket that opens nowhere dropped and open ones closed."""
+    out, depth = [], 0
+    for char in text:
+        if char == ")":
+            if depth == 0:
+                continue
+            depth -= 1
+        elif char == "(":
+            depth += 1
+        out.append(char)
+    text = "".join(out).rstrip(" ,;(")
+    return text + ")" * (text.count("(") - text.count(")"))
 
 
 def parrots_instruction(answer: str) -> bool:

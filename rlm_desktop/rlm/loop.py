@@ -13,9 +13,9 @@ from typing import Protocol
 
 from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, SandboxError
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
-from rlm_desktop.rlm import cells, coverage, prompts
+from rlm_desktop.rlm import cells, coverage, prompts, reader
 from rlm_desktop.rlm.budget import Budget
-from rlm_desktop.rlm.checks import judge, parrots_instruction, passes_every_rule, shown_first_clause
+from rlm_desktop.rlm.checks import judge, parrots_instruction, passes_every_rule, shown_clauses
 from rlm_desktop.rlm.citations import CellSources
 from rlm_desktop.rlm.events import (
     Event,
@@ -47,10 +47,6 @@ RESAMPLES = 2
 MAX_REPEAT_NUDGES = 2  # then the node answers now (a forced turn) instead of repeating on
 MAX_PASSAGE_ANSWERS = 3  # repeats answered with the passages around earlier matches
 RESAMPLE_TEMPERATURE = 0.7
-# the strategies whose answer stands in one or two places: their first move is made by
-# the engine, the passages around the best hits of the question (issue 19, item 2)
-READ_FIRST = frozenset({"lookup", "multi_step", "code_question"})
-READER_MAX_TOKENS = 96  # the constrained reading of the passages: found, answer, where
 
 
 class LoopHost(Protocol):
@@ -88,7 +84,7 @@ class NodeLoop:
         passages_given = 0
         shown_windows: set[tuple[str, int]] = set()  # passages shown for repeats, this attempt
         attempt_start = len(node.cells)
-        if (strategy is not None and strategy.name in READ_FIRST and attempt_start == 0
+        if (strategy is not None and strategy.name in reader.READING_STRATEGIES and attempt_start == 0
                 and "read_first" not in self.engine.ablated):
             session, read = self._read_first(node, question, messages, session)
             if read is not None:
@@ -287,21 +283,21 @@ class NodeLoop:
         read = CellSources(result.output, tuple(result.sources), code)
         node.cells.append(read)
         messages.append(Message("assistant", text))
-        messages.append(Message("user", prompts.output_message(result.output, None, prompts.READ_FIRST)))
+        messages.append(Message("user", prompts.output_message(result.output, None, reader.PASSAGES_HINT)))
         return session, read
 
     def _read_passages(self, node: NodeState, messages: list[Message], read: CellSources) -> str | None:
         """One constrained turn after the passages: does a line above state the answer?
-        The reply is forced to ``prompts.READER_SCHEMA``; an answer is taken only when its
+        The reply is forced to ``reader.READER_SCHEMA``; an answer is taken only when its
         file is one the passages showed and every rule lets it pass (its values stand in
         what the node saw, it is not the question's words again, ...). Otherwise nothing is
         kept of the turn (the refusal is not counted, the message not added) and the loop
         goes on from the passages. The 1.5B wrote "# the line states the default extension
         is .txt" and then grepped on for ten turns (dev, click-src-01)."""
         turn = node.last_turn + 1
-        asked = [*messages, Message("user", prompts.READ_PASSAGES)]
-        fitted = fit_messages(node.backend, asked, READER_MAX_TOKENS, len(messages))
-        params = GenerationParams(max_tokens=READER_MAX_TOKENS, temperature=0.0, json_schema=prompts.READER_SCHEMA)
+        asked = [*messages, Message("user", reader.READ_PASSAGES)]
+        fitted = fit_messages(node.backend, asked, reader.READER_MAX_TOKENS, len(messages))
+        params = GenerationParams(max_tokens=reader.READER_MAX_TOKENS, temperature=0.0, json_schema=reader.READER_SCHEMA)
         try:
             completion = self.engine.chat(node.backend, node.node_id, fitted, params)
         except (BudgetExceeded, RlmDesktopError) as exc:
@@ -312,7 +308,7 @@ class NodeLoop:
         node.last_turn = turn
         self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, completion.text, completion.prompt_tokens,
                                       completion.completion_tokens, completion.elapsed_s))
-        answer = prompts.reader_answer(completion.text, [ref.path for ref in read.sources])
+        answer = reader.reader_answer(completion.text, [ref.path for ref in read.sources])
         if answer is None:
             return None
         if unsupported_claim(answer, read.output, node.question) or not passes_every_rule(node, answer, self.engine.ablated):
@@ -346,14 +342,15 @@ class NodeLoop:
         return nudge
 
     def _trimmed(self, node: NodeState, answer: str) -> str:
-        """An answer accepted on its second try still naming values no output showed, cut
-        to its first clause when that clause holds only shown values: the 1.5B insisted on
+        """An answer accepted on its second try still naming values no output showed,
+        without its clauses that name them (``checks.shown_clauses``): the 1.5B insisted on
         a right total followed by an invented "1000" for every file."""
-        first = None if "grounding" in self.engine.ablated else shown_first_clause(answer, node.evidence)
-        if first is None:
+        shown = None if "grounding" in self.engine.ablated else shown_clauses(answer, node.evidence)
+        if shown is None:
             return answer
-        self.engine.emit(Notice(self.engine.run_id, node.node_id, node.last_turn, f"the answer's values after {first!r} were in no output: left out"))
-        return first
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, node.last_turn,
+                                f"the answer's clauses with values no output showed were left out: {shown!r} kept"))
+        return shown
 
     def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str) -> None:
         messages.append(Message("user", text))

@@ -12,7 +12,6 @@ total) ends on the counting example, anything else on the lookup example."""
 from __future__ import annotations
 
 import itertools
-import json
 import re
 
 from rlm_desktop.library.types import CorpusStats
@@ -279,42 +278,6 @@ TOO_MANY_SUB_CALLS = (
     "or take a sample of at most {left} and say in the answer that it covers only those files."
 )
 FORCE_ANSWER = "No more turns: the {budget} budget is used up. Answer now from what you have seen: write FINAL(answer) with the file:line, and nothing else."
-# after the engine's first move (loop.READ_FIRST): the 1.5B took a passage's topic line
-# for the answer when the value stood on the line after it
-READ_FIRST = "These are the passages around the best hits of the question's words. The answer is the value a line states, which may be a line or two after the hit. If no line states it, search or grep for other words."
-# the engine's constrained turn after the passages (loop._read_passages)
-READ_PASSAGES = ("Does a line of these passages state the answer to the question? Reply in JSON. found: true only if a line "
-                 "states it. answer: the answer itself, short, as the line gives it. where: the file and line number, as file:line.")
-READER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "found": {"type": "boolean"},
-        "answer": {"type": "string", "maxLength": 120},
-        "where": {"type": "string", "maxLength": 160},
-    },
-    "required": ["found", "answer", "where"],
-}
-
-
-def reader_answer(reply: str, shown_paths: list[str]) -> str | None:
-    """The answer of a reading turn as ``value (file:line)``, or None: not found, empty,
-    not JSON, or citing a file the passages did not show."""
-    try:
-        data = json.loads(reply)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("found") is not True:
-        return None
-    answer = " ".join(str(data.get("answer") or "").split())
-    where = str(data.get("where") or "").strip().strip("()")
-    if not answer:
-        return None
-    cited = where.split("#", 1)[0].rsplit(":", 1)[0] if where else ""
-    if not cited or not any(p == cited or p.endswith("/" + cited) or cited.endswith(p) for p in shown_paths):
-        return None
-    return answer if where in answer else f"{answer} ({where})"
-
-
 NEXT = "If this answers the question, write FINAL in code with the answer itself and the file:line it came from. Otherwise write more code."
 EMPTY_OUTPUT = "(nothing was printed: print() what you want to see, or end the cell with an expression)"
 

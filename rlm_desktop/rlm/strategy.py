@@ -182,7 +182,7 @@ _CALLERS = _turns(
     "```python\n# the def line defines it; the (in ...) of the other lines are its callers\nFINAL('open_db and Schema.refresh (db/schema.py:88, db/schema.py:140)')\n```",
 )
 
-# The same kinds of question with the engine's first move (loop.READ_FIRST) before the
+# The same kinds of question with the engine's first move (reader.READING_STRATEGIES) before the
 # model's: passages(question). A run without it (the 'read_first' ablation) shows the
 # examples above, which start with the model's own search.
 _NOT_FOUND_READ = _turns(

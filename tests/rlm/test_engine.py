@@ -857,7 +857,7 @@ def test_a_cell_that_uses_a_worked_examples_name_is_told_so() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault code')"), code("pattern = r'\\b_load_table\\('\nprint('none')"), code("FINAL('ORCHID-7731 (/docs/a.txt:2)')")])
     events: list = []
-    make_engine(root, events=events).run("Which functions call `open_vault`?")
+    make_engine(root, events=events, router="rules").run("Which functions call `open_vault`?")  # rules: a code question in a folder of text
     told = last_user(root.calls[2])
     assert "r'\\b_load_table\\(' is from the worked examples, not from this folder" in told
     assert "worked examples" not in last_user(root.calls[1])  # the question's own words are not flagged
@@ -873,3 +873,16 @@ def test_borrowed_literals_are_only_the_examples_strings_nothing_showed() -> Non
     assert borrowed_literals("read('manuals/kettle.txt')", examples, "q?", "manuals/kettle.txt:4: x") == []
     assert borrowed_literals("read('notes/lease.txt')", examples, "q?", "") == []
     assert borrowed_literals("grep(r'(", examples, "q?", "") == []  # does not parse
+
+
+def test_a_summary_insisted_on_keeps_every_clause_its_outputs_show() -> None:
+    # issue 19, item 5: a summary is checked for its facts, not cut to its first clause
+    root = ScriptedBackend()
+    shown = "print('guide.txt:3: retries default to 5; guide.txt:4: the timeout is 30 seconds')"
+    answer = "FINAL('Retries default to 5 (guide.txt:3), the timeout is 30 seconds (guide.txt:4), and the cache holds 800 entries')"
+    root.enqueue([code(shown), code(answer), code(answer)])
+    events: list = []
+    finished = make_engine(root, events=events).run("How does the client retry and time out?")
+    assert finished.status == "ok"
+    assert finished.answer == "Retries default to 5 (guide.txt:3), the timeout is 30 seconds (guide.txt:4)"
+    assert any("left out" in getattr(e, "text", "") for e in events)

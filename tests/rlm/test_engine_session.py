@@ -148,7 +148,7 @@ def test_a_reading_that_no_passage_supports_is_dropped_and_the_loop_goes_on() ->
 
 
 def test_reader_answers_must_cite_a_file_the_passages_showed() -> None:
-    from rlm_desktop.rlm.prompts import reader_answer
+    from rlm_desktop.rlm.reader import reader_answer
 
     shown = ["/home/me/docs/lease.txt"]
     assert reader_answer(reading(True, "90 days", "docs/lease.txt:4"), shown) == "90 days (docs/lease.txt:4)"
