@@ -64,11 +64,11 @@ class Settings:
     # (``bench dev --ablate``): strategy, echo, totals, grounding, repeats, imports,
     # map_helper, check_values, or all
     ablate: list[str] = field(default_factory=list)
-    # how the root's strategy is chosen: "rules" (question regexes, then a one-word call)
-    # or "plan" (one call constrained to a JSON schema, told what the folder holds:
-    # rlm/plan.py). "rules" stays the default until "plan" is measured on the yardstick's
-    # held-out part (docs/benchmarks.md)
-    router: str = "rules"
+    # how the root's strategy is chosen: "plan" (one call constrained to a JSON schema,
+    # told what the folder holds: rlm/plan.py) or "rules" (question regexes, then a
+    # one-word call). The plan fits more questions on both parts of the yardstick
+    # (docs/benchmarks.md, `bench router`)
+    router: str = "plan"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

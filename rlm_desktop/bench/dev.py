@@ -25,6 +25,7 @@ from rlm_desktop.bench.parts import PARTS, part_tasks, per_corpus
 from rlm_desktop.bench.runner import METHODS
 from rlm_desktop.bench.tasks import DEV_FAMILIES, dev_tasks
 from rlm_desktop.rlm.engine import ABLATABLE
+from rlm_desktop.settings import Settings
 
 # What the engine can switch off: its techniques and each answer rule by name
 # (rlm/rules.py); "imports" is accepted and does nothing (safety); "all" is the plain loop.
@@ -42,8 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-corpus", type=int, default=None, help="dev/held-out: N questions of each corpus, its families in turn (a sample)")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
     parser.add_argument("--rescore", action="store_true", help="score the stored answers again with the current scorer; run nothing")
-    parser.add_argument("--router", choices=("rules", "plan"), default="rules",
-                        help="how the root's strategy is chosen (Settings.router); plan runs are their own variant")
+    parser.add_argument("--router", choices=("rules", "plan"), default=Settings().router,
+                        help=f"how the root's strategy is chosen (Settings.router, default {Settings().router}); "
+                             "the other is its own variant")
     parser.add_argument("--method", action="append", choices=METHODS, default=[],
                         help="repeatable (default: rlm for legacy, all three for dev and held-out)")
     add_common_flags(parser, "dev")
@@ -68,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
     methods = tuple(args.method) or (("rlm",) if args.part == "legacy" else METHODS)
     settings = bench_settings(args)
     variant = "default"
-    if args.router != "rules":
+    if args.router != settings.router:
         settings = settings.replace(router=args.router)
         variant = f"router-{args.router}"
     if args.ablate:

@@ -17,6 +17,7 @@ from collections import Counter
 
 from rlm_desktop.bench.parts import part_tasks
 from rlm_desktop.bench.tasks.base import Task
+from rlm_desktop.settings import Settings
 
 CODE_SHAPES = ("click-src", "commander-src", "requests-src", "express-src")
 # the private generator's question types (``Task.id`` ends with them) whose answer is an amount
@@ -52,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("router", help="the strategy router against the kind of each yardstick question")
     parser.add_argument("--part", choices=("dev", "held-out"), default="dev")
     parser.add_argument("--sub-model", default=None, help="the model the router asks (default: the settings' sub model)")
-    parser.add_argument("--router", choices=("rules", "plan"), default="rules",
-                        help="rules: question regexes, then a one-word call (the default); plan: rlm/plan.py")
+    parser.add_argument("--router", choices=("rules", "plan"), default=Settings().router,
+                        help=f"plan: rlm/plan.py; rules: question regexes, then a one-word call (default {Settings().router})")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the settings')")
     parser.set_defaults(func=main)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES = ("index", "llm", "dev", "router", "quality", "gui", "needle", "repl")
+BENCH_MODULES = ("index", "llm", "dev", "router", "retrieval", "quality", "gui", "needle", "repl")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

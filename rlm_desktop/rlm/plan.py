@@ -25,20 +25,24 @@ SCOPES = ("one place", "two steps", "every file")
 ANSWERS = ("value", "name or phrase", "list", "count", "total", "maximum or minimum", "comparison", "yes or no", "explanation")
 FIGURE_ANSWERS = frozenset({"total", "maximum or minimum", "comparison"})
 
+# "answer" comes first: the small planner states what is wanted before it judges where
+# it lies (llama.cpp's schema grammar keeps the properties' order)
 SCHEMA = {
     "type": "object",
     "properties": {
-        "scope": {"enum": list(SCOPES)},
         "answer": {"enum": list(ANSWERS)},
+        "scope": {"enum": list(SCOPES)},
     },
-    "required": ["scope", "answer"],
+    "required": ["answer", "scope"],
 }
 
 SYSTEM = """You plan how to answer a question about a folder of files. Reply with JSON.
-scope: "one place" when one passage of one file states the answer (a default, a date, a name, a version, what a page explains, which file defines or configures something, how many items one section lists);
-"two steps" when a first fact names something and a second fact about that thing is the answer;
-"every file" when the answer needs every file read: a count or list of files or records, a total or maximum of amounts spread over many files, who or what appears in all of them.
-answer: the kind of answer wanted."""
+answer: the kind of answer wanted.
+scope: where the answer lies.
+"one place": one passage of one file states it. Most questions are like this: a default, a limit or maximum of a setting, a date, a name, a version, which page, section or file explains, defines or configures something, how many items one list or section gives.
+"two steps": a first fact names something, and a second fact about that thing is the answer.
+"every file": the answer is built from many files: how many files or records say something, a total or the largest of amounts spread over many documents, who appears in all of them.
+Words such as maximum, total, how many or all do not by themselves mean every file: ask whether one passage could state the answer."""
 
 # generic content on purpose: nothing here mirrors a benchmark folder
 _SHOTS = (
@@ -49,6 +53,9 @@ _SHOTS = (
     ("The folder has 64 files (40 pdf, 24 text).", "What did we pay Orbit Cranes in total in 2023?", "every file", "total"),
     ("The folder has 31 files (31 markdown).", "Which people signed every one of the minutes?", "every file", "list"),
     ("The folder has 900 files (900 html).", "What is the largest value the timeout setting accepts?", "one place", "value"),
+    ("The folder has 410 files (400 html, 10 text).", "How many arguments does the open function take?", "one place", "count"),
+    ("The folder has 12 files (12 pdf).", "Which chapter explains how to print in colour?", "one place", "name or phrase"),
+    ("The folder has 150 files (140 code, 10 markdown).", "Where is the log directory configured?", "one place", "name or phrase"),
 )
 
 
@@ -79,7 +86,7 @@ def make_plan(question: str, folder: str, backend: Backend, *, code_folder: bool
     messages = [Message("system", SYSTEM)]
     for description, q, scope, answer in _SHOTS:
         messages += [Message("user", f"{description}\nQuestion: {q}"),
-                     Message("assistant", json.dumps({"scope": scope, "answer": answer}))]
+                     Message("assistant", json.dumps({"answer": answer, "scope": scope}))]
     messages.append(Message("user", f"{folder}\nQuestion: {question}"))
     try:
         reply = complete_json(backend, messages, SCHEMA, GenerationParams(max_tokens=32, temperature=0.0))

@@ -34,7 +34,7 @@ def test_rule_routed_question_gets_only_its_strategy_examples_and_no_router_call
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     root.enqueue([code("print(len(files))"), code("FINAL(len(files))")])
     events: list = []
-    finished = make_engine(root, sub, events=events).run("How many files mention a budget?")
+    finished = make_engine(root, sub, events=events, router="rules").run("How many files mention a budget?")
     assert finished.status == "ok"
     assert root.router_calls == [] and sub.router_calls == []  # the rules were sure: no extra model call
     first = root.calls[0]
@@ -47,12 +47,26 @@ def test_rule_routed_question_gets_only_its_strategy_examples_and_no_router_call
     assert "strategy: whole_folder_code (chosen by rule)" in notices(events)
 
 
+def test_the_default_router_is_one_plan_call_to_the_sub_model_that_picks_the_examples() -> None:
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.router_answer = "whole_folder_code"  # the scripted plan: a count over every file
+    root.enqueue([code("print(len(files))"), code("FINAL(len(files))")])
+    events: list = []
+    finished = make_engine(root, sub, events=events).run("How many of the notes say the budget is late?")
+    assert finished.status == "ok"
+    assert len(sub.router_calls) == 1 and root.router_calls == []
+    assert "Question: How many of the notes say the budget is late?" in sub.router_calls[0][-1].content
+    text = seen(root.calls[0])
+    assert COUNT in text and LOOKUP not in text and FIXED not in text
+    assert "strategy: whole_folder_code (chosen by plan)" in notices(events)
+
+
 def test_open_question_asks_the_router_and_uses_its_choice() -> None:
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     sub.router_answer = "chain"
     root.enqueue([code("search('vault code')"), code("FINAL('ORCHID-7731')")])
     events: list = []
-    finished = make_engine(root, sub, events=events).run("What is the vault code?")
+    finished = make_engine(root, sub, events=events, router="rules").run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert len(sub.router_calls) == 1 and root.router_calls == []  # the sub model routes
     text = seen(root.calls[0])
@@ -109,7 +123,7 @@ def test_child_rlm_uses_lookup_without_a_router_call() -> None:
     sub.enqueue([code("print(context)"), code("FINAL('blue')")])
     finished = make_engine(root, sub, max_depth=2).run("How many files mention the sky colour?")
     assert finished.answer == "blue"
-    assert sub.router_calls == [] and root.router_calls == []
+    assert len(sub.router_calls) == 1 and root.router_calls == []  # the root's plan; the child asks nothing
     child_text = seen(sub.calls[0])
     assert LOOKUP in child_text and COUNT not in child_text
 
@@ -249,7 +263,7 @@ def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_b
         code("print('e3.txt:9: The project codenamed Obsidian is led by Umar Sheikh. Umar Sheikh works in room 885.')"),
         code("FINAL('885 (e3.txt:9)')"),
     ])
-    finished = make_engine(root, sub).run("In which room does the leader of the project codenamed Obsidian work?")
+    finished = make_engine(root, sub, router="rules").run("In which room does the leader of the project codenamed Obsidian work?")
     assert finished.answer == "885 (e3.txt:9)"
     assert "No output so far mentions Obsidian" in last_user(root.calls[2])
     # dev set, absent: hits with "morning" and "tide" apart are not the ship Morning Tide
@@ -262,7 +276,7 @@ def test_a_lookup_answered_before_any_output_showed_the_questions_name_is_sent_b
         code("print(\"search('Morning Tide'): showing 0 files\")"),  # the fallback strategy's try
         code("FINAL('Not found')"),
     ])
-    finished = make_engine(root, sub).run("From which port did the ship Morning Tide sail?")
+    finished = make_engine(root, sub, router="rules").run("From which port did the ship Morning Tide sail?")
     assert finished.answer == "Not found: no file mentions the ship Morning Tide"
     assert "No output so far mentions Morning Tide" in last_user(root.calls[2])
     # a count is no lookup: its outputs need not repeat the question's names
@@ -297,7 +311,7 @@ def test_an_answer_copied_from_the_worked_example_is_refused_and_a_file_answer_i
     listing = "grep: showing 1 of 1 matches in 1 files:\\\\nstdlib/fnmatch.py:19: def fnmatch(name, pat):"
     root, sub = ScriptedBackend(), ScriptedBackend("sub")
     root.enqueue([code(f"print('{listing}')"), code("FINAL('10.0 (net/client.py:41)')"), code("FINAL('stdlib/fnmatch.py:19')")])
-    finished = make_engine(root, sub).run("Which file defines the function `fnmatch`?")
+    finished = make_engine(root, sub, router="rules").run("Which file defines the function `fnmatch`?")  # a code question by rule
     assert finished.answer == "stdlib/fnmatch.py:19"  # a location is the answer to "which file"
     assert "is from the worked example, not from this folder" in last_user(root.calls[2])
 

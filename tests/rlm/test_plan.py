@@ -46,7 +46,7 @@ def test_the_call_is_constrained_and_sees_the_folder() -> None:
 
 def test_a_failed_call_plans_a_lookup_and_the_run_goes_on() -> None:
     backend = ScriptedBackend()
-    backend.route_from_queue = False
+    backend.answer_plans = False
     backend.enqueue(["not json at all"])
     with pytest.raises(AssertionError):  # the fake refuses a non-JSON reply to a schema call
         make_plan("Q?", "The folder has 1 files (1 text).", backend)

@@ -1,0 +1,133 @@
+"""``rlm-desktop bench retrieval``: is the answer in what the engine reads first?
+
+No model runs. For each question of a yardstick part whose answer stands in one place
+(not an absent question, not a whole-folder one), it takes what a one-place run is shown
+before any model turn (``passages(question)``, the engine's first move) and what
+``--method rag`` puts in its prompt (the top search hits with the lines around them), and
+asks two things of each: does a file the answer stands in appear, and does the expected
+value itself appear (compared as the scorer compares: numbers as numbers, dates as dates,
+words as whole words). A question the first move cannot see cannot be answered by the
+reading turn; a miss here is the search's or the passage's, not the model's.
+
+    rlm-desktop bench retrieval --part dev
+    rlm-desktop bench retrieval --part dev --k 8 --around 6     # a variant of the passages
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from rlm_desktop.bench.parts import part_tasks
+from rlm_desktop.bench.router import expected_strategy
+from rlm_desktop.bench.scoring import _contains, _date_matches, normalize, numbers_in
+from rlm_desktop.bench.tasks.base import Task
+from rlm_desktop.settings import Settings
+
+ONE_PLACE = frozenset({"lookup", "code_question", "multi_step"})
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("retrieval", help="whether the engine's first move shows the answer (no model)")
+    parser.add_argument("--part", choices=("dev", "held-out"), default="dev")
+    parser.add_argument("--k", type=int, default=None, help="hits read by passages() (default: the tool's)")
+    parser.add_argument("--around", type=int, default=None, help="lines either side of a hit (default: the tool's)")
+    parser.add_argument("--out", type=Path, default=None, help="where the corpora are written and indexed (default: a temporary folder)")
+    parser.add_argument("--misses", action="store_true", help="list the questions whose answer the passages miss (dev only)")
+    parser.set_defaults(func=main)
+
+
+def shows_answer(task: Task, text: str) -> bool:
+    """Whether ``text`` contains the task's expected value, as the scorer compares it."""
+    if task.kind == "number":
+        expected = float(task.expected)  # type: ignore[arg-type]
+        return any(abs(n - expected) < 0.005 for n in numbers_in(text))
+    if task.kind == "date":
+        return _date_matches(str(task.expected), text)
+    norm = normalize(text)
+    if task.kind == "set":
+        return all(_contains(norm, item) for item in task.expected)  # type: ignore[union-attr]
+    return any(_contains(norm, form) for form in (str(task.expected), *task.accept))
+
+
+def shows_file(task: Task, paths: list[str]) -> bool:
+    return bool(task.cite) and any(p == c or p.endswith("/" + c) for p in paths for c in task.cite)
+
+
+def one_place(tasks: list[Task]) -> list[Task]:
+    return [t for t in tasks if t.kind != "absent" and expected_strategy(t) in ONE_PLACE]
+
+
+def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around: int) -> tuple[dict[str, Counter[str]], list[tuple[str, str]]]:
+    """Per corpus: questions, and how many show the answer's file and value in the
+    passages and in rag's context (with their sizes in characters); plus the questions
+    whose value the passages miss."""
+    from rlm_desktop.bench.runner import _library_for
+    from rlm_desktop.rlm.baselines import CONTEXT_LINES, SEARCH_HITS
+    from rlm_desktop.rlm.sandbox.library_service import ScopedLibrary
+    from rlm_desktop.rlm.tools.passages import find_passages
+
+    seen: dict[str, Counter[str]] = {}
+    misses: list[tuple[str, str]] = []
+    by_corpus: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_corpus.setdefault(t.corpus.id, []).append(t)
+    for corpus_id, group in by_corpus.items():
+        library, folder = _library_for(group[0].corpus, workdir, settings)
+        try:
+            scoped = ScopedLibrary(library, (str(folder),))
+            for t in group:
+                found = find_passages(scoped, " ".join(t.question.split()), k, around)
+                shown = repr(found)
+                hits, _, _ = scoped.search(t.question, SEARCH_HITS)
+                rag_text = "\n".join(
+                    scoped.read(h.path, h.page, h.page) if h.page is not None
+                    else scoped.read(h.path, max(1, (h.line or 1) - CONTEXT_LINES), (h.line or 1) + CONTEXT_LINES)
+                    for h in hits)
+                tally = seen.setdefault(corpus_id, Counter())
+                tally["questions"] += 1
+                tally["passages file"] += shows_file(t, [p.path for p in found])
+                tally["passages value"] += shows_answer(t, shown)
+                tally["rag file"] += shows_file(t, [h.path for h in hits])
+                tally["rag value"] += shows_answer(t, rag_text)
+                tally["passages chars"] += len(shown)
+                tally["rag chars"] += len(rag_text)
+                if not shows_answer(t, shown):
+                    misses.append((t.id, t.question))
+        finally:
+            library.close()
+    return seen, misses
+
+
+def main(args: argparse.Namespace) -> int:
+    from rlm_desktop.rlm.baselines import CONTEXT_LINES, SEARCH_HITS
+    from rlm_desktop.rlm.tools import passages as tool
+
+    tasks, missing = part_tasks(args.part)
+    for line in missing:
+        print(f"not run (corpus unavailable): {line}")
+    k = args.k or tool.PASSAGE_HITS
+    around = args.around if args.around is not None else tool.AROUND
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rlm-retrieval-") as tmp:
+        seen, misses = measure(one_place(tasks), args.out or Path(tmp), Settings(), k, around)
+    print(f"bench retrieval, part {args.part}: passages k={k} around={around}; rag {SEARCH_HITS} hits ±{CONTEXT_LINES} lines "
+          f"({time.monotonic() - started:.0f} s)")
+    print("| corpus | questions | passages: file | passages: value | rag: file | rag: value | passages chars | rag chars |")
+    print("|---|---|---|---|---|---|---|---|")
+    total: Counter[str] = Counter()
+    for corpus_id, tally in [*seen.items(), ("all", None)]:
+        if tally is None:
+            tally = total
+        else:
+            total.update(tally)
+        n = tally["questions"]
+        print(f"| {corpus_id} | {n} | {tally['passages file']} | {tally['passages value']} | {tally['rag file']} | "
+              f"{tally['rag value']} | {tally['passages chars'] // max(n, 1)} | {tally['rag chars'] // max(n, 1)} |")
+    if args.misses and args.part == "dev":
+        for tid, question in misses:
+            print(f"  passages miss {tid}: {question}")
+    return 0
