@@ -5,7 +5,9 @@ file passes before a parser unpacks it."""
 from __future__ import annotations
 
 import codecs
+import html
 import io
+import re
 
 SNIFF_BYTES = 8192
 # A real DOCX or XLSX unpacks to 5-20x its size; a zip bomb to thousands of times. zipfile
@@ -84,14 +86,29 @@ def normalize_newlines(text: str) -> str:
     return text
 
 
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML page or an HTML mail body, blank runs collapsed."""
-    from bs4 import BeautifulSoup
+_INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
-    soup = BeautifulSoup(markup, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    text = normalize_newlines(soup.get_text("\n"))
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page or an HTML mail body, laid out as a browser would:
+    inline elements (links, code, emphasis) stay on their line, blocks and table rows
+    start new ones (inscriptis). Lines are stripped and blank runs collapsed. A one-node-
+    per-line rendering had put every ``<code>`` on a line of its own, so the lines around a
+    search hit held a few words (docs/benchmarks.md, ``bench retrieval``)."""
+    from inscriptis import get_text
+    from inscriptis.model.config import ParserConfig
+
+    if not markup.strip():
+        return ""
+    try:
+        text = normalize_newlines(get_text(markup, ParserConfig(display_links=False, display_images=False)))
+    except ValueError:  # lxml refuses some inputs outright (e.g. a lone XML declaration)
+        text = ""
+    if not text.strip():
+        # lxml gives up on some trees (nesting past its depth limit): the text between the
+        # tags, so a page is never indexed as empty when it has words
+        text = html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", markup)))
     lines = [line.strip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:

@@ -79,6 +79,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP TRIGGER IF EXISTS chunks_au;
         """,
     ),
+    (
+        # HTML is read by layout now (decode.html_to_text): pages and HTML mail indexed
+        # before are read again at the next scan (a stored mtime that no file has)
+        "0003_html_by_layout",
+        """
+        UPDATE files SET mtime = -1 WHERE kind IN ('html', 'email', 'mbox');
+        """,
+    ),
 ]
 
 

@@ -73,6 +73,25 @@ def test_html_keeps_text_not_markup(tmp_path: Path) -> None:
     assert "color:red" not in text and "secret" not in text and "<p>" not in text
 
 
+def test_html_keeps_inline_elements_on_their_line_and_rows_apart(tmp_path: Path) -> None:
+    # Sphinx pages: a one-node-per-line rendering put every <code> and link on a line of
+    # its own, so a sentence was spread over five lines
+    f = tmp_path / "cmdline.html"
+    f.write_text("<html><body><dl><dt><code>-P</code></dt><dd><p>See also the <a href='#e'><code>PYTHONSAFEPATH</code></a>"
+                 " environment variable, and <code>-E</code> options.</p></dd></dl>"
+                 "<table><tr><td>Net</td><td>10.00</td></tr><tr><td>Tax</td><td>2.00</td></tr></table></body></html>")
+    lines = text_of(f, "html").split("\n")
+    assert "See also the PYTHONSAFEPATH environment variable, and -E options." in lines
+    assert any(line.split() == ["Net", "10.00"] for line in lines) and any(line.split() == ["Tax", "2.00"] for line in lines)
+
+
+def test_html_too_deep_for_the_parser_still_gives_its_words(tmp_path: Path) -> None:
+    f = tmp_path / "deep.html"
+    f.write_text("<div>" * 5000 + "the deep words<script>var secret=1</script>" + "</div>" * 5000)
+    text = text_of(f, "html")
+    assert "the deep words" in text and "secret" not in text
+
+
 def test_notebook_cells(tmp_path: Path) -> None:
     nb = {"cells": [{"cell_type": "markdown", "source": ["# Analysis\n", "of data"]},
                     {"cell_type": "code", "source": "df = load('sales.csv')", "outputs": []}],

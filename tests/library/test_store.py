@@ -195,3 +195,21 @@ def test_readers_work_while_another_thread_scans(tmp_path: Path, folder: Path) -
         assert not errors
         assert reader.search("herons").total_files == 400
     assert seen == sorted(seen)  # readers see committed progress, never a torn state
+
+
+def test_html_indexed_before_the_layout_reader_is_read_again_at_the_next_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    from rlm_desktop.library import store
+
+    (folder / "page.html").write_text("<p>See the <code>SAFE</code> variable.</p>")
+    (folder / "a.txt").write_text("plain\n")
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS[:2])
+    old = Library.open(tmp_path / "old.db")
+    old.add_folder(folder)
+    old.scan()
+    old.close()
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    new = Library.open(tmp_path / "old.db")
+    report = new.scan()
+    assert report.updated == 1 and report.unchanged == 1  # the page again, the text file not
+    assert "See the SAFE variable." in new.text(str(folder / "page.html")).split("\n")
+    new.close()
