@@ -200,13 +200,19 @@ def test_readers_work_while_another_thread_scans(tmp_path: Path, folder: Path) -
 def test_html_indexed_before_the_layout_reader_is_read_again_at_the_next_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     from rlm_desktop.library import store
 
+    from rlm_desktop.library import extract
+
     (folder / "page.html").write_text("<p>See the <code>SAFE</code> variable.</p>")
     (folder / "a.txt").write_text("plain\n")
     monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS[:2])
-    old = Library.open(tmp_path / "old.db")
+    monkeypatch.setattr(extract, "html_to_text", lambda markup: "See the\nSAFE\nvariable.")  # the old reader
+    old = Library.open(tmp_path / "old.db", workers=1)
     old.add_folder(folder)
     old.scan()
+    assert "SAFE" in old.text(str(folder / "page.html")).split("\n")
     old.close()
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.undo()
     monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
     new = Library.open(tmp_path / "old.db")
     report = new.scan()
