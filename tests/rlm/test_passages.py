@@ -27,7 +27,7 @@ class Backend:
         return "\n".join(lines[start - 1:end])
 
 
-NOTES = "\n".join(f"line {i}" for i in range(1, 31))
+NOTES = "\n".join(f"line {i}" for i in range(1, 31)) + "\n" + "\n".join(f"later {i}" for i in range(31, 81))
 
 
 def test_a_hit_is_read_with_numbered_lines_either_side() -> None:
@@ -42,6 +42,15 @@ def test_hits_close_together_in_one_file_are_one_passage_and_far_ones_two() -> N
     hits = [Hit("a.txt", 10, "x"), Hit("a.txt", 13, "y"), Hit("a.txt", 28, "z")]
     found = find_passages(Backend({"a.txt": NOTES}, hits), "q", around=2)
     assert [(p.start, p.end) for p in found] == [(8, 15), (26, 30)]
+
+
+def test_a_short_file_is_one_passage_read_whole() -> None:
+    # an invoice: the hit is its number on line 1, the due date ten lines below
+    invoice = "\n".join(["INVOICE INV-7", "From: Studio", *(f"item {i}" for i in range(8)), "Due: 2022-04-20", "Total 119.00"])
+    hits = [Hit("inv.txt", 1, "INVOICE [INV-7]"), Hit("inv.txt", 12, "[Total] 119.00"), Hit("a.txt", 10, "x")]
+    found = find_passages(Backend({"inv.txt": invoice, "a.txt": NOTES}, hits), "due date INV-7", around=2)
+    assert [(p.path, p.start, p.end) for p in found] == [("inv.txt", 1, 12), ("a.txt", 8, 12)]
+    assert "11| Due: 2022-04-20" in repr(found)
 
 
 def test_a_pdf_hit_shows_the_lines_of_its_page_nearest_the_hit() -> None:

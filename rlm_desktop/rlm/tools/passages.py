@@ -26,6 +26,10 @@ PASSAGE_HITS = 5  # hits read by default
 AROUND = 4  # lines either side of a hit
 LINE_CHARS = 360  # a longer line is cut, around the query's words on the hit line
 TOTAL_CHARS = 4_500  # the listing's text in all (about 1,200 tokens); the first passage is always shown
+# a file this short is one passage, read whole: an invoice's due date sits ten lines below
+# its number, the hit (bench retrieval, dev)
+WHOLE_FILE_LINES = 40
+WHOLE_FILE_CHARS = 2_000
 _WORD = re.compile(r"[^\W_]{3,}")
 
 
@@ -86,16 +90,34 @@ def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: i
     windows = _windows(hits, around)
     out: list[Passage] = []
     used = left_out = 0
+    whole: set[str] = set()  # short files already shown whole
     for path, start, end, hit in windows:
+        if path in whole:
+            continue
         if out and used >= TOTAL_CHARS:
             left_out += 1
             continue
+        if hit.page is None and (size := _short_file(backend, path)) is not None:
+            start, end = 1, size
+            whole.add(path)
         passage = _read(backend, path, start, end, hit, words | _marked(hit.snippet))
         if passage is None:
             continue
         out.append(passage)
         used += len(passage.text)
     return Passages(query, out, total, missing, left_out)
+
+
+def _short_file(backend: Backend, path: str) -> int | None:
+    """The number of lines of ``path`` when it is short enough to be read whole, else None."""
+    try:
+        head = backend.read(path, 1, WHOLE_FILE_LINES + 1)
+    except (LookupError, OSError, ValueError):
+        return None
+    lines = head.rstrip("\n").split("\n")
+    if len(lines) > WHOLE_FILE_LINES or len(head) > WHOLE_FILE_CHARS:
+        return None
+    return len(lines)
 
 
 def _windows(hits: Sequence[Hit], around: int) -> list[tuple[str, int, int, Hit]]:
