@@ -198,9 +198,7 @@ def test_readers_work_while_another_thread_scans(tmp_path: Path, folder: Path) -
 
 
 def test_html_indexed_before_the_layout_reader_is_read_again_at_the_next_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    from rlm_desktop.library import store
-
-    from rlm_desktop.library import extract
+    from rlm_desktop.library import extract, store
 
     (folder / "page.html").write_text("<p>See the <code>SAFE</code> variable.</p>")
     (folder / "a.txt").write_text("plain\n")
