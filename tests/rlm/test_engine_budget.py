@@ -10,7 +10,7 @@ from rlm_desktop.llm.backend import CancelToken
 from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm.sandbox.types import CellResult
 from tests.fakes import ScriptedBackend
-from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
+from tests.rlm.engine_fakes import FakeSession, code, last_user, make_engine
 
 
 def test_iterations_exhausted_returns_last_answer_attempt() -> None:

@@ -10,7 +10,7 @@ from rlm_desktop.rlm import events as ev
 from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.engine import Engine
 from tests.fakes import ScriptedBackend, scripted_settings
-from tests.rlm.test_engine import FakeSession, code, last_user, make_engine
+from tests.rlm.engine_fakes import FakeSession, code, last_user, make_engine
 from tests.rlm.test_engine_session import TEXT
 
 # one phrase from each strategy's worked examples (rlm/strategy.py)

@@ -11,7 +11,7 @@ from rlm_desktop import paths
 from rlm_desktop.errors import RlmDesktopError
 from rlm_desktop.rlm import trace
 from tests.fakes import ScriptedBackend
-from tests.rlm.test_engine import code, make_engine
+from tests.rlm.engine_fakes import code, make_engine
 
 
 def record_run():
