@@ -30,6 +30,7 @@ from rlm_desktop.library.decode import (  # noqa: F401 - ZIP_MAX_UNPACKED and Sk
     html_to_text,
     normalize_newlines,
 )
+from rlm_desktop.library.roff import is_roff, roff_to_text
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,8 @@ def extract_bytes(data: bytes, kind: str) -> tuple[list[Chunk], int, int]:
         text = TEXT_BY_KIND[kind](data)
     else:
         text = _plain(data)
+        if kind == "text" and is_roff(text):  # a manual page's source: read as the page
+            text = roff_to_text(text)
     chunks = chunk_lines(text) if text else []
     return chunks, _chunked_lines(chunks, text), 0
 

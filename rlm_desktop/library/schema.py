@@ -80,12 +80,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # HTML is read by layout now (decode.html_to_text): pages and HTML mail indexed
-        # before are read again at the next scan (a stored mtime that no file has), and
-        # their new text is kept (no stored hash says the bytes, hence the text, are the same)
-        "0003_html_by_layout",
+        # HTML is read by layout now (decode.html_to_text), and manual pages as pages
+        # (roff.py): pages, HTML mail and text files indexed before are read again at the
+        # next scan (a stored mtime that no file has), and their new text is kept (no
+        # stored hash says the bytes, hence the text, are the same)
+        "0003_html_by_layout_man_pages",
         """
-        UPDATE files SET mtime = -1, content_hash = '' WHERE kind IN ('html', 'email', 'mbox');
+        UPDATE files SET mtime = -1, content_hash = '' WHERE kind IN ('html', 'email', 'mbox', 'text');
         """,
     ),
 ]

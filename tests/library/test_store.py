@@ -197,11 +197,11 @@ def test_readers_work_while_another_thread_scans(tmp_path: Path, folder: Path) -
     assert seen == sorted(seen)  # readers see committed progress, never a torn state
 
 
-def test_html_indexed_before_the_layout_reader_is_read_again_at_the_next_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+def test_html_and_text_indexed_before_the_new_readers_are_read_again_at_the_next_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     from rlm_desktop.library import extract, store
 
     (folder / "page.html").write_text("<p>See the <code>SAFE</code> variable.</p>")
-    (folder / "a.txt").write_text("plain\n")
+    (folder / "a.py").write_text("x = 1\n")
     monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS[:2])
     monkeypatch.setattr(extract, "html_to_text", lambda markup: "See the\nSAFE\nvariable.")  # the old reader
     old = Library.open(tmp_path / "old.db", workers=1)
@@ -214,6 +214,6 @@ def test_html_indexed_before_the_layout_reader_is_read_again_at_the_next_scan(tm
     monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
     new = Library.open(tmp_path / "old.db")
     report = new.scan()
-    assert report.updated == 1 and report.unchanged == 1  # the page again, the text file not
+    assert report.updated == 1 and report.unchanged == 1  # the page again, the code file not
     assert "See the SAFE variable." in new.text(str(folder / "page.html")).split("\n")
     new.close()
