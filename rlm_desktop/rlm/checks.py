@@ -27,6 +27,7 @@ def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: boo
         question=node.question, answer=answer, evidence=node.evidence, from_code=from_code,
         lookup=node.strategy in LOOKUP_STRATEGIES, absent=frozenset(node.absent),
         outputs=tuple(cell.output for cell in node.cells), examples=node.examples, refused_before=node.firm_refusals,
+        wanted=node.wanted,
     )
     for rule in RULES:
         if rule.name in off or not _allowed(rule, node, already_refused):
@@ -46,6 +47,7 @@ def passes_every_rule(node: NodeState, answer: str, off: frozenset[str] = frozen
         question=node.question, answer=answer, evidence=node.evidence, from_code=False,
         lookup=node.strategy in LOOKUP_STRATEGIES, absent=frozenset(node.absent),
         outputs=tuple(cell.output for cell in node.cells), examples=node.examples, refused_before=node.firm_refusals,
+        wanted=node.wanted,
     )
     return all(rule.check(attempt) is None for rule in RULES if rule.name not in off)
 

@@ -73,6 +73,7 @@ class NodeLoop:
         keep_head = len(messages)
         node.examples = "\n".join(m.content for m in messages[:keep_head - 1])  # the prompt and worked examples
         node.strategy = strategy.name if strategy is not None else None
+        node.wanted = strategy.answer if strategy is not None else ""
         saw_output = False
         ran: set[str] = set()  # normalized cells run in this attempt
         last_output = ""

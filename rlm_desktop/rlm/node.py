@@ -46,6 +46,7 @@ class NodeState:
     question: str = ""
     absent: set[str] = field(default_factory=set)  # words a search said no file contains
     strategy: str | None = None  # the strategy of the attempt running
+    wanted: str = ""  # the kind of answer its plan asked for ("" without a plan)
     firm_refusals: int = 0  # answers refused for a subject no file was shown to hold
     example_refusals: int = 0  # answers refused for being the worked examples' values
     examples: str = ""  # the system prompt and worked examples of the attempt running

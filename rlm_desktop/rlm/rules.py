@@ -57,6 +57,7 @@ class Attempt:
     outputs: tuple[str, ...] = ()  # the node's cell outputs, in order
     examples: str = ""  # the worked examples the node's prompt showed
     refused_before: int = 0  # subject refusals already sent in this node
+    wanted: str = ""  # the kind of answer the plan asked for (plan.ANSWERS; "" without a plan)
 
     @property
     def is_an_answer(self) -> bool:
@@ -252,7 +253,9 @@ class WrongCallers(Rule):
         return prompts.WRONG_CALLERS.format(name=name, callers=listed, first=first, where=callers[0][1])
 
 
-# the answer to these is a file or a place in one, so a bare location is the answer
+# the answer kinds of the plan for which a file or a place in one is the answer
+NAMES_A_PLACE = frozenset({"name or phrase", "list"})
+# without a plan (the rules router): the questions whose answer is a file or a place in one
 _WHERE_QUESTION = re.compile(r"\b(which|what|in which) (file|files|module|modules|path)\b|\bwhere (is|are)\b", re.IGNORECASE)
 
 
@@ -268,13 +271,15 @@ class OnlyLocation(Rule):
     """The answer is where the value stands (a file:line) instead of the value."""
 
     name = "only_location"
-    fires_on = Attempt("What is the limit?", "conf/a.ini:2")
-    passes = Attempt("Which file sets the limit?", "conf/a.ini:2")
+    fires_on = Attempt("What file extension does the temporary file get?", "src/edit.py:40", wanted="value")
+    passes = Attempt("Which file sets the limit?", "conf/a.ini:2", wanted="name or phrase")
 
     def check(self, attempt: Attempt) -> str | None:
-        if only_a_location(attempt.answer) and not _WHERE_QUESTION.search(attempt.question):
-            return prompts.ONLY_LOCATION
-        return None
+        if not only_a_location(attempt.answer):
+            return None
+        # the plan says what kind of answer is wanted; without one, the question's words
+        places = attempt.wanted in NAMES_A_PLACE if attempt.wanted else bool(_WHERE_QUESTION.search(attempt.question))
+        return None if places else prompts.ONLY_LOCATION
 
 
 class UnnamedChoice(Rule):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rlm_desktop.llm.backend import Backend, GenerationParams, Message
@@ -38,6 +38,7 @@ class Strategy:
     fallbacks: tuple[StrategyName, ...]
     source: str = "default"  # rule | model | default | fallback
     question: str = ""  # orders the examples: the nearest kind goes last
+    answer: str = ""  # the kind of answer the plan asked for (plan.ANSWERS), "" when no plan was made
 
     @property
     def examples(self) -> str:
@@ -322,7 +323,9 @@ def strategy_named(name: StrategyName, source: str = "default", without: Iterabl
 def without(strategy: Strategy, techniques: Iterable[str]) -> Strategy:
     """``strategy`` as an ablation run sees it (unchanged when nothing applies)."""
     names = [t for t in techniques if (t, strategy.name) in _WITHOUT]
-    return strategy_named(strategy.name, strategy.source, names, strategy.question) if names else strategy
+    if not names:
+        return strategy
+    return replace(strategy_named(strategy.name, strategy.source, names, strategy.question), answer=strategy.answer)
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -436,7 +439,8 @@ def choose_strategy(question: str, backend: Backend | None = None, *, folder: st
         from rlm_desktop.rlm.plan import is_code_folder, make_plan
 
         plan = make_plan(question, folder, backend, code_folder=is_code_folder(kinds or {}))
-        return strategy_named(plan.strategy, "plan" if plan.source == "model" else "default", question=question)  # type: ignore[arg-type]
+        chosen = strategy_named(plan.strategy, "plan" if plan.source == "model" else "default", question=question)  # type: ignore[arg-type]
+        return replace(chosen, answer=plan.answer) if plan.source == "model" else chosen
     name = classify_by_rules(question)
     if name is not None:
         return strategy_named(name, "rule", question=question)
@@ -465,5 +469,5 @@ def fallback(current: Strategy, tried: Iterable[str] = ()) -> Strategy | None:
     done = set(tried) | {current.name}
     for name in current.fallbacks:
         if name not in done:
-            return strategy_named(name, "fallback", question=current.question)
+            return replace(strategy_named(name, "fallback", question=current.question), answer=current.answer)
     return None

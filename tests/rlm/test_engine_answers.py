@@ -281,6 +281,17 @@ def test_answer_that_is_only_a_location_is_sent_back_for_the_value() -> None:
     assert "not the answer" in last_user(root.calls[2])
 
 
+def test_a_bare_location_is_sent_back_when_the_plan_wants_a_value_whatever_the_question_says() -> None:
+    # dev, click-src-01: "what file extension does the temporary file get" has "what file"
+    # in it, and a question regex let "src/click/core.py:2477" through as the answer
+    root, sub = ScriptedBackend(), ScriptedBackend("sub")
+    sub.router_answer = "lookup"  # the scripted plan: a value in one place
+    root.enqueue([code("search('vault')"), code("FINAL('notes/vault.txt:3')"), code("FINAL('ORCHID-7731 (notes/vault.txt:3)')")])
+    finished = make_engine(root, sub).run("What file extension does the vault code use?")
+    assert finished.answer == "ORCHID-7731 (notes/vault.txt:3)"
+    assert "not the answer" in last_user(root.calls[2])
+
+
 def test_a_total_question_answered_with_the_largest_value_is_sent_back_for_the_total() -> None:
     # the dev trace: rows.total() printed the total, then rows.max(), then FINAL(max)
     root = ScriptedBackend()

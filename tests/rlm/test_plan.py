@@ -64,6 +64,6 @@ def test_choose_strategy_uses_the_plan_when_told_to_and_rules_otherwise() -> Non
     question = "What is the largest value the pool size setting accepts?"
     assert choose_strategy(question, None, rules=False).name == "lookup"  # no model: a lookup
     planned = choose_strategy(question, plan_backend("one place", "value"), folder="The folder has 9 files (9 html).", rules=False)
-    assert planned.name == "lookup" and planned.source == "plan"
+    assert planned.name == "lookup" and planned.source == "plan" and planned.answer == "value"  # the checks see the kind
     # the old router sends "largest value" to the whole-folder figure map by a regex
     assert choose_strategy(question, ScriptedBackend()).name == "whole_folder_map"

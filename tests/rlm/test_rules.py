@@ -98,3 +98,15 @@ def test_a_claim_is_checked_by_its_values_when_it_has_some_else_by_its_words() -
     assert unsupported_claim("Click Context uses TextWrapper (core.py:536)", passage, question) == ["TextWrapper"]
     assert unsupported_claim("six months", passage, "How much notice?") == ["six"]
     assert unsupported_claim("536 (core.py:536)", passage, "What line?") == ["536"]  # a line number is no value
+
+
+def test_a_bare_location_is_an_answer_when_the_plan_wants_a_name_or_without_a_plan_a_where_question() -> None:
+    from rlm_desktop.rlm.rules import Attempt, OnlyLocation
+
+    rule = OnlyLocation()
+    # the plan's answer kind decides: "what file extension" wants a value, not a place
+    assert rule.check(Attempt("What file extension does the temporary file get?", "src/edit.py:40", wanted="value"))
+    assert rule.check(Attempt("Where is the cache directory set?", "conf/app.ini:4", wanted="name or phrase")) is None
+    # no plan (the rules router): the question's words
+    assert rule.check(Attempt("Which file sets the limit?", "conf/a.ini:2")) is None
+    assert rule.check(Attempt("What is the limit?", "conf/a.ini:2"))
