@@ -23,7 +23,7 @@ _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b")
 # a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
-_FILE = r"[\w./\\-]*\.[A-Za-z_]\w{0,4}"
+_FILE = r"[\w./\\-]*\.[A-Za-z_]\w{0,4}(?!\w)"  # the extension ends the name: "Click.Context" is no file
 # a pasted text's lines are cited as context:12 (``tools.corpus.TEXT_PATH``)
 LOCATION = re.compile(r"(?:" + _FILE + r"|\bcontext(?=:\d))(?::\d+(?:-\d+)?)?")
 # the same with its line, as groups (path, line): what ``citations.recite`` checks

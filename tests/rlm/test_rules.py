@@ -110,3 +110,15 @@ def test_a_bare_location_is_an_answer_when_the_plan_wants_a_name_or_without_a_pl
     # no plan (the rules router): the question's words
     assert rule.check(Attempt("Which file sets the limit?", "conf/a.ini:2")) is None
     assert rule.check(Attempt("What is the limit?", "conf/a.ini:2"))
+
+
+def test_a_dotted_name_made_of_the_questions_words_echoes_it() -> None:
+    # dev, click-src-02: "Click.Context" was read as the file "Click.Conte" (an extension
+    # of up to five letters, no word end), so the answer had no words and the reading
+    # turn's echo ended the run
+    from rlm_desktop.rlm.rules import adds_nothing
+
+    question = "Which class does a Click Context use to build help output unless I override formatter_class?"
+    assert adds_nothing(question, "Click.Context (files/src/click/core.py:1161)")
+    assert not adds_nothing(question, "HelpFormatter (src/click/core.py:535)")
+    assert not adds_nothing("Which file defines the retry loop?", "net/retry.py:12 retry.py")  # a file name is no echo
