@@ -74,6 +74,8 @@ def main(args: argparse.Namespace) -> int:
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
     sources: Counter[str] = Counter()
+    places: Counter[str] = Counter()
+    asked: Counter[str] = Counter()
     misses = []
     makeup = {t.corpus.id: folder_makeup(t.corpus) for t in tasks}
     started = time.monotonic()
@@ -84,6 +86,9 @@ def main(args: argparse.Namespace) -> int:
             got = choose_strategy(t.question, backend, folder=folder, kinds=kinds, rules=args.router == "rules")
             total[want] += 1
             sources[got.source] += 1
+            if got.answer:  # the plan's answer kind: a file or place for "which page/file" questions only
+                places["locate" if t.family == "locate" else "other"] += got.answer == "file or place"
+                asked["locate" if t.family == "locate" else "other"] += 1
             if got.name == want:
                 right[want] += 1
             else:
@@ -94,6 +99,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"router {args.router}, part {args.part}: {sum(right.values())}/{n} fit ({time.monotonic() - started:.0f} s; decided by {dict(sources)})")
     for want in sorted(total):
         print(f"  {want}: {right[want]}/{total[want]}")
+    if asked:
+        print(f"  answer 'file or place': {places['locate']}/{asked['locate']} locate questions (which page, file or section), "
+              f"{places['other']}/{asked['other']} others")
     if args.part == "dev":
         for tid, want, got, source, question in misses:
             print(f"  miss {tid}: wanted {want}, got {got} ({source}): {question}")

@@ -22,7 +22,7 @@ from rlm_desktop.llm.backend import Backend, GenerationParams, Message, complete
 log = logging.getLogger(__name__)
 
 SCOPES = ("one place", "two steps", "every file")
-ANSWERS = ("value", "name or phrase", "list", "count", "total", "maximum or minimum", "comparison", "yes or no", "explanation")
+ANSWERS = ("value", "name or phrase", "file or place", "list", "count", "total", "maximum or minimum", "comparison", "yes or no", "explanation")
 FIGURE_ANSWERS = frozenset({"total", "maximum or minimum", "comparison"})
 
 # "answer" comes first: the small planner states what is wanted before it judges where
@@ -37,7 +37,7 @@ SCHEMA = {
 }
 
 SYSTEM = """You plan how to answer a question about a folder of files. Reply with JSON.
-answer: the kind of answer wanted.
+answer: the kind of answer wanted ("file or place" when the answer is which file, page or section).
 scope: where the answer lies.
 "one place": one passage of one file states it. Most questions are like this: a default, a limit or maximum of a setting, a date, a name, a version, which page, section or file explains, defines or configures something, how many items one list or section gives.
 "two steps": a first fact names something, and a second fact about that thing is the answer.
@@ -54,8 +54,8 @@ _SHOTS = (
     ("The folder has 31 files (31 markdown).", "Which people signed every one of the minutes?", "every file", "list"),
     ("The folder has 900 files (900 html).", "What is the largest value the timeout setting accepts?", "one place", "value"),
     ("The folder has 410 files (400 html, 10 text).", "How many arguments does the open function take?", "one place", "count"),
-    ("The folder has 12 files (12 pdf).", "Which chapter explains how to print in colour?", "one place", "name or phrase"),
-    ("The folder has 150 files (140 code, 10 markdown).", "Where is the log directory configured?", "one place", "name or phrase"),
+    ("The folder has 12 files (12 pdf).", "Which chapter explains how to print in colour?", "one place", "file or place"),
+    ("The folder has 150 files (140 code, 10 markdown).", "Where is the log directory configured?", "one place", "file or place"),
 )
 
 

@@ -254,7 +254,7 @@ class WrongCallers(Rule):
 
 
 # the answer kinds of the plan for which a file or a place in one is the answer
-NAMES_A_PLACE = frozenset({"name or phrase", "list"})
+NAMES_A_PLACE = frozenset({"file or place", "list"})
 # without a plan (the rules router): the questions whose answer is a file or a place in one
 _WHERE_QUESTION = re.compile(r"\b(which|what|in which) (file|files|module|modules|path)\b|\bwhere (is|are)\b", re.IGNORECASE)
 
@@ -272,7 +272,7 @@ class OnlyLocation(Rule):
 
     name = "only_location"
     fires_on = Attempt("What file extension does the temporary file get?", "src/edit.py:40", wanted="value")
-    passes = Attempt("Which file sets the limit?", "conf/a.ini:2", wanted="name or phrase")
+    passes = Attempt("Which file sets the limit?", "conf/a.ini:2", wanted="file or place")
 
     def check(self, attempt: Attempt) -> str | None:
         if not only_a_location(attempt.answer):

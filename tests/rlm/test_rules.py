@@ -106,7 +106,8 @@ def test_a_bare_location_is_an_answer_when_the_plan_wants_a_name_or_without_a_pl
     rule = OnlyLocation()
     # the plan's answer kind decides: "what file extension" wants a value, not a place
     assert rule.check(Attempt("What file extension does the temporary file get?", "src/edit.py:40", wanted="value"))
-    assert rule.check(Attempt("Where is the cache directory set?", "conf/app.ini:4", wanted="name or phrase")) is None
+    assert rule.check(Attempt("Where is the cache directory set?", "conf/app.ini:4", wanted="file or place")) is None
+    assert rule.check(Attempt("What is the editor's temporary file suffix?", "src/edit.py:40", wanted="name or phrase"))
     # no plan (the rules router): the question's words
     assert rule.check(Attempt("Which file sets the limit?", "conf/a.ini:2")) is None
     assert rule.check(Attempt("What is the limit?", "conf/a.ini:2"))
