@@ -23,12 +23,7 @@ def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: boo
     to ``FIRM_REFUSALS`` times in the node, each kind on its own count; a ``once`` rule
     only when no refusal was sent since the last accepted cell (``already_refused``)."""
     node.attempts.append(answer)
-    attempt = Attempt(
-        question=node.question, answer=answer, evidence=node.evidence, from_code=from_code,
-        lookup=node.strategy in LOOKUP_STRATEGIES, absent=frozenset(node.absent),
-        outputs=tuple(cell.output for cell in node.cells), examples=node.examples, refused_before=node.firm_refusals,
-        wanted=node.wanted,
-    )
+    attempt = _attempt(node, answer, from_code)
     for rule in RULES:
         if rule.name in off or not _allowed(rule, node, already_refused):
             continue
@@ -43,13 +38,18 @@ def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: boo
 def passes_every_rule(node: NodeState, answer: str, off: frozenset[str] = frozenset()) -> bool:
     """True when no rule (those in ``off`` aside) would send ``answer`` back; nothing is
     counted on the node: for an answer the engine proposes, which is dropped if refused."""
-    attempt = Attempt(
-        question=node.question, answer=answer, evidence=node.evidence, from_code=False,
+    attempt = _attempt(node, answer, False)
+    return all(rule.check(attempt) is None for rule in RULES if rule.name not in off)
+
+
+def _attempt(node: NodeState, answer: str, from_code: bool) -> Attempt:
+    """What the rules see of ``answer`` given at ``node``."""
+    return Attempt(
+        question=node.question, answer=answer, evidence=node.evidence, from_code=from_code,
         lookup=node.strategy in LOOKUP_STRATEGIES, absent=frozenset(node.absent),
         outputs=tuple(cell.output for cell in node.cells), examples=node.examples, refused_before=node.firm_refusals,
         wanted=node.wanted,
     )
-    return all(rule.check(attempt) is None for rule in RULES if rule.name not in off)
 
 
 def _allowed(rule: Rule, node: NodeState, already_refused: bool) -> bool:
@@ -67,9 +67,10 @@ def shown_clauses(answer: str, evidence: Evidence) -> str | None:
     if not ungrounded_values(answer, evidence, from_code=False):
         return None
     parts = _CLAUSE.split(answer)
-    if ungrounded_values(parts[0], evidence, from_code=False):
+    shown_parts = [not ungrounded_values(part, evidence, from_code=False) for part in parts]
+    if not shown_parts[0]:
         return None  # the answer itself is unshown: what follows it is no answer in its place
-    kept = [part for part in parts if not ungrounded_values(part, evidence, from_code=False)]
+    kept = [part for part, shown in zip(parts, shown_parts, strict=True) if shown]
     shown = _balanced(", ".join(part.strip() for part in kept if part.strip()))
     if shown and shown != answer and key_values(shown) and not ungrounded_values(shown, evidence, from_code=False):
         return shown
