@@ -90,6 +90,7 @@ def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: i
     windows = _windows(hits, around)
     out: list[Passage] = []
     used = left_out = 0
+    sizes: dict[str, int | None] = {}  # a text file's lines when it is read whole, asked once per file
     whole: set[str] = set()  # short files already shown whole
     for path, start, end, hit in windows:
         if path in whole:
@@ -97,8 +98,10 @@ def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: i
         if out and used >= TOTAL_CHARS:
             left_out += 1
             continue
-        if hit.page is None and (size := _short_file(backend, path)) is not None:
-            start, end = 1, size
+        if hit.page is None and path not in sizes:
+            sizes[path] = _short_file(backend, path)
+        if hit.page is None and sizes[path] is not None:
+            start, end = 1, sizes[path]
             whole.add(path)
         passage = _read(backend, path, start, end, hit, words | _marked(hit.snippet))
         if passage is None:
