@@ -66,7 +66,7 @@ def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around
     passages and in rag's context (with their sizes in characters); plus the questions
     whose value the passages miss."""
     from rlm_desktop.bench.runner import _library_for
-    from rlm_desktop.rlm.baselines import CONTEXT_LINES, SEARCH_HITS
+    from rlm_desktop.rlm.baselines import ANSWER_MAX_TOKENS, gather
     from rlm_desktop.rlm.sandbox.library_service import ScopedLibrary
     from rlm_desktop.rlm.tools.passages import find_passages
 
@@ -82,20 +82,19 @@ def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around
             for t in group:
                 found = find_passages(scoped, " ".join(t.question.split()), k, around)
                 shown = repr(found)
-                hits, _, _ = scoped.search(t.question, SEARCH_HITS)
-                rag_text = "\n".join(
-                    scoped.read(h.path, h.page, h.page) if h.page is not None
-                    else scoped.read(h.path, max(1, (h.line or 1) - CONTEXT_LINES), (h.line or 1) + CONTEXT_LINES)
-                    for h in hits)
+                # rag's own context, as --method rag builds it (its cut to the model's window aside)
+                chunks = gather(library, "rag", t.question, (str(folder),), None, settings.n_ctx - ANSWER_MAX_TOKENS)
+                rag_text = "\n\n".join(text for _, text in chunks)
+                in_view = shows_answer(t, shown)
                 tally = seen.setdefault(corpus_id, Counter())
                 tally["questions"] += 1
                 tally["passages file"] += shows_file(t, [p.path for p in found])
-                tally["passages value"] += shows_answer(t, shown)
-                tally["rag file"] += shows_file(t, [h.path for h in hits])
+                tally["passages value"] += in_view
+                tally["rag file"] += shows_file(t, [ref.path for ref, _ in chunks])
                 tally["rag value"] += shows_answer(t, rag_text)
                 tally["passages chars"] += len(shown)
                 tally["rag chars"] += len(rag_text)
-                if not shows_answer(t, shown):
+                if not in_view:
                     misses.append((t.id, t.question))
         finally:
             library.close()

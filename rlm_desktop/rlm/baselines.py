@@ -63,7 +63,7 @@ def run(engine: Host, method: str, question: str, roots: tuple[str, ...], contex
     prompt_tokens = completion_tokens = 0
     try:
         engine.budget.check_iteration(0)
-        chunks = _gather(engine, method, question, roots, context_text, room)
+        chunks = gather(engine.library, method, question, roots, context_text, room)
         documents = cut_to_tokens(backend, "\n\n".join(text for _, text in chunks), room, keep_tail=False)
         messages = [Message("system", SYSTEM), Message("user", f"Documents:\n{documents}\n\nQuestion: {question}")]
         engine.budget.iterations += 1
@@ -85,12 +85,12 @@ def run(engine: Host, method: str, question: str, roots: tuple[str, ...], contex
     return outcome
 
 
-def _gather(engine: Host, method: str, question: str, roots: tuple[str, ...], context_text: str | None,
-            room: int) -> list[tuple[SourceRef, str]]:
-    """(where a chunk starts, its text with a header) until about ``room`` tokens."""
+def gather(library, method: str, question: str, roots: tuple[str, ...], context_text: str | None,
+           room: int) -> list[tuple[SourceRef, str]]:
+    """What ``method`` (rag or direct) puts in its prompt: (where a chunk starts, its text
+    with a header) until about ``room`` tokens. ``bench retrieval`` measures it too."""
     if context_text is not None:
         return [(SourceRef("pasted text", 1), context_text[: room * 6])]
-    library = engine.library
     if library is None:
         raise RlmDesktopError("there is nothing to ask about: add a folder or paste a text")
     char_room = room * 5  # generous: the exact cut happens after, with the tokenizer
