@@ -19,7 +19,7 @@ import re
 
 # a request or macro line: "." or "'" then a name ("\}" closes a conditional block)
 _REQUEST = re.compile(r"^[.'][ \t]*(\\\"|\\\}|[A-Za-z][A-Za-z0-9]*)?[ \t]*(.*)$")
-_BREAKS = frozenset("sp PP LP P TP IP HP RS RE br SH SS Sh Ss Pp Lp Bl El It Bd Ed TH Dt Nm ne in ti".split())
+_BREAKS = frozenset("sp PP LP P TP IP HP RS RE br Pp Lp Bl El It Nm ne in ti".split())  # headings, titles and no-fill blocks have their own branches
 _HEADINGS = frozenset({"SH", "SS", "Sh", "Ss"})
 _FONT_MACROS = frozenset({"B", "I", "SB", "SM", "Nm", "Ar", "Fl", "Cm", "Pa", "Ev", "Va", "Fn", "Xr", "Em", "Sy", "Li", "Ql"})
 _ALTERNATING = frozenset({"BR", "RB", "IR", "RI", "BI", "IB"})
