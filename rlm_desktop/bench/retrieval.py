@@ -10,7 +10,7 @@ words as whole words). A question the first move cannot see cannot be answered b
 reading turn; a miss here is the search's or the passage's, not the model's.
 
     rlm-desktop bench retrieval --part dev
-    rlm-desktop bench retrieval --part dev --k 8 --around 6     # a variant of the passages
+    rlm-desktop bench retrieval --part dev --k 5 --around 4 --chars 4500   # a model's own passages() call
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ ONE_PLACE = frozenset({"lookup", "code_question", "multi_step"})
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("retrieval", help="whether the engine's first move shows the answer (no model)")
     parser.add_argument("--part", choices=("dev", "held-out"), default="dev")
-    parser.add_argument("--k", type=int, default=None, help="hits read by passages() (default: the tool's)")
-    parser.add_argument("--around", type=int, default=None, help="lines either side of a hit (default: the tool's)")
+    parser.add_argument("--k", type=int, default=None, help="hits read by passages() (default: the engine's first move's)")
+    parser.add_argument("--around", type=int, default=None, help="lines either side of a hit (default: the first move's)")
+    parser.add_argument("--chars", type=int, default=None, help="the listing's size in characters (default: the first move's)")
     parser.add_argument("--out", type=Path, default=None, help="where the corpora are written and indexed (default: a temporary folder)")
     parser.add_argument("--misses", action="store_true", help="list the questions whose answer the passages miss (dev only)")
     parser.set_defaults(func=main)
@@ -61,7 +62,7 @@ def one_place(tasks: list[Task]) -> list[Task]:
     return [t for t in tasks if t.kind != "absent" and expected_strategy(t) in ONE_PLACE]
 
 
-def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around: int) -> tuple[dict[str, Counter[str]], list[tuple[str, str]]]:
+def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around: int, chars: int) -> tuple[dict[str, Counter[str]], list[tuple[str, str]]]:
     """Per corpus: questions, and how many show the answer's file and value in the
     passages and in rag's context (with their sizes in characters); plus the questions
     whose value the passages miss."""
@@ -80,7 +81,7 @@ def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around
         try:
             scoped = ScopedLibrary(library, (str(folder),))
             for t in group:
-                found = find_passages(scoped, " ".join(t.question.split()), k, around)
+                found = find_passages(scoped, " ".join(t.question.split()), k, around, chars)
                 shown = repr(found)
                 # rag's own context, as --method rag builds it (its cut to the model's window aside)
                 chunks = gather(library, "rag", t.question, (str(folder),), None, settings.n_ctx - ANSWER_MAX_TOKENS)
@@ -108,12 +109,13 @@ def main(args: argparse.Namespace) -> int:
     tasks, missing = part_tasks(args.part)
     for line in missing:
         print(f"not run (corpus unavailable): {line}")
-    k = args.k or tool.PASSAGE_HITS
-    around = args.around if args.around is not None else tool.AROUND
+    k = args.k or tool.FIRST_HITS
+    around = args.around if args.around is not None else tool.FIRST_AROUND
+    chars = args.chars or tool.FIRST_CHARS
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rlm-retrieval-") as tmp:
-        seen, misses = measure(one_place(tasks), args.out or Path(tmp), Settings(), k, around)
-    print(f"bench retrieval, part {args.part}: passages k={k} around={around}; rag {SEARCH_HITS} hits ±{CONTEXT_LINES} lines "
+        seen, misses = measure(one_place(tasks), args.out or Path(tmp), Settings(), k, around, chars)
+    print(f"bench retrieval, part {args.part}: passages k={k} around={around} chars={chars}; rag {SEARCH_HITS} hits ±{CONTEXT_LINES} lines "
           f"({time.monotonic() - started:.0f} s)")
     print("| corpus | questions | passages: file | passages: value | rag: file | rag: value | passages chars | rag chars |")
     print("|---|---|---|---|---|---|---|---|")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import re
 
+from rlm_desktop.rlm.tools.passages import FIRST_AROUND, FIRST_CHARS, FIRST_HITS
+
 
 def normalized(code: str) -> str:
     """The cell as it runs: blank lines and whole-line comments dropped (the 1.5B re-sends
@@ -158,8 +160,10 @@ def borrowed_literals(code: str, examples: str, question: str, seen: str) -> lis
 
 
 def read_first_cell(question: str) -> str:
-    """The cell the engine runs before a one-place question's first turn."""
-    return f"passages({' '.join(question.split())!r})"
+    """The cell the engine runs before a one-place question's first turn: wider than a
+    model's own ``passages`` call (``passages.FIRST_HITS``)."""
+    return (f"passages({' '.join(question.split())!r}, k={FIRST_HITS}, around={FIRST_AROUND}, "
+            f"chars={FIRST_CHARS})")
 
 
 PASSAGE_LINES = 3  # lines read either side of an earlier match

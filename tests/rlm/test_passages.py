@@ -95,3 +95,30 @@ def test_a_file_gone_since_indexing_is_dropped_not_fatal() -> None:
 def test_over_a_pasted_text() -> None:
     found = find_passages(TextBackend("Alpha.\nThe vault code is\nORCHID-7731.\nEnd."), "vault code")
     assert "3| ORCHID-7731." in repr(found)
+
+
+def test_the_engines_first_move_reads_more_hits_and_wider_than_a_models_call() -> None:
+    # a value seven lines below its hit, and a sixth hit in another file: a model's own
+    # passages() call shows neither; the engine's first move (read_first_cell) shows both
+    from rlm_desktop.rlm.cells import read_first_cell
+    from rlm_desktop.rlm.tools.passages import FIRST_AROUND, FIRST_CHARS, FIRST_HITS
+
+    manual = "\n".join([*(f"para {i}" for i in range(1, 20)), "Retries", *(f"note {i}" for i in range(6)), "The default is 7 retries.",
+                        *(f"tail {i}" for i in range(30))])
+    hits = [Hit("manual.txt", 20, "[Retries]"), *(Hit(f"other{i}.txt", 10, "x") for i in range(4)), Hit("faq.txt", 10, "x")]
+    files = {"manual.txt": manual, "faq.txt": NOTES, **{f"other{i}.txt": NOTES for i in range(4)}}
+    narrow = find_passages(Backend(files, hits), "retries default")
+    assert "The default is 7 retries." not in repr(narrow) and "faq.txt" not in narrow.paths
+    wide = find_passages(Backend(files, hits), "retries default", FIRST_HITS, FIRST_AROUND, FIRST_CHARS)
+    assert "27| The default is 7 retries." in repr(wide) and "faq.txt" in wide.paths
+    assert read_first_cell("How many  retries?") == (
+        f"passages('How many retries?', k={FIRST_HITS}, around={FIRST_AROUND}, chars={FIRST_CHARS})")
+
+
+def test_the_listing_stops_near_its_character_budget() -> None:
+    hits = [Hit(f"f{i}.txt", 40, "x") for i in range(12)]
+    files = {f"f{i}.txt": NOTES for i in range(12)}
+    small = find_passages(Backend(files, hits), "q", 12, 8, chars=600)
+    large = find_passages(Backend(files, hits), "q", 12, 8, chars=6000)
+    assert len(small) < len(large) == 12
+    assert small.left_out == 12 - len(small) and "more hits not shown" in repr(small)

@@ -26,7 +26,7 @@ from rlm_desktop.rlm.tools.corpus import (
 )
 from rlm_desktop.rlm.tools.extract import Records, parse_record, record_prompt
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
-from rlm_desktop.rlm.tools.passages import PASSAGE_HITS, Passages, find_passages
+from rlm_desktop.rlm.tools.passages import AROUND, PASSAGE_HITS, TOTAL_CHARS, Passages, find_passages
 from rlm_desktop.rlm.tools.rows import Figure, Numbers, Row
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
@@ -165,11 +165,12 @@ class Repl:
             self.corpus_text(h.snippet)
         return SearchResults(str(query), hits, total, missing)
 
-    def passages(self, query: str, k: int = PASSAGE_HITS) -> Passages:
-        """The best ``k`` search hits, each read with the lines around it (numbered)."""
+    def passages(self, query: str, k: int = PASSAGE_HITS, around: int = AROUND, chars: int = TOTAL_CHARS) -> Passages:
+        """The best ``k`` search hits, each read with ``around`` lines either side
+        (numbered), within about ``chars`` characters."""
         if self.corpus is None:
             raise LookupError("no files in this run")
-        found = find_passages(self.corpus._backend, str(query), int(k))
+        found = find_passages(self.corpus._backend, str(query), int(k), int(around), int(chars))
         for p in found:
             # the hit's line (a citation reads it with a line either side), not the
             # window's first line: that would cite a line four above the value
