@@ -114,7 +114,7 @@ class ScriptedBackend:
             head = self._queue[0] if self._queue else None
             if not (isinstance(head, str) and head.lstrip().startswith("{")):
                 # the engine's reading of the passages, not scripted: "no line states it"
-                text = json.dumps({"found": False, "answer": "", "where": ""})
+                text = json.dumps({"line": "", "answer": ""})
                 self.reader_calls.append(list(messages))
                 return Completion(text, self.count_chat_tokens(messages), self.count_tokens(text), "stop", 0.0)
         with self._lock:

@@ -10,6 +10,7 @@ import pytest
 
 from rlm_desktop import cli
 from rlm_desktop.llm import loader
+from rlm_desktop.rlm.cells import read_first_cell
 from tests.fakes import ScriptedBackend
 
 
@@ -66,7 +67,7 @@ def test_ask_json_prints_one_object_and_records_the_run(monkeypatch, folder, cap
     assert pool.settings.max_iterations == 5 and pool.closed
     assert "indexed: 2 added" in err and "[root] turn 1" in err
     # the engine's first move, its reading turn (turn 2, no cell), then the model's cells
-    assert "[root] cell 1: passages('What is the vault code?')" in err and "[root] cell 3: search('vault code')" in err
+    assert f"[root] cell 1: {read_first_cell('What is the vault code?')}" in err and "[root] cell 3: search('vault code')" in err
 
     assert cli.main(["runs", "list"]) == 0
     assert data["run_id"] in capsys.readouterr().out

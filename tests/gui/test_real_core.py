@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 from rlm_desktop.gui.main_window import MainWindow
 from rlm_desktop.gui.services import CoreServices
 from rlm_desktop.gui.tree_model import ITEM_ROLE, ItemKind
+from rlm_desktop.rlm.cells import read_first_cell
 
 
 class ScriptedCore(CoreServices):
@@ -78,7 +79,7 @@ def test_scripted_model_run_through_the_real_engine_builds_the_tree(qtbot, real_
     cells = [model.index(r, 0, turn1).data(ITEM_ROLE) for r in range(model.rowCount(turn1))]
     assert [c.kind for c in cells][:2] == [ItemKind.CODE, ItemKind.OUTPUT]
     # turn 1 is the engine's first move (the passages of the question), shown like a turn
-    assert cells[0].text.strip() == "passages('What is the threshold?')"
+    assert cells[0].text.strip() == read_first_cell("What is the threshold?")
     assert "notes.md" in cells[1].text
     turns = [model.index(r, 0, root).data() for r in range(model.rowCount(root))]
     assert "Turn 3" in turns  # the model's own search came after the engine's reading (turn 2)

@@ -118,42 +118,56 @@ def test_a_whole_folder_question_gets_no_first_move() -> None:
     assert not cells[0].code.startswith("passages(")
 
 
-def reading(found: bool, answer: str, where: str) -> str:
+def reading(line: str, answer: str) -> str:
     import json
 
-    return json.dumps({"found": found, "answer": answer, "where": where})
+    return json.dumps({"line": line, "answer": answer})
 
 
-def test_a_line_of_the_passages_that_states_the_answer_ends_the_run_in_one_constrained_turn() -> None:
+def test_a_line_of_the_passages_that_states_the_answer_ends_the_run_in_one_constrained_call() -> None:
     root = ScriptedBackend()
-    root.enqueue([reading(True, "three months", "context:5")])
+    root.enqueue([reading("Notice must be given three months ahead, in writing.", "three months")])
     events: list = []
     finished = engine(root, events=events, read_first=True).run(
         "How much notice must the tenant give to end the lease?", context_text=LEASE)
+    # the engine cites the line the reading copied, not a line the model names
     assert finished.status == "ok" and finished.answer == "three months (context:5)"
     assert len(root.calls) == 1 and root.params[0].json_schema is not None  # no code turn was needed
+    # the reading is a call of its own: the passages and the question, no worked examples
+    asked = root.calls[0]
+    assert [m.role for m in asked] == ["system", "user"] and "kettle" not in asked[1].content
+    assert "5| Notice must be given three months ahead" in asked[1].content
     assert any(isinstance(e, ev.Notice) and "answered from the passages" in e.text for e in events)
 
 
-def test_a_reading_that_no_passage_supports_is_dropped_and_the_loop_goes_on() -> None:
+def test_a_reading_whose_line_does_not_hold_its_answer_is_dropped_and_the_loop_goes_on() -> None:
     root = ScriptedBackend()
-    root.enqueue([reading(True, "six months", "context:5"), code("FINAL('three months (context:5)')")])
+    root.enqueue([reading("Notice must be given three months ahead, in writing.", "six months"),
+                  code("FINAL('three months (context:5)')")])
     events: list = []
     finished = engine(root, events=events, read_first=True).run(
         "How much notice must the tenant give to end the lease?", context_text=LEASE)
     assert finished.answer == "three months (context:5)"
-    assert any(isinstance(e, ev.Notice) and "did not pass the checks" in e.text for e in events)
-    # the dropped reading is not in the model's history, and not its fallback answer
+    assert any(isinstance(e, ev.Notice) and "found no line" in e.text for e in events)
+    # the dropped reading is not in the loop's chat, and not its fallback answer
     assert all("six months" not in m.content for m in root.calls[1])
+    assert root.calls[1][0].role == "system" and root.calls[1][0].content != root.calls[0][0].content
 
 
-def test_reader_answers_must_cite_a_file_the_passages_showed() -> None:
+def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     from rlm_desktop.rlm.reader import reader_answer
 
-    shown = ["/home/me/docs/lease.txt"]
-    assert reader_answer(reading(True, "90 days", "docs/lease.txt:4"), shown) == "90 days (docs/lease.txt:4)"
-    assert reader_answer(reading(True, "90 days (docs/lease.txt:4)", "docs/lease.txt:4"), shown) == "90 days (docs/lease.txt:4)"
-    assert reader_answer(reading(True, "90 days", "manuals/kettle.txt:12"), shown) is None
-    assert reader_answer(reading(False, "90 days", "docs/lease.txt:4"), shown) is None
-    assert reader_answer(reading(True, "", "docs/lease.txt:4"), shown) is None
-    assert reader_answer("not json", shown) is None
+    listing = ("passages('q'): 2 passages from 2 of 2 matching files, best first.\n"
+               "--- docs/lease.txt lines 3-5\n3| Notice period\n4| The tenant gives `90 days` notice,\n5| in writing.\n"
+               "--- manual.pdf page 7\nSafety\nThe kettle switches off after 30 seconds dry.")
+    q = "How much notice does the tenant give?"
+    assert reader_answer(reading("The tenant gives 90 days notice,", "90 days"), listing, q).cited == "90 days (docs/lease.txt:4)"
+    # a line copied over its break, and with its markup dropped, is still found
+    assert reader_answer(reading("gives 90 days notice, in writing.", "90 days"), listing, q).line == 4
+    on_page = reader_answer(reading("The kettle switches off after 30 seconds dry.", "30 seconds"), listing, "When does it switch off?")
+    assert on_page.cited == "30 seconds (manual.pdf, page 7)"
+    # a worked example's line and value, an answer its own line lacks, and "not stated"
+    assert reader_answer(reading("Guarantee ends: 30 June 2027", "30 June 2027"), listing, q) is None
+    assert reader_answer(reading("The tenant gives 90 days notice,", "120 days"), listing, q) is None
+    assert reader_answer(reading("", ""), listing, q) is None
+    assert reader_answer("not json", listing, q) is None
