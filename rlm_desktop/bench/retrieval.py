@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--around", type=int, default=None, help="lines either side of a hit (default: the first move's)")
     parser.add_argument("--chars", type=int, default=None, help="the listing's size in characters (default: the first move's)")
     parser.add_argument("--out", type=Path, default=None, help="where the corpora are written and indexed (default: a temporary folder)")
-    parser.add_argument("--misses", action="store_true", help="list the questions whose answer the passages miss (dev only)")
+    parser.add_argument("--misses", action="store_true", help="list the questions whose answer neither move shows (dev only)")
     parser.set_defaults(func=main)
 
 
@@ -64,12 +64,21 @@ def one_place(tasks: list[Task]) -> list[Task]:
 
 def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around: int, chars: int) -> tuple[dict[str, Counter[str]], list[tuple[str, str]]]:
     """Per corpus: questions, and how many show the answer's file and value in the
-    passages and in rag's context (with their sizes in characters); plus the questions
-    whose value the passages miss."""
+    first move's passages, the value in the first or the second move's, and the file and
+    value in rag's context (with their sizes in characters); plus the questions whose
+    value neither move shows."""
     from rlm_desktop.bench.runner import _library_for
     from rlm_desktop.rlm.baselines import ANSWER_MAX_TOKENS, gather
     from rlm_desktop.rlm.sandbox.library_service import ScopedLibrary
-    from rlm_desktop.rlm.tools.passages import find_passages
+    from rlm_desktop.rlm.tools.passages import (
+        SECOND_AROUND,
+        SECOND_CHARS,
+        SECOND_HITS,
+        SECOND_WORDS,
+        find_passages,
+        rarest_words,
+        shown_of,
+    )
 
     seen: dict[str, Counter[str]] = {}
     misses: list[tuple[str, str]] = []
@@ -87,15 +96,20 @@ def measure(tasks: list[Task], workdir: Path, settings: Settings, k: int, around
                 chunks = gather(library, "rag", t.question, (str(folder),), None, settings.n_ctx - ANSWER_MAX_TOKENS)
                 rag_text = "\n\n".join(text for _, text in chunks)
                 in_view = shows_answer(t, shown)
+                # the engine's second move, run when the reading of the first finds nothing
+                rare = " ".join(rarest_words(scoped, t.question, SECOND_WORDS))
+                second = find_passages(scoped, rare, SECOND_HITS, SECOND_AROUND, SECOND_CHARS, shown_of(found)) if rare else []
+                in_either = in_view or (bool(second) and shows_answer(t, repr(second)))
                 tally = seen.setdefault(corpus_id, Counter())
                 tally["questions"] += 1
                 tally["passages file"] += shows_file(t, [p.path for p in found])
                 tally["passages value"] += in_view
+                tally["either value"] += in_either
                 tally["rag file"] += shows_file(t, [ref.path for ref, _ in chunks])
                 tally["rag value"] += shows_answer(t, rag_text)
                 tally["passages chars"] += len(shown)
                 tally["rag chars"] += len(rag_text)
-                if not in_view:
+                if not in_either:
                     misses.append((t.id, t.question))
         finally:
             library.close()
@@ -117,8 +131,8 @@ def main(args: argparse.Namespace) -> int:
         seen, misses = measure(one_place(tasks), args.out or Path(tmp), Settings(), k, around, chars)
     print(f"bench retrieval, part {args.part}: passages k={k} around={around} chars={chars}; rag {SEARCH_HITS} hits ±{CONTEXT_LINES} lines "
           f"({time.monotonic() - started:.0f} s)")
-    print("| corpus | questions | passages: file | passages: value | rag: file | rag: value | passages chars | rag chars |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| corpus | questions | passages: file | passages: value | with the second move: value | rag: file | rag: value | passages chars | rag chars |")
+    print("|---|---|---|---|---|---|---|---|---|")
     total: Counter[str] = Counter()
     for corpus_id, tally in [*seen.items(), ("all", None)]:
         if tally is None:
@@ -126,9 +140,9 @@ def main(args: argparse.Namespace) -> int:
         else:
             total.update(tally)
         n = tally["questions"]
-        print(f"| {corpus_id} | {n} | {tally['passages file']} | {tally['passages value']} | {tally['rag file']} | "
+        print(f"| {corpus_id} | {n} | {tally['passages file']} | {tally['passages value']} | {tally['either value']} | {tally['rag file']} | "
               f"{tally['rag value']} | {tally['passages chars'] // max(n, 1)} | {tally['rag chars'] // max(n, 1)} |")
     if args.misses and args.part == "dev":
         for tid, question in misses:
-            print(f"  passages miss {tid}: {question}")
+            print(f"  both moves miss {tid}: {question}")
     return 0

@@ -7,7 +7,15 @@ from __future__ import annotations
 import ast
 import re
 
-from rlm_desktop.rlm.tools.passages import FIRST_AROUND, FIRST_CHARS, FIRST_HITS
+from rlm_desktop.rlm.tools.passages import (
+    FIRST_AROUND,
+    FIRST_CHARS,
+    FIRST_HITS,
+    SECOND_AROUND,
+    SECOND_CHARS,
+    SECOND_HITS,
+    SECOND_WORDS,
+)
 
 
 def normalized(code: str) -> str:
@@ -164,6 +172,13 @@ def read_first_cell(question: str) -> str:
     model's own ``passages`` call (``passages.FIRST_HITS``)."""
     return (f"passages({' '.join(question.split())!r}, k={FIRST_HITS}, around={FIRST_AROUND}, "
             f"chars={FIRST_CHARS})")
+
+
+def second_move_cell(question: str) -> str:
+    """The cell the engine runs when the reading of the first move's passages found no
+    line stating the answer: passages of the question's rarest words, none shown before."""
+    return (f"passages(' '.join(rarest_words({' '.join(question.split())!r}, {SECOND_WORDS})), k={SECOND_HITS}, "
+            f"around={SECOND_AROUND}, chars={SECOND_CHARS}, new_only=True)")
 
 
 PASSAGE_LINES = 3  # lines read either side of an earlier match

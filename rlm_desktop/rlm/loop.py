@@ -84,14 +84,22 @@ class NodeLoop:
         attempt_start = len(node.cells)
         if (strategy is not None and strategy.name in reader.READING_STRATEGIES and attempt_start == 0
                 and "read_first" not in self.engine.ablated):
-            session, read = self._read_first(node, question, messages, session)
-            if read is not None:
+            moves = [(cells.read_first_cell(question), reader.PASSAGES_HINT,
+                      "the engine's first move: the passages around the best hits of the question")]
+            if "second_move" not in self.engine.ablated:
+                moves.append((cells.second_move_cell(question), reader.SECOND_HINT,
+                              "the engine's second move: the passages of the question's rarest words"))
+            for move_code, hint, notice in moves:
+                session, read = self._read_first(node, messages, session, move_code, hint, notice)
+                if read is None:
+                    break
                 ran.add(cells.normalized(read.code))
                 saw_output, last_output = True, read.output
-                if "read_passages" not in self.engine.ablated:
-                    answer = self._read_passages(node, messages, read)
-                    if answer is not None:
-                        return NodeOutcome("ok", clean_answer(answer), saw_output=True), session
+                if "read_passages" in self.engine.ablated:
+                    break
+                answer = self._read_passages(node, messages, read)
+                if answer is not None:
+                    return NodeOutcome("ok", clean_answer(answer), saw_output=True), session
         base = turn = node.last_turn
         while True:
             try:
@@ -262,12 +270,13 @@ class NodeLoop:
                     self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
             messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
 
-    def _read_first(self, node: NodeState, question: str, messages: list[Message], session) -> tuple[object, CellSources | None]:
-        """The engine's own first turn: ``passages(question)``, shown as if the model had
+    def _read_first(self, node: NodeState, messages: list[Message], session, code: str, hint: str,
+                    notice: str) -> tuple[object, CellSources | None]:
+        """One of the engine's own moves before the model's first turn (``code``: the
+        passages of the question, then of its rarest words), shown as if the model had
         written it, so the model starts from whole passages rather than from a guess at
         search words. Nothing when the passages come back empty or fail: the model then
         starts as usual."""
-        code = cells.read_first_cell(question)
         turn = node.last_turn + 1
         text = f"```python\n{code}\n```"
         self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, text, 0, 0, 0.0))
@@ -275,13 +284,12 @@ class NodeLoop:
         node.last_turn = turn
         if result.error or result.killed or not result.sources:
             return session, None
-        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn,
-                                "the engine's first move: the passages around the best hits of the question"))
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, notice))
         node.evidence.add_output(result.output, result.facts)
         read = CellSources(result.output, tuple(result.sources), code)
         node.cells.append(read)
         messages.append(Message("assistant", text))
-        messages.append(Message("user", prompts.output_message(result.output, None, reader.PASSAGES_HINT)))
+        messages.append(Message("user", prompts.output_message(result.output, None, hint)))
         return session, read
 
     def _read_passages(self, node: NodeState, messages: list[Message], read: CellSources) -> str | None:

@@ -28,6 +28,9 @@ READING_STRATEGIES = frozenset({"lookup", "multi_step", "code_question"})
 # stood on the line after it
 PASSAGES_HINT = ("These are the passages around the best hits of the question's words. The answer is the value a line "
                  "states, which may be a line or two after the hit. If no line states it, search or grep for other words.")
+# under the second move's passages (those of the question's rarest words)
+SECOND_HINT = ("These are passages around the question's rarest words, none shown above. The answer is the value a line "
+               "states. If no line states it, search or grep for other words.")
 # the reading: a call of its own, with the passages and the question only. Asked as one
 # more turn of the loop's chat, under the worked examples, the 1.5B said found: true in
 # all 22 readings of a 24-question dev sample, and 10 of them gave a worked example's

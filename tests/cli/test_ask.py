@@ -66,14 +66,17 @@ def test_ask_json_prints_one_object_and_records_the_run(monkeypatch, folder, cap
     assert data["stats"]["iterations"] == 2
     assert pool.settings.max_iterations == 5 and pool.closed
     assert "indexed: 2 added" in err and "[root] turn 1" in err
-    # the engine's first move, its reading turn (turn 2, no cell), then the model's cells
-    assert f"[root] cell 1: {read_first_cell('What is the vault code?')}" in err and "[root] cell 3: search('vault code')" in err
+    # the engine's first move and its reading (turn 2, no cell), its second move (nothing
+    # new in two short files, so no reading), then the model's cells
+    assert f"[root] cell 1: {read_first_cell('What is the vault code?')}" in err
+    assert "[root] cell 3: passages(' '.join(rarest_words('What is the vault code?'" in err
+    assert "[root] cell 4: search('vault code')" in err
 
     assert cli.main(["runs", "list"]) == 0
     assert data["run_id"] in capsys.readouterr().out
     assert cli.main(["runs", "show", data["run_id"]]) == 0
     shown = capsys.readouterr().out
-    assert "answer: ORCHID-7731" in shown and "turn 1 code: passages(" in shown and "turn 3 code: search('vault code')" in shown
+    assert "answer: ORCHID-7731" in shown and "turn 1 code: passages(" in shown and "turn 4 code: search('vault code')" in shown
     assert cli.main(["runs", "export", data["run_id"], "--format", "md"]) == 0
     assert "## Answer" in capsys.readouterr().out
     assert cli.main(["runs", "export", data["run_id"], "--format", "json"]) == 0

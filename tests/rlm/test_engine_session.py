@@ -154,6 +154,30 @@ def test_a_reading_whose_line_does_not_hold_its_answer_is_dropped_and_the_loop_g
     assert root.calls[1][0].role == "system" and root.calls[1][0].content != root.calls[0][0].content
 
 
+HANDBOOK = "\n".join([
+    *(f"Rule {i}: the tenant of the lease keeps the workshop of the lease tidy." for i in range(1, 61)),
+    *(f"Appendix line {i}." for i in range(61, 150)),
+    "Heating: the boiler is serviced each October.",
+    *(f"Appendix line {i}." for i in range(151, 171)),
+]) + "\n"
+
+
+def test_when_the_first_reading_finds_nothing_the_rarest_words_are_read_next() -> None:
+    """The question's common words (tenant, lease) rank sixty rules first; the line that
+    answers shares only its rare words with the question, ninety lines further down."""
+    root = ScriptedBackend()
+    root.enqueue([reading("", ""), reading("Heating: the boiler is serviced each October.", "each October")])
+    events: list = []
+    finished = engine(root, events=events, read_first=True).run(
+        "When is the boiler of the tenant's lease serviced?", context_text=HANDBOOK)
+    assert finished.status == "ok" and finished.answer == "each October (context:150)"
+    cells = [e for e in events if isinstance(e, ev.CellFinished)]
+    assert "Heating" not in cells[0].output  # the first move did not show it
+    assert cells[1].code.startswith("passages(' '.join(rarest_words(") and "new_only=True" in cells[1].code
+    assert "150| Heating: the boiler" in cells[1].output and "Rule 1:" not in cells[1].output
+    assert any(isinstance(e, ev.Notice) and "second move" in e.text for e in events)
+
+
 def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     from rlm_desktop.rlm.reader import reader_answer
 

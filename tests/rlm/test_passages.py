@@ -122,3 +122,25 @@ def test_the_listing_stops_near_its_character_budget() -> None:
     large = find_passages(Backend(files, hits), "q", 12, 8, chars=6000)
     assert len(small) < len(large) == 12
     assert small.left_out == 12 - len(small) and "more hits not shown" in repr(small)
+
+
+def test_the_rarest_words_of_a_question_are_those_fewest_files_contain() -> None:
+    from rlm_desktop.rlm.tools.passages import rarest_words
+
+    class Counts:
+        files = {"loose": 2, "objects": 40, "prune": 3, "default": 90, "old": 25}
+
+        def search(self, query, k):
+            return [], self.files.get(query, 0), ()
+
+    assert rarest_words(Counts(), "By default, how old must loose objects be before gc prunes them?", 2) == ["loose", "old"]
+    assert rarest_words(Counts(), "nothing here matches", 2) == []
+
+
+def test_new_only_passages_leave_out_what_an_earlier_call_showed() -> None:
+    from rlm_desktop.rlm.tools.passages import shown_of
+
+    hits = [Hit("a.txt", 10, "x"), Hit("b.txt", 10, "y"), Hit("a.txt", 40, "z")]
+    first = find_passages(Backend({"a.txt": NOTES, "b.txt": NOTES}, hits[:2]), "q", around=2)
+    again = find_passages(Backend({"a.txt": NOTES, "b.txt": NOTES}, hits), "q", around=2, skip=shown_of(first))
+    assert [(p.path, p.start) for p in again] == [("a.txt", 38)]

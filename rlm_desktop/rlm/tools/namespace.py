@@ -26,7 +26,16 @@ from rlm_desktop.rlm.tools.corpus import (
 )
 from rlm_desktop.rlm.tools.extract import Records, parse_record, record_prompt
 from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
-from rlm_desktop.rlm.tools.passages import AROUND, PASSAGE_HITS, TOTAL_CHARS, Passages, find_passages
+from rlm_desktop.rlm.tools.passages import (
+    AROUND,
+    PASSAGE_HITS,
+    TOTAL_CHARS,
+    Passages,
+    Shown,
+    find_passages,
+    rarest_words,
+    shown_of,
+)
 from rlm_desktop.rlm.tools.rows import Figure, Numbers, Row
 from rlm_desktop.rlm.tools.tally import Tally, keep_capitals
 from rlm_desktop.rlm.tools.tally import tally as tally_files
@@ -42,7 +51,7 @@ MAX_ANSWER_CHARS = 200_000
 _EXCERPT_NOTE = "\n[... only the sentences that share words with the question]"
 
 API_NAMES = (
-    "context", "files", "search", "passages", "grep", "read", "llm_query", "llm_batch", "ask_each",
+    "context", "files", "search", "passages", "rarest_words", "grep", "read", "llm_query", "llm_batch", "ask_each",
     "ask_numbers", "extract", "rlm_query", "tally", "SHOW_VARS", "FINAL", "FINAL_VAR",
 )
 
@@ -119,6 +128,7 @@ class Repl:
         self.cell = CellRecord()
         self._request_llm = request_llm
         self.corpus = Corpus(backend, self) if backend is not None else None
+        self._passages_shown: list[Shown] = []  # what passages() showed in this run (new_only)
         corpus = self.corpus
         safe_builtins = dict(builtins.__dict__)
         safe_builtins["__import__"] = safe_import
@@ -132,7 +142,7 @@ class Repl:
             self.namespace["context"] = corpus
         self.namespace["files"] = corpus
         self.namespace.update(
-            search=self.search, passages=self.passages, grep=self.grep, read=self.read, llm_query=self.llm_query,
+            search=self.search, passages=self.passages, rarest_words=self.rarest_words, grep=self.grep, read=self.read, llm_query=self.llm_query,
             llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers, extract=self.extract,
             rlm_query=self.rlm_query,
             tally=self.tally, SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
@@ -165,18 +175,28 @@ class Repl:
             self.corpus_text(h.snippet)
         return SearchResults(str(query), hits, total, missing)
 
-    def passages(self, query: str, k: int = PASSAGE_HITS, around: int = AROUND, chars: int = TOTAL_CHARS) -> Passages:
+    def passages(self, query: str, k: int = PASSAGE_HITS, around: int = AROUND, chars: int = TOTAL_CHARS,
+                 new_only: bool = False) -> Passages:
         """The best ``k`` search hits, each read with ``around`` lines either side
-        (numbered), within about ``chars`` characters."""
+        (numbered), within about ``chars`` characters; with ``new_only``, none that an
+        earlier call of this run showed."""
         if self.corpus is None:
             raise LookupError("no files in this run")
-        found = find_passages(self.corpus._backend, str(query), int(k), int(around), int(chars))
+        skip = self._passages_shown if new_only else ()
+        found = find_passages(self.corpus._backend, str(query), int(k), int(around), int(chars), skip)
+        self._passages_shown.extend(shown_of(found))
         for p in found:
             # the hit's line (a citation reads it with a line either side), not the
             # window's first line: that would cite a line four above the value
             self.source(p.path, p.hit_line, p.page, "search")
             self.corpus_text(p.text)
         return found
+
+    def rarest_words(self, text: str, n: int = 2) -> list[str]:
+        """The ``n`` words of ``text`` that the fewest files contain (at least one)."""
+        if self.corpus is None:
+            raise LookupError("no files in this run")
+        return rarest_words(self.corpus._backend, str(text), int(n))
 
     def grep(self, pattern: str, limit: int = 50, flags: int = re.IGNORECASE) -> GrepResults:
         """Regex over every line of every file (case-insensitive unless flags=0; a class
