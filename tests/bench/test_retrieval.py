@@ -31,6 +31,7 @@ def test_a_value_two_lines_below_the_hit_is_in_the_passages(tmp_path) -> None:
     seen, misses = measure([_task("How many times does the client retry a failed request?", 7.0)], tmp_path, Settings(), 5, 4, 4500)
     tally = seen["tiny-manual"]
     assert tally["questions"] == 1 and tally["passages file"] == 1 and tally["passages value"] == 1 and misses == []
-    # with no lines around the hit, the value two lines below it is not shown
+    # with no lines around the hit, the first move does not show the value two lines
+    # below it; the second move (the rarest words, with its own lines around) does
     seen, misses = measure([_task("How many times does the client retry a failed request?", 7.0)], tmp_path, Settings(), 5, 0, 4500)
-    assert seen["tiny-manual"]["passages value"] == 0 and len(misses) == 1
+    assert seen["tiny-manual"]["passages value"] == 0 and seen["tiny-manual"]["either value"] == 1 and misses == []
