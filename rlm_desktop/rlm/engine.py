@@ -70,7 +70,7 @@ SUB_MAX_TOKENS = 256
 # Techniques of issue 10 that ``Settings.ablate`` can switch off (docs/engine.md). Other
 # names are accepted and do nothing: the technique is not in the engine, or (imports)
 # switching it off would weaken the sandbox.
-ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "passages", "recite", "check_values", "bridge", "read_passages", "second_move"}) | WITHOUT_TECHNIQUES | RULE_NAMES
+ABLATABLE = frozenset({"strategy", "echo", "totals", "grounding", "repeats", "passages", "recite", "check_values", "bridge", "read_passages", "second_move", "one_place_turns"}) | WITHOUT_TECHNIQUES | RULE_NAMES
 ABLATE_ALIASES = {"ask_each": "map_helper", "checks": "check_values"}
 
 SessionFactory = Callable[..., object]  # (ReplConfig, on_llm=...) -> a ReplSession

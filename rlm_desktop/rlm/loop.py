@@ -82,6 +82,7 @@ class NodeLoop:
         passages_given = 0
         shown_windows: set[tuple[str, int]] = set()  # passages shown for repeats, this attempt
         attempt_start = len(node.cells)
+        turns_left: int | None = None  # the model's turns after the engine's moves (one-place questions)
         if (strategy is not None and strategy.name in reader.READING_STRATEGIES and attempt_start == 0
                 and "read_first" not in self.engine.ablated):
             moves = [(cells.read_first_cell(question), reader.PASSAGES_HINT,
@@ -100,6 +101,8 @@ class NodeLoop:
                 answer = self._read_passages(node, messages, read)
                 if answer is not None:
                     return NodeOutcome("ok", clean_answer(answer), saw_output=True), session
+            if saw_output and "one_place_turns" not in self.engine.ablated:
+                turns_left = reader.TURNS_AFTER_MOVES
         base = turn = node.last_turn
         while True:
             try:
@@ -108,6 +111,8 @@ class NodeLoop:
                 self.engine.budget.check_iteration(turn - base)
             except BudgetExceeded as exc:
                 return self._exhausted(node, session, messages, keep_head, exc, turn), session
+            if turns_left is not None and turn - base >= turns_left:
+                return self._not_found_after_moves(node, turn), session
             turn += 1
             node.last_turn = turn
             self.engine.budget.iterations += 1
@@ -364,6 +369,15 @@ class NodeLoop:
         messages.append(Message("user", text))
         self.engine.flush_pending(node, turn)
         self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, text))
+
+    def _not_found_after_moves(self, node: NodeState, turn: int) -> NodeOutcome:
+        """A one-place question whose engine moves and ``reader.TURNS_AFTER_MOVES`` model
+        turns found no answer the rules let pass: "not found", with what was searched and
+        read. Not the last refused answer, nor a forced "answer now" turn: on the dev part,
+        answers given after the third model turn were wrong more often than right."""
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn,
+                                f"{reader.TURNS_AFTER_MOVES} turns after the engine's own reading found no answer that passes the checks"))
+        return NodeOutcome("budget_exhausted", coverage.not_found_within("turns", node.cells), budget="turns", saw_output=True)
 
     def _exhausted(self, node: NodeState, session, messages: list[Message], keep_head: int, exc: BudgetExceeded, turn: int) -> NodeOutcome:
         """Best answer so far: the last answer attempt, else one forced "answer now" turn."""

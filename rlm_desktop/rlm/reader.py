@@ -24,6 +24,14 @@ from rlm_desktop.rlm.grounding import unsupported_claim
 # the strategies whose answer stands in one or two places: their first move is the engine's
 READING_STRATEGIES = frozenset({"lookup", "multi_step", "code_question"})
 
+# the model's own turns after the engine's moves, for a one-place question: enough to
+# search, read and answer. Then the run says what it searched and read, and that it found
+# no answer. In four dev runs of the one-place families (97 runs, engines 42df8e0 to
+# 064aebc), the answers given after the third model turn were 5 right and 9 wrong where
+# the folder holds the answer, and 8 invented answers to absent questions; stopping there
+# would have left 19 wrong of the 97 in place of 36, and 28 right in place of 25
+# (counted from the stored rows; docs/benchmarks.md)
+TURNS_AFTER_MOVES = 3
 # under the passages: the 1.5B took a passage's topic line for the answer when the value
 # stood on the line after it
 PASSAGES_HINT = ("These are the passages around the best hits of the question's words. The answer is the value a line "

@@ -178,6 +178,30 @@ def test_when_the_first_reading_finds_nothing_the_rarest_words_are_read_next() -
     assert any(isinstance(e, ev.Notice) and "second move" in e.text for e in events)
 
 
+def test_after_the_engines_moves_the_model_has_three_turns_then_the_run_says_what_it_searched() -> None:
+    """A one-place question: the engine's two moves found no line, the model searched and
+    answered with a value no output showed (refused), then searched again. The run ends
+    on "not found" naming its searches, not on the refused answer or a forced guess."""
+    from rlm_desktop.rlm.reader import TURNS_AFTER_MOVES
+
+    root = ScriptedBackend()
+    root.enqueue([code("search('boiler service month')"), code("FINAL('each May (context:3)')"), code("search('heating')")])
+    root.default = code("FINAL('each May (context:3)')")
+    events: list = []
+    finished = engine(root, events=events, read_first=True).run(
+        "When is the boiler of the tenant's lease serviced?", context_text=HANDBOOK.replace("Heating: the boiler is serviced each October.", ""))
+    assert finished.status == "budget_exhausted" and finished.stats.iterations == TURNS_AFTER_MOVES == 3
+    assert finished.answer.startswith("Not found:") and "May" not in finished.answer and "boiler" in finished.answer
+    assert any(isinstance(e, ev.Notice) and "3 turns after the engine's own reading" in e.text for e in events)
+    # without the limit, the refused answer comes back at the end of the run's budget
+    root = ScriptedBackend()
+    root.enqueue([code("search('boiler service month')"), code("FINAL('each May (context:3)')"), code("search('heating')")])
+    root.default = code("FINAL('each May (context:3)')")
+    loose = engine(root, read_first=True, ablate=["one_place_turns"], max_iterations=6).run(
+        "When is the boiler of the tenant's lease serviced?", context_text=HANDBOOK.replace("Heating: the boiler is serviced each October.", ""))
+    assert loose.stats.iterations > 3 and "May" in loose.answer
+
+
 def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     from rlm_desktop.rlm.reader import reader_answer
 
