@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,15 +62,36 @@ def open_db(path: Path | None = None) -> sqlite_utils.Database:
     """Open (and migrate) the runs DB. One connection per thread that uses it."""
     conn = sqlite3.connect(str(path or paths.runs_db()), check_same_thread=False, timeout=10)
     db = sqlite_utils.Database(conn)
-    conn.execute("PRAGMA journal_mode=WAL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise RlmDesktopError(f"the runs database {path} is from a newer version of RLM Desktop")
-    for number in range(version, SCHEMA_VERSION):
-        with conn:
+    # the window and a run's recorder may open a new database at the same moment: one
+    # migrates under the write lock while the others wait for it, then see its version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RlmDesktopError(f"the runs database {path} is from a newer version of RLM Desktop")
+        for number in range(version, SCHEMA_VERSION):
             MIGRATIONS[number](db)
             conn.execute(f"PRAGMA user_version = {number + 1}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        conn.close()
+        raise
+    _write_ahead_log(conn)
     return db
+
+
+def _write_ahead_log(conn: sqlite3.Connection, tries: int = 50) -> None:
+    """WAL mode (once set, it stays with the file). Changing the journal mode takes the
+    database alone and does not wait on a busy one, so a concurrent opener tries again."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 class TraceRecorder:
