@@ -129,16 +129,17 @@ class Library:
 
     def _migrate(self) -> None:
         self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        applied = self._applied()
         for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
-            log.info("library: applying migration %s", name)
+            # asked again under the write lock: two openers of a new library (the window
+            # and a scan) both saw it unapplied, and the second failed on its tables
             with self.transaction():
+                if name in self._applied():
+                    continue
+                log.info("library: applying migration %s", name)
                 for statement in split_sql(sql):
                     self.conn.execute(statement)
                 self.conn.execute("INSERT INTO schema_version (name, applied_at) VALUES (?, ?)", (name, time.time()))
-        unknown = applied - {name for name, _ in MIGRATIONS}
+        unknown = self._applied() - {name for name, _ in MIGRATIONS}
         if unknown:
             raise LibraryError(f"the library was written by a newer version of RLM Desktop (migrations {sorted(unknown)}); update the app")
 

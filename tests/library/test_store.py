@@ -217,3 +217,31 @@ def test_html_and_text_indexed_before_the_new_readers_are_read_again_at_the_next
     assert report.updated == 1 and report.unchanged == 1  # the page again, the code file not
     assert "See the SAFE variable." in new.text(str(folder / "page.html")).split("\n")
     new.close()
+
+
+def test_a_new_library_opened_by_three_threads_at_once_is_set_up_once(tmp_path) -> None:
+    # each opener used to see the migrations unapplied: "table folders already exists"
+    import threading
+
+    for i in range(8):
+        path = tmp_path / f"lib-{i}.db"
+        start, errors = threading.Barrier(3), []
+
+        def opener(path=path, start=start, errors=errors) -> None:
+            start.wait()
+            try:
+                Library.open(path).close()
+            except Exception as exc:  # noqa: BLE001 - the test reports every failure
+                errors.append(exc)
+
+        threads = [threading.Thread(target=opener) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        lib = Library.open(path)
+        try:
+            assert lib.schema_version() == [name for name, _ in MIGRATIONS]
+        finally:
+            lib.close()
