@@ -25,7 +25,11 @@ _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-
 # a file location as answers cite it: notes/a.txt, a.txt:12, g.py:40-52; not 10.0
 _FILE = r"[\w./\\-]*\.[A-Za-z_]\w{0,4}(?!\w)"  # the extension ends the name: "Click.Context" is no file
 # a pasted text's lines are cited as context:12 (``tools.corpus.TEXT_PATH``)
-LOCATION = re.compile(r"(?:" + _FILE + r"|\bcontext(?=:\d))(?::\d+(?:-\d+)?)?")
+# a place an answer cites: a file with a line ("notes/a.txt:12"), or a PDF's page as the
+# tools print it ("m.pdf#page=3:10") or as the reading cites it ("m.pdf, page 3"): its
+# numbers are positions, not claims (the page number of "Sean Healy (asymptote.pdf, page
+# 184)" was checked as a value and the reading refused)
+LOCATION = re.compile(r"(?:" + _FILE + r"|\bcontext(?=:\d))(?:(?:#page=\d+|,? page \d+)(?::\d+)?|:\d+(?:-\d+)?)?")
 # the same with its line, as groups (path, line): what ``citations.recite`` checks
 CITED_LINE = re.compile(r"(?<![\w./\\-])(" + _FILE + r"):(\d+)\b")
 # a listing line of search or grep: path:line: text, or path:line (in func): text

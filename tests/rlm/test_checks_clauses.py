@@ -25,3 +25,13 @@ def test_an_answer_whose_own_value_is_unshown_is_not_rewritten_into_another() ->
 
 def test_an_answer_whose_values_are_all_shown_is_left_as_it_is() -> None:
     assert shown_clauses("1,234.50 EUR (a.txt:3)", _seen(SEEN)) is None
+
+
+def test_a_pdf_page_an_answer_cites_is_a_place_not_a_claim() -> None:
+    # the reading cited "asymptote.pdf, page 184" and its page number was checked as a
+    # value no output showed, so a right answer was refused (dev, asymptote-docs-01)
+    from rlm_desktop.rlm.grounding import key_values
+
+    for cited in ("files/asymptote.pdf, page 184", "files/asymptote.pdf#page=184", "files/asymptote.pdf#page=184:10"):
+        assert key_values(f"Sean Healy ({cited})") == ["Sean", "Healy"]
+    assert key_values("90 days (docs/lease.txt:4)") == ["90"] and key_values("see page 12 of the manual") == ["12"]
