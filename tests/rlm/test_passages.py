@@ -144,3 +144,5 @@ def test_new_only_passages_leave_out_what_an_earlier_call_showed() -> None:
     first = find_passages(Backend({"a.txt": NOTES, "b.txt": NOTES}, hits[:2]), "q", around=2)
     again = find_passages(Backend({"a.txt": NOTES, "b.txt": NOTES}, hits), "q", around=2, skip=shown_of(first))
     assert [(p.path, p.start) for p in again] == [("a.txt", 38)]
+    nothing_new = find_passages(Backend({"a.txt": NOTES, "b.txt": NOTES}, hits[:2]), "q", around=2, skip=shown_of(first))
+    assert not nothing_new and "nothing new: its 2 best hits are in passages shown before" in repr(nothing_new)

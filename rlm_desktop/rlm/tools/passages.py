@@ -76,12 +76,14 @@ class Passage:
 class Passages(list):
     """A list of ``Passage``; its repr names the query and how many files matched."""
 
-    def __init__(self, query: str, passages: Sequence[Passage], total: int, missing: Sequence[str] = (), left_out: int = 0) -> None:
+    def __init__(self, query: str, passages: Sequence[Passage], total: int, missing: Sequence[str] = (), left_out: int = 0,
+                 shown_before: int = 0) -> None:
         super().__init__(passages)
         self.query = query
         self.total = total
         self.missing = tuple(missing)
         self.left_out = left_out  # hits not read: the listing was full
+        self.shown_before = shown_before  # hits left out because an earlier call showed them (new_only)
 
     @property
     def paths(self) -> list[str]:
@@ -92,6 +94,8 @@ class Passages(list):
         absent = ""
         if self.missing:
             absent = " No file contains " + ", ".join(repr(w) for w in self.missing) + "; these passages have some of the other words."
+        if not self and self.shown_before:
+            return f"{call}: nothing new: its {self.shown_before} best hits are in passages shown before. Try other words, or grep() for an exact pattern."
         if not self:
             return f"{call}: no matching files.{absent} Try other words, or grep() for an exact pattern."
         files = len(self.paths)
@@ -109,7 +113,8 @@ def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: i
     window that overlaps one of ``skip`` (passages shown before) is left out."""
     hits, total, missing = backend.search(query, max(1, int(k)))
     words = {w.lower() for w in _WORD.findall(query)}
-    windows = [w for w in _windows(hits, around) if not _seen(w, skip)]
+    every = _windows(hits, around)
+    windows = [w for w in every if not _seen(w, skip)]
     out: list[Passage] = []
     used = left_out = 0
     sizes: dict[str, int | None] = {}  # a text file's lines when it is read whole, asked once per file
@@ -130,7 +135,7 @@ def find_passages(backend: Backend, query: str, k: int = PASSAGE_HITS, around: i
             continue
         out.append(passage)
         used += len(passage.text)
-    return Passages(query, out, total, missing, left_out)
+    return Passages(query, out, total, missing, left_out, len(every) - len(windows))
 
 
 def rarest_words(backend: Backend, text: str, n: int = 2) -> list[str]:
