@@ -58,6 +58,9 @@ _HEAD = re.compile(r"^--- (\S.*?) (?:lines (\d+)-\d+|page (\d+))$")
 _NUMBERED = re.compile(r"^\s*(\d+)\| ?(.*)$")
 _NOT_WORD = re.compile(r"[\W_]+")
 FUZZY_RATIO = 0.9  # a copied line with a word or two changed still locates
+# a reply that gives the line's number for the line ("542", "core.py:542"): the 1.5B did,
+# with the right answer beside it (dev, click-src-02)
+_LINE_NUMBER = re.compile(r"(?:\S+:)?(\d+)\|?")
 
 
 def reading_prompt(question: str, listing: str) -> str:
@@ -132,6 +135,22 @@ def locate(quote: str, listing: str) -> tuple[str, int | None, int | None, str] 
     return best
 
 
+def _located(quote: str, answer: str, listing: str, question: str) -> tuple[str, int | None, int | None, str] | None:
+    """The line ``quote`` names, and that holds the answer: by its number, the one of the
+    lines with that number (one per passage) that does; else ``locate``'s line."""
+    number = _LINE_NUMBER.fullmatch(quote.strip())
+    if number:
+        at = int(number.group(1))
+        for entry in listing_lines(listing):
+            if entry[1] == at and not unsupported_claim(answer, f"{entry[0]}\n{entry[3]}", question):
+                return entry
+        return None
+    found = locate(quote, listing)
+    if found is None or unsupported_claim(answer, f"{found[0]}\n{found[3]}", question):
+        return None
+    return found
+
+
 def reader_answer(reply: str, listing: str, question: str) -> Reading | None:
     """The reading of a reply, or None: no line copied or no answer ("not stated"), not
     JSON, a line the passages do not show, or an answer that line (with its file's name)
@@ -146,10 +165,8 @@ def reader_answer(reply: str, listing: str, question: str) -> Reading | None:
     quote = str(data.get("line") or "")
     if not answer or not quote.strip():
         return None
-    found = locate(quote, listing)
+    found = _located(quote, answer, listing, question)
     if found is None:
         return None
     path, line, page, text = found
-    if unsupported_claim(answer, f"{path}\n{text}", question):
-        return None
     return Reading(answer, path, line, page, text)

@@ -214,6 +214,10 @@ def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     assert reader_answer(reading("gives 90 days notice, in writing.", "90 days"), listing, q).line == 4
     on_page = reader_answer(reading("The kettle switches off after 30 seconds dry.", "30 seconds"), listing, "When does it switch off?")
     assert on_page.cited == "30 seconds (manual.pdf, page 7)"
+    # the line's number for the line: the numbered line that holds the answer
+    assert reader_answer(reading("4", "90 days"), listing, q).cited == "90 days (docs/lease.txt:4)"
+    assert reader_answer(reading("docs/lease.txt:4", "90 days"), listing, q).line == 4
+    assert reader_answer(reading("5", "90 days"), listing, q) is None
     # a worked example's line and value, an answer its own line lacks, and "not stated"
     assert reader_answer(reading("Guarantee ends: 30 June 2027", "30 June 2027"), listing, q) is None
     assert reader_answer(reading("The tenant gives 90 days notice,", "120 days"), listing, q) is None
