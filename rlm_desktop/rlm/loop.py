@@ -25,7 +25,13 @@ from rlm_desktop.rlm.events import (
 from rlm_desktop.rlm.grounding import ungrounded_values
 from rlm_desktop.rlm.history import fit_messages
 from rlm_desktop.rlm.node import NodeOutcome, NodeState
-from rlm_desktop.rlm.protocol import clean_answer, parse_forced_answer, parse_turn, stop_after_first_block
+from rlm_desktop.rlm.protocol import (
+    clean_answer,
+    parse_forced_answer,
+    parse_turn,
+    stop_after_first_block,
+    stop_on_paste,
+)
 from rlm_desktop.rlm.sandbox.types import CellResult
 from rlm_desktop.rlm.strategy import (
     Strategy,
@@ -121,7 +127,7 @@ class NodeLoop:
             # the same in every run with this strategy: their KV state is saved and reloaded
             params = GenerationParams(max_tokens=ROOT_MAX_TOKENS, temperature=temperature, stable_messages=keep_head - 1)
             try:
-                completion = self.engine.chat(node.backend, node.node_id, fitted, params, stop_after_first_block)
+                completion = self.engine.chat(node.backend, node.node_id, fitted, params, stop_on_paste(cells.output_lines(last_output)))
             except BudgetExceeded as exc:  # the time ran out in the middle of the turn
                 return self._exhausted(node, session, messages, keep_head, exc, turn), session
             node.prompt_tokens += completion.prompt_tokens

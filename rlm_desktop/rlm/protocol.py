@@ -35,6 +35,31 @@ def stop_after_first_block(text: str) -> int | None:
     return closed.end()
 
 
+PASTE_LINES = 4  # whole lines of the last output that make a cell a paste
+
+
+def stop_on_paste(shown: set[str], lines: int = PASTE_LINES):
+    """``StopFn``: ``stop_after_first_block``, and also a cut once the open block's first
+    ``lines`` lines are all whole lines of ``shown`` (``cells.output_lines`` of the last
+    output): the 1.5B sent a 40-line listing back as its next cell three turns running,
+    about 40 s a turn (dev, click-src-04). The loop then treats the cut cell as a paste."""
+
+    def stop(text: str) -> int | None:
+        closed = stop_after_first_block(text)
+        if closed is not None or not shown:
+            return closed
+        opened = _OPEN.search(text)
+        if opened is None:
+            return None
+        body = text[opened.end():]
+        done = [line.strip() for line in body.split("\n")[:-1] if line.strip()]  # complete lines only
+        if len(done) >= lines and all(line in shown for line in done[:lines]):
+            return len(text)
+        return None
+
+    return stop
+
+
 def parse_turn(text: str) -> Turn:
     opened = _OPEN.search(text)
     if opened is not None:

@@ -19,7 +19,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from rlm_desktop.rlm.grounding import unsupported_claim
+from rlm_desktop.library.query import STOP_WORDS
+from rlm_desktop.rlm.grounding import contains_value, key_values, unsupported_claim
 
 # the strategies whose answer stands in one or two places: their first move is the engine's
 READING_STRATEGIES = frozenset({"lookup", "multi_step", "code_question"})
@@ -135,18 +136,29 @@ def locate(quote: str, listing: str) -> tuple[str, int | None, int | None, str] 
     return best
 
 
+def _holds(answer: str, path: str, text: str, question: str) -> bool:
+    """Whether a line (with its file's name) states ``answer``: it has something of the
+    answer (a value, or a word) and nothing of it that the line lacks. An answer that
+    only repeats the question's words ("NO_COLOR" for "which variable, like NO_COLOR")
+    has nothing the line must hold, so the line must hold the answer itself."""
+    where = f"{path}\n{text}"
+    if unsupported_claim(answer, where, question):
+        return False
+    seen = _norm(where)
+    return any(contains_value(where, v) for v in key_values(answer)) or any(
+        w in seen.split() for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
+
+
 def _located(quote: str, answer: str, listing: str, question: str) -> tuple[str, int | None, int | None, str] | None:
     """The line ``quote`` names, and that holds the answer: by its number, the one of the
     lines with that number (one per passage) that does; else ``locate``'s line."""
     number = _LINE_NUMBER.fullmatch(quote.strip())
     if number:
         at = int(number.group(1))
-        for entry in listing_lines(listing):
-            if entry[1] == at and not unsupported_claim(answer, f"{entry[0]}\n{entry[3]}", question):
-                return entry
-        return None
+        return next((entry for entry in listing_lines(listing)
+                     if entry[1] == at and _holds(answer, entry[0], entry[3], question)), None)
     found = locate(quote, listing)
-    if found is None or unsupported_claim(answer, f"{found[0]}\n{found[3]}", question):
+    if found is None or not _holds(answer, found[0], found[3], question):
         return None
     return found
 

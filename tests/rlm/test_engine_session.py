@@ -218,8 +218,32 @@ def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     assert reader_answer(reading("4", "90 days"), listing, q).cited == "90 days (docs/lease.txt:4)"
     assert reader_answer(reading("docs/lease.txt:4", "90 days"), listing, q).line == 4
     assert reader_answer(reading("5", "90 days"), listing, q) is None
+    # an answer that only repeats the question's words, on a line that lacks them
+    assert reader_answer(reading("3", "NO_COLOR"), listing, "Which variable, like NO_COLOR, turns colour off?") is None
     # a worked example's line and value, an answer its own line lacks, and "not stated"
     assert reader_answer(reading("Guarantee ends: 30 June 2027", "30 June 2027"), listing, q) is None
     assert reader_answer(reading("The tenant gives 90 days notice,", "120 days"), listing, q) is None
     assert reader_answer(reading("", ""), listing, q) is None
     assert reader_answer("not json", listing, q) is None
+
+
+def test_a_cell_that_pastes_the_last_output_back_is_cut_after_four_lines() -> None:
+    from rlm_desktop.rlm.cells import output_lines
+    from rlm_desktop.rlm.protocol import stop_on_paste
+
+    output = "\n".join(f"{i:>2}| Rule {i}: the tenant keeps the workshop tidy." for i in range(1, 41))
+    stop = stop_on_paste(output_lines(output))
+
+    def generated(text: str) -> str:  # what the model is let write, as the backend streams it
+        for end in range(1, len(text) + 1):
+            cut = stop(text[:end])
+            if cut is not None:
+                return text[:cut]
+        return text
+
+    assert generated("```python\n" + output + "\n```").count("\n") == 5  # the fence and four pasted lines
+    # code runs to its closing fence, and so does a block that quotes one line of the output
+    code = "```python\nhits = grep('boiler')\nprint(hits)\nx = 1\ny = 2\nz = 3\n```"
+    assert generated(code) == code
+    quoting = "```python\n# " + output.splitlines()[0] + "\nprint(1)\nprint(2)\nprint(3)\nprint(4)\n```"
+    assert generated(quoting) == quoting
