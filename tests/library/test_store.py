@@ -11,6 +11,7 @@ import pytest
 
 from rlm_desktop.errors import LibraryError
 from rlm_desktop.library.store import MIGRATIONS, Library
+from tests.at_once import at_once
 from tests.library.conftest import make_pdf
 
 
@@ -221,24 +222,9 @@ def test_html_and_text_indexed_before_the_new_readers_are_read_again_at_the_next
 
 def test_a_new_library_opened_by_three_threads_at_once_is_set_up_once(tmp_path) -> None:
     # each opener used to see the migrations unapplied: "table folders already exists"
-    import threading
-
     for i in range(8):
         path = tmp_path / f"lib-{i}.db"
-        start, errors = threading.Barrier(3), []
-
-        def opener(path=path, start=start, errors=errors) -> None:
-            start.wait()
-            try:
-                Library.open(path).close()
-            except Exception as exc:  # noqa: BLE001 - the test reports every failure
-                errors.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _, errors = at_once(lambda path=path: Library.open(path).close(), 3)
         assert errors == []
         lib = Library.open(path)
         try:

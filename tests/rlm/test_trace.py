@@ -10,6 +10,7 @@ import pytest
 from rlm_desktop import paths
 from rlm_desktop.errors import RlmDesktopError
 from rlm_desktop.rlm import trace
+from tests.at_once import at_once
 from tests.fakes import ScriptedBackend
 from tests.rlm.engine_fakes import code, make_engine
 
@@ -114,26 +115,11 @@ def test_a_worker_that_never_started_is_in_the_trace() -> None:
 def test_the_window_and_a_recorder_can_open_a_new_runs_database_at_the_same_moment(tmp_path) -> None:
     # each opener of a new file used to migrate it: "table runs already exists" or
     # "database is locked" for all but one (seen in the suite as a flaky GUI test)
-    import threading
-
     from rlm_desktop.rlm.trace import SCHEMA_VERSION, open_db
 
     for i in range(10):
         path = tmp_path / f"runs-{i}.db"
-        start, errors, dbs = threading.Barrier(4), [], []
-
-        def opener(path=path, start=start, errors=errors, dbs=dbs) -> None:
-            start.wait()
-            try:
-                dbs.append(open_db(path))
-            except Exception as exc:  # noqa: BLE001 - the test reports every failure
-                errors.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        dbs, errors = at_once(lambda path=path: open_db(path), 4)
         assert errors == [] and len(dbs) == 4
         assert all(db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION for db in dbs)
         assert dbs[0].conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
