@@ -97,7 +97,7 @@ class NodeLoop:
                 moves.append((cells.second_move_cell(question), reader.SECOND_HINT,
                               "the engine's second move: the passages of the question's rarest words"))
             for move_code, hint, notice in moves:
-                session, read = self._read_first(node, messages, session, move_code, hint, notice)
+                session, read = self._engine_move(node, messages, session, move_code, hint, notice)
                 if read is None:
                     break
                 ran.add(cells.normalized(read.code))
@@ -281,7 +281,7 @@ class NodeLoop:
                     self._hint(node, turn, hints, prompts.BRIDGE.format(name=name))
             messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
 
-    def _read_first(self, node: NodeState, messages: list[Message], session, code: str, hint: str,
+    def _engine_move(self, node: NodeState, messages: list[Message], session, code: str, hint: str,
                     notice: str) -> tuple[object, CellSources | None]:
         """One of the engine's own moves before the model's first turn (``code``: the
         passages of the question, then of its rarest words), shown as if the model had

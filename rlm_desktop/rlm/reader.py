@@ -1,9 +1,10 @@
-"""The engine's first move for a question whose answer stands in one or two places
+"""The engine's own moves for a question whose answer stands in one or two places
 (issue 19, item 2): the passages around the best hits of the question, shown as the
 model's first turn, then one reading of them: a call of its own (no worked examples to
 copy) whose reply is forced to a small JSON schema, the line that states the answer and
-the answer. The loop (``loop.Loop._read_first``, ``_read_passages``) runs them; what they
-say and how a reply is read back is here.
+the answer; when that finds nothing, the passages of the question's rarest words, read
+the same way. The loop (``loop.NodeLoop._engine_move``, ``_read_passages``) runs them;
+what they say and how a reply is read back is here.
 
     if strategy.name in READING_STRATEGIES: ...          # lookup, multi_step, code_question
     messages = [Message("system", READER_SYSTEM), Message("user", reading_prompt(question, listing))]
@@ -144,9 +145,9 @@ def _holds(answer: str, path: str, text: str, question: str) -> bool:
     where = f"{path}\n{text}"
     if unsupported_claim(answer, where, question):
         return False
-    seen = _norm(where)
+    seen = set(_norm(where).split())
     return any(contains_value(where, v) for v in key_values(answer)) or any(
-        w in seen.split() for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
+        w in seen for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
 
 
 def _located(quote: str, answer: str, listing: str, question: str) -> tuple[str, int | None, int | None, str] | None:
