@@ -16,7 +16,8 @@ def _done(**changes: object) -> dict[str, object]:
         "type": "done", "cell_id": 1, "output": "", "error": None, "answer": None, "answer_ready": False,
         "sources": [{"path": "/a", "line": 3, "page": None, "how": "grep"}], "elapsed_s": 0.1,
         "variables": ["x"], "corpus_seen": False,
-        "facts": [{"tool": "tally", "kind": "tally", "value": "", "matched": 3, "searched": 5, "rows": [["Ada", 2], ["Bo", 1]], "distinct": 2, "hits": []}],
+        "facts": [{"tool": "tally", "kind": "tally", "value": "", "matched": 3, "searched": 5, "rows": [["Ada", 2], ["Bo", 1]], "distinct": 2, "hits": [],
+                   "lines": []}],
     }
     message.update(changes)
     return message
@@ -44,13 +45,18 @@ def test_a_valid_message_round_trips_through_a_pipe() -> None:
         _done(variables=[1]),
         _done(sources=[{"path": "/a", "line": 1, "page": None, "how": "guess"}]),
         # a tool fact of an unknown kind, with a forged row, too many rows, or a bignum
-        _done(facts=[{"tool": "shell", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [], "distinct": 0, "hits": []}]),
-        _done(facts=[{"tool": "tally", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [["a", "b"]], "distinct": 0, "hits": []}]),
-        _done(facts=[{"tool": "tally", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [["a", 1]] * 51, "distinct": 0, "hits": []}]),
-        _done(facts=[{"tool": "figure", "kind": "total", "value": "1", "matched": 10**30, "searched": 0, "rows": [], "distinct": 0, "hits": []}]),
+        _done(facts=[{"tool": "shell", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [], "distinct": 0, "hits": [], "lines": []}]),
+        _done(facts=[{"tool": "tally", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [["a", "b"]], "distinct": 0, "hits": [], "lines": []}]),
+        _done(facts=[{"tool": "tally", "kind": "tally", "value": "", "matched": 0, "searched": 0, "rows": [["a", 1]] * 51, "distinct": 0, "hits": [], "lines": []}]),
+        _done(facts=[{"tool": "figure", "kind": "total", "value": "1", "matched": 10**30, "searched": 0, "rows": [], "distinct": 0, "hits": [], "lines": []}]),
         _done(facts=[{"tool": "figure", "kind": "total", "value": "1"}]),
         _done(facts=[{"tool": "grep", "kind": "grep", "value": "", "matched": 1, "searched": 0, "rows": [], "distinct": 0,
-                      "hits": [["a.py", 1, "f"]]}]),
+                      "hits": [["a.py", 1, "f"]], "lines": []}]),
+        # a passages fact whose line lacks its page, or has a negative line number
+        _done(facts=[{"tool": "passages", "kind": "passages", "value": "", "matched": 1, "searched": 0, "rows": [], "distinct": 0,
+                      "hits": [], "lines": [["a.txt", 3, "the line"]]}]),
+        _done(facts=[{"tool": "passages", "kind": "passages", "value": "", "matched": 1, "searched": 0, "rows": [], "distinct": 0,
+                      "hits": [], "lines": [["a.txt", -3, 0, "the line"]]}]),
         {"type": "llm", "kind": "shell", "prompts": ["x"], "context_text": None, "context_paths": [], "has_corpus_text": False},
         [1, 2],
     ],

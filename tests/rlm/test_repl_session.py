@@ -274,6 +274,19 @@ def test_grep_in_python_names_the_function_or_method_each_line_is_in(tmp_path: P
     assert [(line, scope) for _, line, scope, _ in fact.hits] == [(2, ""), (5, "glob"), (11, "Finder.walk.inner"), (12, "Finder.walk"), (14, "Finder"), (1, "")]
 
 
+def test_the_lines_passages_shows_reach_the_engine_as_data(tmp_path: Path, engine: FakeEngine) -> None:
+    # issue 19, item 7: the engine's reading places an answer on these lines, not on the
+    # listing's printed text parsed back
+    notes = "".join(f"filler line {i}\n" for i in range(1, 60)) + "The lease notice period is\n90 days, in writing.\n"
+    result = run_in_folder(tmp_path, engine, {"lease.txt": notes}, "passages('lease notice period', around=1)")
+    assert "60| The lease notice period is" in result.output
+    (fact,) = result.facts
+    assert fact.tool == "passages"
+    assert [(Path(path).name, line, page, text) for path, line, page, text in fact.lines] == [
+        ("lease.txt", 59, 0, "filler line 59"), ("lease.txt", 60, 0, "The lease notice period is"),
+        ("lease.txt", 61, 0, "90 days, in writing.")]
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

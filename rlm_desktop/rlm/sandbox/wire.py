@@ -114,10 +114,13 @@ _LIST_OF: dict[tuple[str, str], Any] = {
 _SOURCE_FIELDS = {"path": _STR, "line": _OPT_INT, "page": _OPT_INT, "how": _STR}
 SOURCE_HOWS = ("search", "grep", "read", "context")
 _FACT_FIELDS = {"tool": _STR, "kind": _STR, "value": _STR, "matched": _INT, "searched": _INT, "rows": list, "distinct": _INT,
-                "hits": list}
-_FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below"), "grep": ("grep",)}
+                "hits": list, "lines": list}
+_FACT_KINDS = {"tally": ("tally",), "figure": ("total", "max", "min", "above", "below"), "grep": ("grep",),
+               "passages": ("passages",)}
 _FACT_ROWS = 50
 _FACT_CHARS = 500
+_FACT_LINES = 400  # a passages fact's lines
+_FACT_LINE_CHARS = 1_000
 LLM_KINDS = ("query", "batch", "rlm", "record")  # record: a batch whose replies the engine forces to tools.extract.RECORD_SCHEMA
 LIB_OPS = ("files", "text", "read", "search", "grep")
 LIB_FIELDS = tuple(name for name in _SCHEMAS["lib"] if name != "op")  # a lib request's arguments
@@ -208,13 +211,19 @@ def _check_fact(fact: dict[str, Any]) -> None:
             raise ProtocolError(f"done.facts.{name}: number out of range")
     if fact["kind"] not in _FACT_KINDS.get(fact["tool"], ()):
         raise ProtocolError("done.facts: unknown tool or kind")
-    if len(fact["value"]) > _FACT_CHARS or len(fact["rows"]) > _FACT_ROWS or len(fact["hits"]) > _FACT_ROWS:
-        raise ProtocolError("done.facts: value, rows or hits too long")
+    if (len(fact["value"]) > _FACT_CHARS or len(fact["rows"]) > _FACT_ROWS or len(fact["hits"]) > _FACT_ROWS
+            or len(fact["lines"]) > _FACT_LINES):
+        raise ProtocolError("done.facts: value, rows, hits or lines too long")
     for hit in fact["hits"]:
         if not (isinstance(hit, list) and len(hit) == 4 and isinstance(hit[0], str) and len(hit[0]) <= 4096
                 and isinstance(hit[1], int) and not isinstance(hit[1], bool) and 0 <= hit[1] <= _INT_RANGE[1]
                 and isinstance(hit[2], str) and len(hit[2]) <= _FACT_CHARS and isinstance(hit[3], str) and len(hit[3]) <= _FACT_CHARS):
             raise ProtocolError("done.facts.hits: each hit is [path, line, scope, text]")
+    for line in fact["lines"]:
+        if not (isinstance(line, list) and len(line) == 4 and isinstance(line[0], str) and len(line[0]) <= 4096
+                and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _INT_RANGE[1] for n in line[1:3])
+                and isinstance(line[3], str) and len(line[3]) <= _FACT_LINE_CHARS):
+            raise ProtocolError("done.facts.lines: each line is [path, line, page, text]")
     for row in fact["rows"]:
         if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and len(row[0]) <= _FACT_CHARS
                 and isinstance(row[1], int) and not isinstance(row[1], bool) and 0 <= row[1] <= _INT_RANGE[1]):

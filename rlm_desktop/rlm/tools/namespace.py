@@ -25,7 +25,7 @@ from rlm_desktop.rlm.tools.corpus import (
     strip_prefixes,
 )
 from rlm_desktop.rlm.tools.extract import Records, parse_record, record_prompt
-from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, tally_fact
+from rlm_desktop.rlm.tools.facts import ToolFact, figure_fact, grep_fact, passages_fact, tally_fact
 from rlm_desktop.rlm.tools.passages import (
     AROUND,
     PASSAGE_HITS,
@@ -185,6 +185,7 @@ class Repl:
         skip = self._passages_shown if new_only else ()
         found = find_passages(self.corpus._backend, str(query), int(k), int(around), int(chars), skip)
         self._passages_shown.extend(shown_of(found))
+        self.cell.facts.append(passages_fact([(p.path, line, p.page, text) for p in found for line, text in p.lines]))
         for p in found:
             # the hit's line (a citation reads it with a line either side), not the
             # window's first line: that would cite a line four above the value

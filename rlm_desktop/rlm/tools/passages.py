@@ -60,6 +60,9 @@ class Passage:
     end: int | None
     page: int | None  # a PDF page
     text: str  # what the listing shows: numbered lines, or the page's lines
+    # the lines shown, as data: (line number, text) in a text file, (None, text) on a PDF
+    # page; the engine's reading and checks read these, not the listing's printed text
+    lines: tuple[tuple[int | None, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -211,11 +214,12 @@ def _read(backend: Backend, path: str, start: int, end: int, hit: Hit, words: se
         at = _best_line(lines, words)
         lo, hi = max(0, at - AROUND - 2), at + AROUND + 3
         shown = [_cut(ln, words, keep=(i == at)) for i, ln in enumerate(lines[lo:hi], lo)]
+        kept = tuple((None, ln) for ln in shown)
         if lo > 0:
             shown.insert(0, "…")
         if hi < len(lines):
             shown.append("…")
-        return Passage(path, None, None, None, hit.page, "\n".join(shown))
+        return Passage(path, None, None, None, hit.page, "\n".join(shown), kept)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -224,7 +228,8 @@ def _read(backend: Backend, path: str, start: int, end: int, hit: Hit, words: se
     hit_line = hit.line or start
     cut = [_cut(ln, words, keep=(start + i == hit_line)) for i, ln in enumerate(lines)]
     last = start + len(lines) - 1
-    return Passage(path, hit_line, start, last, None, number_lines("\n".join(cut), start))
+    return Passage(path, hit_line, start, last, None, number_lines("\n".join(cut), start),
+                   tuple((start + i, ln) for i, ln in enumerate(cut)))
 
 
 def _best_line(lines: Sequence[str], words: set[str]) -> int:
