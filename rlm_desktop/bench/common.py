@@ -17,6 +17,14 @@ from rlm_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT_S = 300.0  # a run's wall-clock budget
+# bench dev --quick's: 18 runs (six questions, three methods) stay under 20 minutes here.
+# In the held-out baseline's rows, direct's first question on a corpus took 120-300 s (its
+# whole 8K-token window evaluated with no prefix to reuse), and a whole-folder rlm run
+# used its 300 s; a run cut at this budget ends as its method ends any budget: with its
+# best answer, or "not found" naming what it read
+QUICK_TIMEOUT_S = 120.0
+
 
 def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--root-model", default=None, help="root model (catalog name or .gguf path)")
@@ -27,7 +35,8 @@ def add_common_flags(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results in the file and start over")
     parser.add_argument("--retry-errors", action="store_true", help="run again what ended in an error (a crash, not a wrong answer)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the Markdown table and the PNG plots (default: beside the results)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock budget per run, seconds")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"wall-clock budget per run, seconds (default {DEFAULT_TIMEOUT_S:.0f}; bench dev --quick: {QUICK_TIMEOUT_S:.0f})")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads per model (default: physical cores; 1 on a machine shared with other jobs)")
 
 
@@ -44,7 +53,10 @@ def only_tasks(tasks: Sequence[Task], ids: Sequence[str]) -> list[Task]:
 
 def bench_settings(args: argparse.Namespace) -> Settings:
     # the answer cache would replay earlier runs' answers and make times meaningless
-    settings = Settings(timeout_s=args.timeout, max_iterations=12, subcall_cache=False)
+    timeout = args.timeout
+    if timeout is None:
+        timeout = QUICK_TIMEOUT_S if getattr(args, "quick", False) and getattr(args, "part", "") in ("dev", "held-out") else DEFAULT_TIMEOUT_S
+    settings = Settings(timeout_s=timeout, max_iterations=12, subcall_cache=False)
     if getattr(args, "threads", None):
         settings = settings.replace(n_threads=args.threads)
     if args.root_model:

@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="dev: real and private folders whose traces are read; held-out: other corpora, seeds and phrasings, only counted; legacy: the six generated families")
     parser.add_argument("--family", action="append", help=f"only these families (repeatable; legacy: {', '.join(DEV_FAMILIES)})")
     parser.add_argument("--seeds", type=int, default=1, help="private folders: how many seeds from --seed on (held-out adds 100)")
-    parser.add_argument("--quick", action="store_true", help="legacy: three questions per family and size; dev/held-out: one question per kind, every method")
+    parser.add_argument("--quick", action="store_true", help="legacy: three questions per family and size; dev/held-out: one question per kind, every method, "
+                             "each run cut at 120 s (under 20 minutes in all)")
     parser.add_argument("--per-size", type=int, default=None, help="legacy: only the first N questions of each family and size")
     parser.add_argument("--per-corpus", type=int, default=None, help="dev/held-out: N questions of each corpus, its families in turn (a sample)")
     parser.add_argument("--ablate", action="append", choices=TECHNIQUES, default=[], help="switch a technique off (repeatable)")
@@ -98,6 +99,8 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.part != "legacy":
         report_bins(rows, args.part, args.out or results.parent, prefix, missing)
+        if args.quick:
+            print(f"quick: {len(tasks)} questions x {len(methods)} methods, each run cut at {settings.timeout_s:.0f} s")
     return 0
 
 

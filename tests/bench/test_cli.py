@@ -111,3 +111,8 @@ def test_bench_dev_held_out_quick_prints_three_bins_per_family_and_method(fake_e
     assert "not run (corpus unavailable): postgresql-docs" in out
     assert "| family | method | questions | right | not found | wrong (confident) |" in out
     assert (tmp_path / "dev-held-out-quick-bins.md").is_file() and (tmp_path / "dev-held-out-quick-bins.png").is_file()
+    # --quick cuts each run at 120 s, so its 18 runs stay under 20 minutes; it says so
+    assert json.loads(results.read_text())["meta"]["timeout_s"] == 120.0
+    assert "each run cut at 120 s" in out
+    assert main(["bench", "dev", "--part", "held-out", "--quick", "--timeout", "60", "--results", str(tmp_path / "t.json")]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["meta"]["timeout_s"] == 60.0
