@@ -5,6 +5,7 @@ checks the loop makes of an answer it has already accepted or forced."""
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from rlm_desktop.rlm.grounding import Evidence, key_values, ungrounded_values
 from rlm_desktop.rlm.node import NodeState
@@ -15,9 +16,17 @@ LOOKUP_STRATEGIES = frozenset({"lookup", "multi_step"})
 _COUNTS = {"examples": "example_refusals", "subject": "firm_refusals"}
 
 
+class Refusal(NamedTuple):
+    """An answer sent back: the rule that fired (its name, as ``--ablate`` takes it) and
+    the nudge the model is sent."""
+
+    rule: str
+    nudge: str
+
+
 def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: bool,
-          off: frozenset[str] = frozenset()) -> str | None:
-    """None when ``answer`` is accepted; else the nudge of the first rule (``rules.RULES``,
+          off: frozenset[str] = frozenset()) -> Refusal | None:
+    """None when ``answer`` is accepted; else the refusal of the first rule (``rules.RULES``,
     those named in ``off`` aside) that fires. Counts the answer among the node's attempts
     and the refusal against its rule's allowance: an ``examples`` or ``subject`` rule up
     to ``FIRM_REFUSALS`` times in the node, each kind on its own count; a ``once`` rule
@@ -31,7 +40,7 @@ def judge(node: NodeState, answer: str, *, from_code: bool, already_refused: boo
         if nudge is not None:
             if rule.allowance in _COUNTS:
                 setattr(node, _COUNTS[rule.allowance], getattr(node, _COUNTS[rule.allowance]) + 1)
-            return nudge
+            return Refusal(rule.name, nudge)
     return None
 
 

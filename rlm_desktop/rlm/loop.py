@@ -15,7 +15,7 @@ from rlm_desktop.errors import BudgetExceeded, Cancelled, RlmDesktopError, Sandb
 from rlm_desktop.llm.backend import Backend, CancelToken, Completion, GenerationParams, Message
 from rlm_desktop.rlm import cells, coverage, prompts, reader
 from rlm_desktop.rlm.budget import Budget
-from rlm_desktop.rlm.checks import judge, parrots_instruction, passes_every_rule, shown_clauses
+from rlm_desktop.rlm.checks import Refusal, judge, parrots_instruction, passes_every_rule, shown_clauses
 from rlm_desktop.rlm.citations import CellSources
 from rlm_desktop.rlm.events import (
     Event,
@@ -348,16 +348,21 @@ class NodeLoop:
         if "grounding" in self.engine.ablated:
             node.attempts.append(answer)
             return None
-        nudge = judge(node, answer, from_code=from_code, already_refused=already_refused, off=self.engine.ablated)
-        return None if nudge is None else self._send_nudge(node, turn, messages, nudge, result)
+        refusal = judge(node, answer, from_code=from_code, already_refused=already_refused, off=self.engine.ablated)
+        return None if refusal is None else self._send_nudge(node, turn, messages, refusal, result)
 
-    def _send_nudge(self, node: NodeState, turn: int, messages: list[Message], nudge: str, result: CellResult | None) -> str:
-        """The refusal of an answer, with the output of the cell that gave it (if any)."""
+    def _send_nudge(self, node: NodeState, turn: int, messages: list[Message], refusal: Refusal,
+                    result: CellResult | None) -> str:
+        """The refusal of an answer, with the output of the cell that gave it (if any).
+        The trace's notice names the rule that sent it back (``[ungrounded] ...``), so a
+        bench's stored rows count each rule's refusals; the model gets the nudge alone."""
+        nudge = refusal.nudge
         if result is not None:
             messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
-            self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, nudge))
         else:
-            self._nudge(node, turn, messages, nudge)
+            messages.append(Message("user", nudge))
+            self.engine.flush_pending(node, turn)
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, f"[{refusal.rule}] {nudge}"))
         return nudge
 
     def _trimmed(self, node: NodeState, answer: str) -> str:

@@ -12,9 +12,13 @@ from tests.rlm.engine_fakes import FakeSession, code, last_user, make_engine
 def test_ungrounded_answer_is_refused_once() -> None:
     root = ScriptedBackend()
     root.enqueue([code("search('vault')"), code("FINAL('The code is 123456')"), code("FINAL('ORCHID-7731')")])
-    finished = make_engine(root).run("What is the vault code?")
+    events: list = []
+    finished = make_engine(root, events=events).run("What is the vault code?")
     assert finished.answer == "ORCHID-7731"
     assert "'123456'" in last_user(root.calls[2])
+    # the trace names the rule that sent the answer back; the model is sent the nudge alone
+    (sent,) = [e.text for e in events if isinstance(e, ev.Notice) and "'123456'" in e.text]
+    assert sent.startswith("[ungrounded] ") and not last_user(root.calls[2]).count("[ungrounded]")
 
 
 def test_an_answer_with_a_shown_value_and_invented_details_is_told_which_part_to_keep() -> None:

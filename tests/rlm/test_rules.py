@@ -39,7 +39,8 @@ def _node(question: str, evidence: Evidence, **kw) -> NodeState:
 def test_judge_sends_back_an_ungrounded_value_once_per_attempt() -> None:
     evidence = Evidence(grounded=["conf/a.ini:2: limit = 64"])
     node = _node("What is the limit?", evidence)
-    assert judge(node, "128", from_code=False, already_refused=False) is not None
+    refusal = judge(node, "128", from_code=False, already_refused=False)
+    assert refusal is not None and refusal.rule == "ungrounded" and "128" in refusal.nudge
     assert judge(node, "128", from_code=False, already_refused=True) is None  # once: the second try goes through
     assert node.attempts == ["128", "128"]
 
