@@ -97,14 +97,14 @@ class NodeLoop:
                 moves.append((cells.second_move_cell(question), reader.SECOND_HINT,
                               "the engine's second move: the passages of the question's rarest words"))
             for move_code, hint, notice in moves:
-                session, read = self._engine_move(node, messages, session, move_code, hint, notice)
+                session, read, lines = self._engine_move(node, messages, session, move_code, hint, notice)
                 if read is None:
                     break
                 ran.add(cells.normalized(read.code))
                 saw_output, last_output = True, read.output
                 if "read_passages" in self.engine.ablated:
                     break
-                answer = self._read_passages(node, messages, read)
+                answer = self._read_passages(node, read, lines)
                 if answer is not None:
                     return NodeOutcome("ok", clean_answer(answer), saw_output=True), session
             if saw_output and "one_place_turns" not in self.engine.ablated:
@@ -282,28 +282,29 @@ class NodeLoop:
             messages.append(Message("user", prompts.output_message(result.output, result.error, "\n".join(hints))))
 
     def _engine_move(self, node: NodeState, messages: list[Message], session, code: str, hint: str,
-                    notice: str) -> tuple[object, CellSources | None]:
+                    notice: str) -> tuple[object, CellSources | None, list[reader.Line]]:
         """One of the engine's own moves before the model's first turn (``code``: the
         passages of the question, then of its rarest words), shown as if the model had
         written it, so the model starts from whole passages rather than from a guess at
         search words. Nothing when the passages come back empty or fail: the model then
-        starts as usual."""
+        starts as usual. Returns the session, the cell's sources and the lines its passages
+        showed (``reader.passage_lines``: the tool's fact, not its printed listing)."""
         turn = node.last_turn + 1
         text = f"```python\n{code}\n```"
         self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, text, 0, 0, 0.0))
         result, session = self.engine.run_cell(node, session, turn, code)
         node.last_turn = turn
         if result.error or result.killed or not result.sources:
-            return session, None
+            return session, None, []
         self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, notice))
         node.evidence.add_output(result.output, result.facts)
         read = CellSources(result.output, tuple(result.sources), code)
         node.cells.append(read)
         messages.append(Message("assistant", text))
         messages.append(Message("user", prompts.output_message(result.output, None, hint)))
-        return session, read
+        return session, read, reader.passage_lines(result.facts)
 
-    def _read_passages(self, node: NodeState, messages: list[Message], read: CellSources) -> str | None:
+    def _read_passages(self, node: NodeState, read: CellSources, lines: list[reader.Line]) -> str | None:
         """One reading of the passages, as a call of its own: the passages and the
         question, no worked examples, the reply forced to ``reader.READER_SCHEMA`` (the
         line that states the answer, and the answer). The engine finds that line in the
@@ -325,7 +326,7 @@ class NodeLoop:
         node.last_turn = turn
         self.engine.emit(TurnFinished(self.engine.run_id, node.node_id, turn, completion.text, completion.prompt_tokens,
                                       completion.completion_tokens, completion.elapsed_s))
-        reading = reader.reader_answer(completion.text, read.output, node.question)
+        reading = reader.reader_answer(completion.text, lines, node.question)
         if reading is None:
             self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, "the reading found no line of the passages that states the answer"))
             return None

@@ -7,9 +7,10 @@ the same way. The loop (``loop.NodeLoop._engine_move``, ``_read_passages``) runs
 what they say and how a reply is read back is here.
 
     if strategy.name in READING_STRATEGIES: ...          # lookup, multi_step, code_question
-    messages = [Message("system", READER_SYSTEM), Message("user", reading_prompt(question, listing))]
+    lines = passage_lines(result.facts)          # the lines the passages showed, as data (tools.facts)
+    messages = [Message("system", READER_SYSTEM), Message("user", reading_prompt(question, result.output))]
     params = GenerationParams(..., json_schema=READER_SCHEMA)
-    reading = reader_answer(reply_text, listing, question)   # None: not stated, or not where it says
+    reading = reader_answer(reply_text, lines, question)     # None: not stated, or not where it says
     reading.cited                                            # "90 days (docs/lease.txt:4)"
 """
 
@@ -18,10 +19,15 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rlm_desktop.library.query import STOP_WORDS
 from rlm_desktop.rlm.grounding import contains_value, key_values, unsupported_claim
+from rlm_desktop.rlm.tools.facts import ToolFact
+
+# a line the passages showed: (path, line in a text file or None, PDF page or None, text)
+Line = tuple[str, int | None, int | None, str]
 
 # the strategies whose answer stands in one or two places: their first move is the engine's
 READING_STRATEGIES = frozenset({"lookup", "multi_step", "code_question"})
@@ -56,8 +62,6 @@ READER_SCHEMA = {
     "required": ["line", "answer"],
 }
 READER_MAX_TOKENS = 160  # a copied line and a short answer
-_HEAD = re.compile(r"^--- (\S.*?) (?:lines (\d+)-\d+|page (\d+))$")
-_NUMBERED = re.compile(r"^\s*(\d+)\| ?(.*)$")
 _NOT_WORD = re.compile(r"[\W_]+")
 FUZZY_RATIO = 0.9  # a copied line with a word or two changed still locates
 # a reply that gives the line's number for the line ("542", "core.py:542"): the 1.5B did,
@@ -91,38 +95,26 @@ class Reading:
         return self.answer if where in self.answer else f"{self.answer} ({where})"
 
 
-def listing_lines(listing: str) -> list[tuple[str, int | None, int | None, str]]:
-    """(path, line, page, text) for every line a ``passages`` listing shows."""
-    out: list[tuple[str, int | None, int | None, str]] = []
-    path: str | None = None
-    page: int | None = None
-    for raw in listing.split("\n"):
-        head = _HEAD.match(raw)
-        if head:
-            path, page = head.group(1), int(head.group(3)) if head.group(3) else None
-            continue
-        if path is None:
-            continue
-        numbered = _NUMBERED.match(raw)
-        if page is None and numbered:
-            out.append((path, int(numbered.group(1)), None, numbered.group(2)))
-        elif page is not None and raw.strip() not in ("", "…"):
-            out.append((path, None, page, raw))
-    return out
+def passage_lines(facts: Sequence[ToolFact]) -> list[Line]:
+    """The lines the cell's last ``passages`` call showed, from its tool fact (the
+    listing's printed text is for the model; the engine reads the fact)."""
+    shown = [fact for fact in facts if fact.tool == "passages"]
+    if not shown:
+        return []
+    return [(path, line or None, page or None, text) for path, line, page, text in shown[-1].lines]
 
 
 def _norm(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.replace("…", " ")).lower().split())
 
 
-def locate(quote: str, listing: str) -> tuple[str, int | None, int | None, str] | None:
-    """The listing's line that ``quote`` copies: the line holding it (cases, spaces and
+def locate(quote: str, lines: Sequence[Line]) -> Line | None:
+    """The passages' line that ``quote`` copies: the line holding it (cases, spaces and
     punctuation aside), or two neighbouring lines that do when it runs over a break, or
     a line it matches closely; None when no line of the passages reads like it."""
     want = _norm(quote)
     if not want:
         return None
-    lines = listing_lines(listing)
     for entry in lines:
         if want in _norm(entry[3]):
             return entry
@@ -150,21 +142,21 @@ def _holds(answer: str, path: str, text: str, question: str) -> bool:
         w in seen for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
 
 
-def _located(quote: str, answer: str, listing: str, question: str) -> tuple[str, int | None, int | None, str] | None:
+def _located(quote: str, answer: str, lines: Sequence[Line], question: str) -> Line | None:
     """The line ``quote`` names, and that holds the answer: by its number, the one of the
     lines with that number (one per passage) that does; else ``locate``'s line."""
     number = _LINE_NUMBER.fullmatch(quote.strip())
     if number:
         at = int(number.group(1))
-        return next((entry for entry in listing_lines(listing)
+        return next((entry for entry in lines
                      if entry[1] == at and _holds(answer, entry[0], entry[3], question)), None)
-    found = locate(quote, listing)
+    found = locate(quote, lines)
     if found is None or not _holds(answer, found[0], found[3], question):
         return None
     return found
 
 
-def reader_answer(reply: str, listing: str, question: str) -> Reading | None:
+def reader_answer(reply: str, lines: Sequence[Line], question: str) -> Reading | None:
     """The reading of a reply, or None: no line copied or no answer ("not stated"), not
     JSON, a line the passages do not show, or an answer that line (with its file's name)
     does not hold."""
@@ -178,7 +170,7 @@ def reader_answer(reply: str, listing: str, question: str) -> Reading | None:
     quote = str(data.get("line") or "")
     if not answer or not quote.strip():
         return None
-    found = _located(quote, answer, listing, question)
+    found = _located(quote, answer, lines, question)
     if found is None:
         return None
     path, line, page, text = found

@@ -205,9 +205,10 @@ def test_after_the_engines_moves_the_model_has_three_turns_then_the_run_says_wha
 def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     from rlm_desktop.rlm.reader import reader_answer
 
-    listing = ("passages('q'): 2 passages from 2 of 2 matching files, best first.\n"
-               "--- docs/lease.txt lines 3-5\n3| Notice period\n4| The tenant gives `90 days` notice,\n5| in writing.\n"
-               "--- manual.pdf page 7\nSafety\nThe kettle switches off after 30 seconds dry.")
+    # the lines two passages showed, as the passages tool's fact gives them
+    listing = [("docs/lease.txt", 3, None, "Notice period"), ("docs/lease.txt", 4, None, "The tenant gives `90 days` notice,"),
+               ("docs/lease.txt", 5, None, "in writing."), ("manual.pdf", None, 7, "Safety"),
+               ("manual.pdf", None, 7, "The kettle switches off after 30 seconds dry.")]
     q = "How much notice does the tenant give?"
     assert reader_answer(reading("The tenant gives 90 days notice,", "90 days"), listing, q).cited == "90 days (docs/lease.txt:4)"
     # a line copied over its break, and with its markup dropped, is still found
