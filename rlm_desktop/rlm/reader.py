@@ -104,6 +104,53 @@ def passage_lines(facts: Sequence[ToolFact]) -> list[Line]:
     return [(path, line or None, page or None, text) for path, line, page, text in shown[-1].lines]
 
 
+def passages_of(lines: Sequence[Line]) -> list[list[Line]]:
+    """The lines cut into their passages: a passage ends where the file or the page
+    changes or the line numbers jump."""
+    groups: list[list[Line]] = []
+    for entry in lines:
+        last = groups[-1][-1] if groups else None
+        same = (last is not None and last[0] == entry[0] and last[2] == entry[2]
+                and (entry[1] is None or last[1] is None or entry[1] == last[1] + 1))
+        if same:
+            groups[-1].append(entry)
+        else:
+            groups.append([entry])
+    return groups
+
+
+def chunks(lines: Sequence[Line], chars: int) -> list[list[Line]]:
+    """The passages, best first, in groups of about ``chars`` characters of text (a
+    passage is never split; the first group holds at least one)."""
+    out: list[list[Line]] = []
+    size = 0
+    for passage in passages_of(lines):
+        length = sum(len(text) + 1 for *_, text in passage)
+        if out and size + length <= chars:
+            out[-1].extend(passage)
+            size += length
+        else:
+            out.append(list(passage))
+            size = length
+    return out
+
+
+def render(lines: Sequence[Line]) -> str:
+    """Passages' lines as the ``passages`` listing shows them: a head per passage, then
+    numbered lines of a text file, or a PDF page's lines."""
+    out: list[str] = []
+    for passage in passages_of(lines):
+        path, first, page, _ = passage[0]
+        if page is not None:
+            out.append(f"--- {path} page {page}")
+            out.extend(text for *_, text in passage)
+        else:
+            out.append(f"--- {path} lines {first}-{passage[-1][1]}")
+            width = len(str(passage[-1][1]))
+            out.extend(f"{line:>{width}}| {text}" for _, line, _, text in passage)
+    return "\n".join(out)
+
+
 def _norm(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.replace("…", " ")).lower().split())
 
@@ -142,6 +189,34 @@ def _holds(answer: str, path: str, text: str, question: str) -> bool:
         w in seen for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
 
 
+_NAME = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)+")
+_EDGE = "\"'`()[]{},;:?!."
+_SENTENCE_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
+
+
+def question_marks(question: str) -> list[str]:
+    """What singles out the question's subject among its kind: the tokens with a digit
+    (an invoice number, a year, a version: "INV-2021-014", "2022", "3.11") and the names
+    of two or more capitalized words ("Pinecrest Veterinary"), a question word before a
+    name aside. A line about another invoice, year or client does not answer it."""
+    marks = [token for token in (raw.strip(_EDGE) for raw in question.split())
+             if len(token) >= 3 and any(ch.isdigit() for ch in token)]
+    for m in _NAME.finditer(question):
+        words = m.group().split()
+        while words and words[0].lower() in _SENTENCE_CAPITALS:
+            words = words[1:]
+        if len(words) >= 2 and not any(ch.isdigit() for ch in " ".join(words)):
+            marks.append(" ".join(words))
+    return marks
+
+
+def marks_elsewhere(question: str, path: str, lines: Sequence[Line]) -> list[str]:
+    """The question's marks (``question_marks``) that neither ``path`` nor any line the
+    passages showed of that file holds: the line cited is about another subject."""
+    shown = f" {_norm(' '.join([path, *(text for p, _, _, text in lines if p == path)]))} "
+    return [m for m in question_marks(question) if f" {_norm(m)} " not in shown]
+
+
 def _located(quote: str, answer: str, lines: Sequence[Line], question: str) -> Line | None:
     """The line ``quote`` names, and that holds the answer: by its number, the one of the
     lines with that number (one per passage) that does; else ``locate``'s line."""
@@ -158,8 +233,9 @@ def _located(quote: str, answer: str, lines: Sequence[Line], question: str) -> L
 
 def reader_answer(reply: str, lines: Sequence[Line], question: str) -> Reading | None:
     """The reading of a reply, or None: no line copied or no answer ("not stated"), not
-    JSON, a line the passages do not show, or an answer that line (with its file's name)
-    does not hold."""
+    JSON, a line the passages do not show, an answer that line (with its file's name)
+    does not hold, or a line in a file whose name and shown lines lack one of the
+    question's marks (``marks_elsewhere``: its number, year or name)."""
     try:
         data = json.loads(reply)
     except ValueError:
@@ -174,4 +250,6 @@ def reader_answer(reply: str, lines: Sequence[Line], question: str) -> Reading |
     if found is None:
         return None
     path, line, page, text = found
+    if marks_elsewhere(question, path, lines):
+        return None  # a line about another invoice, year or client than the question's
     return Reading(answer, path, line, page, text)

@@ -228,6 +228,24 @@ def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     assert reader_answer("not json", listing, q) is None
 
 
+def test_a_reading_from_a_file_about_another_invoice_year_or_name_is_dropped() -> None:
+    # dev: "What purchase order number is quoted on invoice INV-2021-014?" (it quotes
+    # none) was answered from another invoice's PO line
+    from rlm_desktop.rlm.reader import reader_answer
+
+    listing = [("inv/INV-2021-013.txt", 1, None, "Invoice INV-2021-013"), ("inv/INV-2021-013.txt", 2, None, "Client: Pinecrest Veterinary"),
+               ("inv/INV-2021-013.txt", 3, None, "Date: 2021-05-02"), ("inv/INV-2021-013.txt", 4, None, "PO number: PO-63873"),
+               ("inv/INV-2021-014.txt", 1, None, "Invoice INV-2021-014"), ("inv/INV-2021-014.txt", 2, None, "Client: Orbit Cranes")]
+    po = reading("PO number: PO-63873", "PO-63873")
+    assert reader_answer(po, listing, "What purchase order number is quoted on invoice INV-2021-014?") is None
+    assert reader_answer(po, listing, "What purchase order number is quoted on invoice INV-2021-013?").cited == "PO-63873 (inv/INV-2021-013.txt:4)"
+    # the year and the client of the question must stand in the file the line is in
+    assert reader_answer(po, listing, "Which PO number did Pinecrest Veterinary quote in 2022?") is None
+    assert reader_answer(po, listing, "Which PO number did Pinecrest Veterinary quote in 2021?") is not None  # the date holds 2021
+    assert reader_answer(po, listing, "Which PO number did Pinecrest Veterinary quote?") is not None
+    assert reader_answer(po, listing, "Which PO number did Orbit Cranes quote?") is None
+
+
 def test_a_cell_that_pastes_the_last_output_back_is_cut_after_four_lines() -> None:
     from rlm_desktop.rlm.cells import output_lines
     from rlm_desktop.rlm.protocol import stop_on_paste
