@@ -18,11 +18,7 @@ from rlm_desktop.library.types import GrepMatch, SearchHit, SearchResult
 
 log = logging.getLogger(__name__)
 
-# search shows at most this many chunks of one file while other files have hits to show;
-# when fewer files match than ``k`` hits would fill, the rest of the hits come from the
-# files already shown, best first: a folder of two PDF manuals of 300 pages each showed
-# two pages of each and no more, with the answer on the fifth best page (dev, Asymptote)
-HITS_PER_FILE = 2
+HITS_PER_FILE = 2  # search shows at most this many chunks of one file
 GREP_LINE_CHARS = 400
 # Model-written patterns run in the engine (the REPL worker asks for grep over its pipe):
 # a pattern that backtracks without end, such as (a|aa)+$, stops after this long. The
@@ -32,8 +28,7 @@ GREP_TIMEOUT_S = 10.0
 
 def search(conn: sqlite3.Connection, query: str, k: int = 10, roots: Iterable[str] | None = None) -> SearchResult:
     """BM25-ranked hits with a snippet and the line (or page) they are on, at most
-    ``HITS_PER_FILE`` per file unless fewer files match than ``k`` needs, plus how many
-    files matched in all. Free text is made
+    ``HITS_PER_FILE`` per file, plus how many files matched in all. Free text is made
     into a valid FTS5 query (see ``query.py``); it never raises on query syntax."""
     roots = list(roots or [])
     scope, scope_params = scope_sql(roots)
@@ -60,23 +55,18 @@ def search(conn: sqlite3.Connection, query: str, k: int = 10, roots: Iterable[st
         f"SELECT count(DISTINCT rowid >> {CHUNK_SHIFT}) FROM chunks_fts WHERE chunks_fts MATCH ?{scope_clause}",
         [used, *scope_params],
     ).fetchone()[0]
-    chosen: list[tuple[int, float]] = []
-    held_back: list[tuple[int, float]] = []
+    hits: list[SearchHit] = []
     per_file: dict[int, int] = {}
+    terms = fts_query.term_pattern(used)
     for rowid, rank in rows:
         file_id = rowid >> CHUNK_SHIFT
         if per_file.get(file_id, 0) >= HITS_PER_FILE:
-            held_back.append((rowid, rank))
             continue
         per_file[file_id] = per_file.get(file_id, 0) + 1
-        chosen.append((rowid, rank))
-        if len(chosen) >= k:
+        hits.append(_hit(conn, used, terms, rowid, rank))
+        if len(hits) >= k:
             break
-    if len(chosen) < k:
-        # too few files for k hits at HITS_PER_FILE each: the files' next best chunks
-        chosen = sorted(chosen + held_back[: k - len(chosen)], key=lambda row: row[1])
-    terms = fts_query.term_pattern(used)
-    return SearchResult(query, [_hit(conn, used, terms, rowid, rank) for rowid, rank in chosen], total, missing)
+    return SearchResult(query, hits, total, missing)
 
 
 def _missing_words(conn: sqlite3.Connection, query: str, used: str, scope_clause: str, scope_params: list) -> tuple[str, ...]:

@@ -43,24 +43,6 @@ def test_search_cites_pdf_pages(indexed: Library, folder: Path) -> None:
     assert indexed.search("Lisbon").total_files == 2
 
 
-def test_a_folder_of_few_long_files_fills_the_hits_from_their_other_pages(lib: Library, folder: Path) -> None:
-    # a manual of many pages: search shows two chunks of a file while other files have
-    # hits, and more of its pages when no other file does
-    make_pdf(folder / "manual.pdf", [[f"Chapter {n}", f"The kettle descaling step {n}."] for n in range(1, 9)])
-    (folder / "note.txt").write_text("Descaling the kettle: see the manual.\n")
-    lib.add_folder(folder)
-    lib.scan()
-    result = lib.search("kettle descaling", k=5)
-    assert len(result.hits) == 5 and result.total_files == 2
-    assert sum(h.path.endswith("manual.pdf") for h in result.hits) == 4
-    assert len({h.page for h in result.hits if h.page is not None}) == 4  # four pages, not one page four times
-    # with enough files to fill k, the cap of two per file holds
-    for i in range(5):
-        (folder / f"n{i}.txt").write_text(f"Kettle descaling note {i}.\n")
-    lib.scan()
-    assert sum(h.path.endswith("manual.pdf") for h in lib.search("kettle descaling", k=5).hits) <= 2
-
-
 def test_messy_queries_never_raise(indexed: Library) -> None:
     for q in ['"unbalanced', "AND OR NOT", "NEAR(", "timeout*)", "col:value", "(((", "", "   ", "--", "'; DROP TABLE files"]:
         result = indexed.search(q)
