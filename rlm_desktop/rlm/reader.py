@@ -64,6 +64,8 @@ READER_SCHEMA = {
 READER_MAX_TOKENS = 160  # a copied line and a short answer
 _NOT_WORD = re.compile(r"[\W_]+")
 FUZZY_RATIO = 0.9  # a copied line with a word or two changed still locates
+LONG_ANSWER_WORDS = 4  # an answer of this many words or more may reword its line ...
+SHARED_WORDS = 0.8  # ... keeping this share of its words
 # a reply that gives the line's number for the line ("542", "core.py:542"): the 1.5B did,
 # with the right answer beside it (dev, click-src-02)
 _LINE_NUMBER = re.compile(r"(?:\S+:)?(\d+)\|?")
@@ -176,21 +178,42 @@ def locate(quote: str, lines: Sequence[Line]) -> Line | None:
     return best
 
 
+def _file_names(path: str) -> set[str]:
+    """What names the file at ``path``, normalized: its trailing paths ("lib/command.js",
+    "command.js") and its name without the extension ("command")."""
+    parts = path.split("/")
+    names = {_norm("/".join(parts[i:])) for i in range(len(parts))}
+    names.add(_norm(parts[-1].rsplit(".", 1)[0]))
+    return names - {""}
+
+
 def _holds(answer: str, path: str, text: str, question: str) -> bool:
-    """Whether a line (with its file's name) states ``answer``: it has something of the
-    answer (a value, or a word) and nothing of it that the line lacks. An answer that
-    only repeats the question's words ("NO_COLOR" for "which variable, like NO_COLOR")
-    has nothing the line must hold, so the line must hold the answer itself."""
+    """Whether a line (with its file's name) states ``answer``: nothing of the answer
+    that the line lacks, and either all the answer's values, or the answer itself as a
+    phrase (cases and punctuation aside) in the line, or the file's name (a file answer:
+    ``_file_names``), or, for a long answer, most of its words. One shared word was not enough:
+    "NO_COLOR" was taken from a line "color: bool = False", and "rst" from a line of a
+    .rst file that does not say it (dev readings)."""
     where = f"{path}\n{text}"
     if unsupported_claim(answer, where, question):
         return False
+    values = key_values(answer)
+    if values and all(contains_value(where, v) for v in values):
+        return True
+    said = _norm(answer)
+    if said and (f" {said} " in f" {_norm(text)} " or said in _file_names(path)):
+        return True
+    # a long answer may reword its line: most of its words must be there
+    words = [w for w in said.split() if len(w) > 2 and w not in STOP_WORDS]
     seen = set(_norm(where).split())
-    return any(contains_value(where, v) for v in key_values(answer)) or any(
-        w in seen for w in _norm(answer).split() if len(w) > 2 and w not in STOP_WORDS)
+    return len(words) >= LONG_ANSWER_WORDS and sum(w in seen for w in words) >= SHARED_WORDS * len(words)
 
 
 _NAME = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)+")
 _EDGE = "\"'`()[]{},;:?!."
+# a mark is an identifier, not code: "program.version('1.2.3')" is an example call, and
+# its "1.2.3" need not stand in the file that answers (dev, commander-src-01)
+_PLAIN = re.compile(r"[\w./-]+")
 _SENTENCE_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
 
 
@@ -200,7 +223,7 @@ def question_marks(question: str) -> list[str]:
     of two or more capitalized words ("Pinecrest Veterinary"), a question word before a
     name aside. A line about another invoice, year or client does not answer it."""
     marks = [token for token in (raw.strip(_EDGE) for raw in question.split())
-             if len(token) >= 3 and any(ch.isdigit() for ch in token)]
+             if len(token) >= 3 and any(ch.isdigit() for ch in token) and _PLAIN.fullmatch(token)]
     for m in _NAME.finditer(question):
         words = m.group().split()
         while words and words[0].lower() in _SENTENCE_CAPITALS:

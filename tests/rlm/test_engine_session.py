@@ -228,6 +228,28 @@ def test_a_reading_is_placed_by_the_line_it_copies() -> None:
     assert reader_answer("not json", listing, q) is None
 
 
+def test_a_reading_is_taken_only_when_its_line_states_the_answer_itself() -> None:
+    # dev readings: one word shared with the line, or with the file's name, was enough
+    from rlm_desktop.rlm.reader import reader_answer
+
+    listing = [("src/click/testing.py", 211, None, "        color: bool = False,"),
+               ("docs/changes.rst", 40, None, "-   Added an :func:`edit` function that invokes the default editor."),
+               ("src/click/_termui_impl.py", 12, None, "    env = os.environ.get('PAGER')"),
+               ("man1/git-credential-cache.1", 30, None, "Cache credentials for 900 seconds (15 minutes) by default.")]
+    assert reader_answer(reading("color: bool = False,", "NO_COLOR"), listing, "Which variable turns colours off?") is None
+    assert reader_answer(reading("Added an :func:`edit` function", "rst"), listing, "What extension does the file get?") is None
+    # a file's name is the answer to "which file": its path states it
+    pager = reader_answer(reading("env = os.environ.get('PAGER')", "_termui_impl.py"), listing, "Which source file reads PAGER?")
+    assert pager is not None and pager.cited == "_termui_impl.py (src/click/_termui_impl.py:12)"
+    # a value; a longer answer that rewords its line with most of its words
+    assert reader_answer(reading("Cache credentials for 900 seconds", "900 seconds"), listing, "How long?").line == 30
+    daemon = [("man1/git-daemon.1", 8, None, "The daemon closes its stderr stream unless told otherwise.")]
+    kept = reading("The daemon closes its stderr stream unless told otherwise.", "daemon closes stderr stream")
+    assert reader_answer(kept, daemon, "What happens to stderr?") is not None
+    reworded = reading("The daemon closes its stderr stream unless told otherwise.", "daemon keeps stderr stream open")
+    assert reader_answer(reworded, daemon, "What happens to stderr?") is None  # "keeps" and "open" are not there
+
+
 def test_a_reading_from_a_file_about_another_invoice_year_or_name_is_dropped() -> None:
     # dev: "What purchase order number is quoted on invoice INV-2021-014?" (it quotes
     # none) was answered from another invoice's PO line
@@ -244,6 +266,8 @@ def test_a_reading_from_a_file_about_another_invoice_year_or_name_is_dropped() -
     assert reader_answer(po, listing, "Which PO number did Pinecrest Veterinary quote in 2021?") is not None  # the date holds 2021
     assert reader_answer(po, listing, "Which PO number did Pinecrest Veterinary quote?") is not None
     assert reader_answer(po, listing, "Which PO number did Orbit Cranes quote?") is None
+    # a literal inside example code is no mark: "1.2.3" of program.version('1.2.3')
+    assert reader_answer(po, listing, "If I call po.number('1.2.3'), which PO number is quoted on INV-2021-013?") is not None
 
 
 def test_a_cell_that_pastes_the_last_output_back_is_cut_after_four_lines() -> None:
