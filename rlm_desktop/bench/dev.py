@@ -110,11 +110,14 @@ def report_bins(rows, part: str, out_dir, prefix: str, missing) -> None:
     by_corpus = report.bins_table(rows, by=("corpus", "method"))
     overall = report.bins_table(rows, by=("part", "method"))
     out_dir.mkdir(parents=True, exist_ok=True)
+    refusals = report.refusals_table(rows)
     (out_dir / f"{prefix}-bins.md").write_text(
-        f"## {part}: right / not found / wrong and confident\n\n{overall}\n{bins}\n### by corpus\n\n{by_corpus}",
+        f"## {part}: right / not found / wrong and confident\n\n{overall}\n{bins}\n### by corpus\n\n{by_corpus}"
+        f"\n### answers sent back, by rule (rlm)\n\n{refusals}",
         encoding="utf-8")
     print(overall)
     print(bins)
+    print(refusals)
     print(f"wrote {report.plot_bins(rows, out_dir, prefix)}")
     if missing:
         print(f"{len(missing)} corpora were not run (see above); their questions are not in these figures")

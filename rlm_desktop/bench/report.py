@@ -3,6 +3,7 @@ against input tokens, one line per method)."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -145,6 +146,32 @@ def bins_table(rows: Sequence[Row], by: tuple[str, ...] = ("family", "method")) 
             str(sum(r.status in ("error", "cancelled") for r in g)),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_RULE_NOTICE = re.compile(r"^\[([a-z_]+)\] ")
+
+
+def refusals_table(rows: Sequence[Row]) -> str:
+    """Per answer rule: the rlm runs it sent an answer back in (its name heads the
+    trace's notice, ``[ungrounded] ...``), how often, and how those runs ended. What a
+    rule is worth is its ablation's; this says where each one acts, counted without
+    reading a trace."""
+    fired: dict[str, list[tuple[Row, int]]] = {}
+    for r in rows:
+        if r.method != "rlm":
+            continue
+        names = [m.group(1) for step in (r.trace or []) if (m := _RULE_NOTICE.match(str(step.get("notice", ""))))]
+        for name in sorted(set(names)):
+            fired.setdefault(name, []).append((r, names.count(name)))
+    if not fired:
+        return "No answer rule sent an answer back in these runs (or their traces predate the rules' names).\n"
+    lines = ["| rule | runs | refusals | right | not found | wrong (confident) |", "|---|---|---|---|---|---|"]
+    for name in sorted(fired, key=lambda n: (-len(fired[n]), n)):
+        runs = fired[name]
+        ends = [_bin_of(r) for r, _ in runs]
+        lines.append(f"| {name} | {len(runs)} | {sum(n for _, n in runs)} | "
+                     + " | ".join(str(ends.count(b)) for b in ("right", "not_found", "wrong")) + " |")
     return "\n".join(lines) + "\n"
 
 

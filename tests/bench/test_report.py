@@ -40,3 +40,23 @@ def test_plots_are_written(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["x-accuracy.png", "x-cost.png"]
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_the_refusals_table_counts_each_rule_where_it_sent_an_answer_back() -> None:
+    from dataclasses import replace
+
+    from rlm_desktop.bench.report import refusals_table
+
+    refused = [{"node": "n", "notice": "[ungrounded] The answer states '128', which no output shows."},
+               {"node": "n", "notice": "[ungrounded] Again."}, {"node": "n", "notice": "strategy: lookup (chosen by plan)"}]
+    rows = [
+        replace(ROWS[0], trace=refused, bin="right"),
+        replace(ROWS[1], trace=[*refused[:1], {"node": "n", "notice": "[echoes_question] The answer repeats the question."}], bin="wrong"),
+        replace(ROWS[2], trace=[{"node": "n", "notice": "strategy: lookup"}], bin="right"),
+        replace(ROWS[3], trace=refused, bin="wrong"),  # direct: no rules run there
+    ]
+    table = refusals_table(rows)
+    assert "| ungrounded | 2 | 3 | 1 | 0 | 1 |" in table
+    assert "| echoes_question | 1 | 1 | 0 | 0 | 1 |" in table
+    assert table.index("ungrounded") < table.index("echoes_question")  # most runs first
+    assert "No answer rule" in refusals_table(rows[2:3])
