@@ -63,6 +63,7 @@ READER_SCHEMA = {
 }
 READER_MAX_TOKENS = 160  # a copied line and a short answer
 _NOT_WORD = re.compile(r"[\W_]+")
+_SENTENCE_END = (".", "!", "?")
 FUZZY_RATIO = 0.9  # a copied line with a word or two changed still locates
 LONG_ANSWER_WORDS = 4  # an answer of this many words or more may reword its line ...
 SHARED_WORDS = 0.8  # ... keeping this share of its words
@@ -242,16 +243,33 @@ def marks_elsewhere(question: str, path: str, lines: Sequence[Line]) -> list[str
 
 def _located(quote: str, answer: str, lines: Sequence[Line], question: str) -> Line | None:
     """The line ``quote`` names, and that holds the answer: by its number, the one of the
-    lines with that number (one per passage) that does; else ``locate``'s line."""
+    lines with that number (one per passage) that does; else ``locate``'s line, or the
+    line after it when its sentence runs on there and that line holds the answer (a
+    wrapped docstring: "This defaults" / "to `.txt` but ...", dev click-src-01)."""
     number = _LINE_NUMBER.fullmatch(quote.strip())
     if number:
         at = int(number.group(1))
         return next((entry for entry in lines
                      if entry[1] == at and _holds(answer, entry[0], entry[3], question)), None)
     found = locate(quote, lines)
-    if found is None or not _holds(answer, found[0], found[3], question):
+    if found is None:
         return None
-    return found
+    if _holds(answer, found[0], found[3], question):
+        return found
+    after = _line_after(found, lines)
+    if after is not None and not found[3].rstrip().endswith(_SENTENCE_END) and _holds(answer, after[0], after[3], question):
+        return after
+    return None
+
+
+def _line_after(entry: Line, lines: Sequence[Line]) -> Line | None:
+    """The line the passages show right after ``entry`` in its file (or on its page)."""
+    at = lines.index(entry)
+    if at + 1 >= len(lines):
+        return None
+    nxt = lines[at + 1]
+    same = nxt[0] == entry[0] and nxt[2] == entry[2] and (entry[1] is None or nxt[1] == entry[1] + 1)
+    return nxt if same else None
 
 
 def reader_answer(reply: str, lines: Sequence[Line], question: str) -> Reading | None:

@@ -241,6 +241,13 @@ def test_a_reading_is_taken_only_when_its_line_states_the_answer_itself() -> Non
     # a file's name is the answer to "which file": its path states it
     pager = reader_answer(reading("env = os.environ.get('PAGER')", "_termui_impl.py"), listing, "Which source file reads PAGER?")
     assert pager is not None and pager.cited == "_termui_impl.py (src/click/_termui_impl.py:12)"
+    # a sentence that runs on to the next line: the value stands on that line
+    wrapped = [("src/click/termui.py", 665, None, "    :param extension: the extension to tell the editor about.  This defaults"),
+               ("src/click/termui.py", 666, None, "                      to `.txt` but changing this might change syntax"),
+               ("src/click/termui.py", 667, None, "                      highlighting.")]
+    ext = reader_answer(reading(":param extension: the extension to tell the editor about.  This defaults", ".txt"), wrapped, "Which extension?")
+    assert ext is not None and ext.line == 666
+    assert reader_answer(reading("to `.txt` but changing this might change syntax", "highlighting"), wrapped[:2], "What?") is None
     # a value; a longer answer that rewords its line with most of its words
     assert reader_answer(reading("Cache credentials for 900 seconds", "900 seconds"), listing, "How long?").line == 30
     daemon = [("man1/git-daemon.1", 8, None, "The daemon closes its stderr stream unless told otherwise.")]
