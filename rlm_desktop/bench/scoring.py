@@ -13,7 +13,8 @@ few and written down (docs/quality.md):
 - set: every expected name appears and no other name of the task's universe does;
 - absent: the answer says "not found" in some form and names none of the values that
   could have been invented (``universe``; one the question names is not invented) and
-  no number of three or more digits that the question did not contain.
+  no number of three or more digits that the question did not contain; the names of
+  files it says it read are places, not values.
 
 Every answer then falls in one of three bins (``Score.bin``): ``right``; ``not_found``
 (says it did not find the fact, or gave no answer at all: a crash or an empty reply
@@ -135,6 +136,10 @@ def numbers_in(text: str) -> list[float]:
     found = [(m.start(), _figure_value(m)) for m in _FIGURE.finditer(cleaned)]
     found += _word_numbers(cleaned)
     return [v for _, v in sorted(found)]
+
+
+# a file's name or path, with its extension and an optional :line
+_FILE_NAME = re.compile(r"[\w./-]*\w\.[A-Za-z][A-Za-z0-9]{0,4}\b(?::\d+)?")
 
 
 def normalize(text: str) -> str:
@@ -330,6 +335,9 @@ def _value_verdict(task: Task, answer: str) -> Score:
         ok = not missing and not extra
         return Score(ok, "" if ok else f"missing {missing[:5]}, extra {extra[:5]}")
     if task.kind == "absent":
+        # the files a "not found" names as read are places, not values it claims ("saw
+        # lines of 12 files (INV-2021-003.pdf, INV-2021-007.txt, ...)")
+        answer = _FILE_NAME.sub(" ", answer)
         norm = normalize(answer)
         # a value the question itself names is repeated, not invented ("Which variable,
         # like NO_COLOR, does Click honour?" answered "Not found ... grep('NO_COLOR')")

@@ -80,6 +80,13 @@ def test_absent_needs_not_found_and_no_invented_value() -> None:
                 question="Which environment variable, like NO_COLOR, turns colour off?")
     assert score(like, "Not found: grep('NO_COLOR') shows no such setting.").correct
     assert not score(like, "CLICK_NO_COLOR turns it off.").correct
+    # the files it read are named, not claimed: a file named after an invoice number
+    po = task("absent", "not found", ("PO-63873", "INV-2021-003", "INV-2021-007"), ("INV-2021-014",),
+              question="What purchase order number is quoted on invoice INV-2021-014?")
+    read = "Not found: I searched with search('INV-2021-014'); saw lines of 2 files (INV-2021-003.pdf, invoices/INV-2021-007.txt:4)."
+    assert score(po, read).correct
+    assert not score(po, "PO-63873 (invoices/INV-2021-003.pdf:4)").correct
+    assert not score(po, "Not found, but INV-2021-003 quotes PO-63873.").correct
 
 
 def cited_task(kind, expected, cite=("library/socket.html",), accept=()) -> Task:
