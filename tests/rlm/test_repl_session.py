@@ -287,6 +287,12 @@ def test_the_lines_passages_shows_reach_the_engine_as_data(tmp_path: Path, engin
         ("lease.txt", 61, 0, "90 days, in writing.")]
 
 
+def test_a_tool_called_with_another_tools_arguments_names_its_own(lib_session: ReplSession) -> None:
+    result = lib_session.run_cell("search('budget', k=3, around=8)")
+    assert "search(query, k=10): got an unexpected keyword argument 'around'" in result.error
+    assert "passages(query, k=5, around=4, chars=4500, new_only=False)" in lib_session.run_cell("passages()").error
+
+
 def test_grep_totals_and_limit(lib_session: ReplSession) -> None:
     result = lib_session.run_cell("r = grep(r'budget \\w+', limit=3)\nr")
     assert "showing 3 of 12 matches in 6 files" in result.output

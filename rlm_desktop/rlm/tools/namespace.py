@@ -4,6 +4,8 @@ what it touched: sources for citations, corpus text for grounding, the answer.""
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -94,6 +96,28 @@ class CorpusMemory:
         return False
 
 
+def _naming_its_arguments(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` whose wrong arguments raise a TypeError that shows the tool's own: the 1.5B
+    called search(q, around=8, chars=6000), the arguments of the passages cell above it,
+    and read "Repl.search() got an unexpected keyword argument 'around'" twice (dev)."""
+    plain = inspect.signature(fn)
+    plain = plain.replace(parameters=[p.replace(annotation=inspect.Parameter.empty) for p in plain.parameters.values()],
+                          return_annotation=inspect.Signature.empty)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            plain.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{name}{plain}: {exc}") from None
+        return fn(*args, **kwargs)
+
+    # the same object behind it as the bound method had: the sandbox's red-team tests
+    # reach the Repl this way, and a wrapper must not change what model code can reach
+    call.__self__ = getattr(fn, "__self__", None)  # type: ignore[attr-defined]
+    return call
+
+
 class CellRecord:
     """What one cell did: sources read, whether corpus text was handed out, the answer."""
 
@@ -141,12 +165,13 @@ class Repl:
         else:
             self.namespace["context"] = corpus
         self.namespace["files"] = corpus
-        self.namespace.update(
+        tools = dict(
             search=self.search, passages=self.passages, rarest_words=self.rarest_words, grep=self.grep, read=self.read, llm_query=self.llm_query,
             llm_batch=self.llm_batch, ask_each=self.ask_each, ask_numbers=self.ask_numbers, extract=self.extract,
             rlm_query=self.rlm_query,
             tally=self.tally, SHOW_VARS=self.show_vars, FINAL=self.final, FINAL_VAR=self.final_var,
         )
+        self.namespace.update({name: _naming_its_arguments(name, fn) for name, fn in tools.items()})
         self._api_ids = {id(v) for k, v in self.namespace.items() if k in API_NAMES}
 
     # -------------------------------------------------------------- recording (Recorder)
