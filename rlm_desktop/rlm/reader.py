@@ -107,53 +107,6 @@ def passage_lines(facts: Sequence[ToolFact]) -> list[Line]:
     return [(path, line or None, page or None, text) for path, line, page, text in shown[-1].lines]
 
 
-def passages_of(lines: Sequence[Line]) -> list[list[Line]]:
-    """The lines cut into their passages: a passage ends where the file or the page
-    changes or the line numbers jump."""
-    groups: list[list[Line]] = []
-    for entry in lines:
-        last = groups[-1][-1] if groups else None
-        same = (last is not None and last[0] == entry[0] and last[2] == entry[2]
-                and (entry[1] is None or last[1] is None or entry[1] == last[1] + 1))
-        if same:
-            groups[-1].append(entry)
-        else:
-            groups.append([entry])
-    return groups
-
-
-def chunks(lines: Sequence[Line], chars: int) -> list[list[Line]]:
-    """The passages, best first, in groups of about ``chars`` characters of text (a
-    passage is never split; the first group holds at least one)."""
-    out: list[list[Line]] = []
-    size = 0
-    for passage in passages_of(lines):
-        length = sum(len(text) + 1 for *_, text in passage)
-        if out and size + length <= chars:
-            out[-1].extend(passage)
-            size += length
-        else:
-            out.append(list(passage))
-            size = length
-    return out
-
-
-def render(lines: Sequence[Line]) -> str:
-    """Passages' lines as the ``passages`` listing shows them: a head per passage, then
-    numbered lines of a text file, or a PDF page's lines."""
-    out: list[str] = []
-    for passage in passages_of(lines):
-        path, first, page, _ = passage[0]
-        if page is not None:
-            out.append(f"--- {path} page {page}")
-            out.extend(text for *_, text in passage)
-        else:
-            out.append(f"--- {path} lines {first}-{passage[-1][1]}")
-            width = len(str(passage[-1][1]))
-            out.extend(f"{line:>{width}}| {text}" for _, line, _, text in passage)
-    return "\n".join(out)
-
-
 def _norm(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.replace("…", " ")).lower().split())
 
