@@ -73,12 +73,8 @@ _LINE_NUMBER = re.compile(r"(?:\S+:)?(\d+)\|?")
 
 
 def reading_prompt(question: str, listing: str) -> str:
-    """The question before the passages as well as after them: read knowing what is
-    asked. Replayed on the first-move passages of the 24-question dev sample, the two
-    wrong readings of the question-after-only prompt became "no line states it", and the
-    five right ones stayed right (docs/benchmarks.md, seventh session)."""
     return (
-        f"Question: {question}\n\nPassages:\n{listing}\n\nQuestion: {question}\n\n"
+        f"Passages:\n{listing}\n\nQuestion: {question}\n\n"
         "Reply in JSON. line: copy, word for word and without its number, the one line of the passages that "
         "states the answer; \"\" if no line states it. answer: the answer itself, short, as that line gives it; "
         "\"\" if no line states it."
