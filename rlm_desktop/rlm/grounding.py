@@ -18,6 +18,23 @@ from rlm_desktop.library.query import STOP_WORDS
 from rlm_desktop.rlm.strategy import LEAST_WORDS, MOST_WORDS, SUPERLATIVE_WORDS
 from rlm_desktop.rlm.tools.facts import ToolFact
 
+# words that start a question or a sentence with a capital without naming anything
+_QUESTION_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
+_NAME_RUN = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)*")
+
+
+def capitalized_runs(text: str) -> list[tuple[int, int, list[str]]]:
+    """Each run of capitalized words in ``text``: where it starts, how many words it
+    has, and its words without the question words that lead it ("Which", "The", ...)."""
+    runs = []
+    for m in _NAME_RUN.finditer(text):
+        words = m.group().split()
+        size = len(words)
+        while words and words[0].lower() in _QUESTION_CAPITALS:
+            words = words[1:]
+        runs.append((m.start(), size, words))
+    return runs
+
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,_]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[\"'“‘`]([^\"'”’`\n]{2,80})[\"'”’`]")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*\b")

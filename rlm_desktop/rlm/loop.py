@@ -357,14 +357,13 @@ class NodeLoop:
         """The refusal of an answer, with the output of the cell that gave it (if any).
         The trace's notice names the rule that sent it back (``[ungrounded] ...``), so a
         bench's stored rows count each rule's refusals; the model gets the nudge alone."""
-        nudge = refusal.nudge
+        named = f"[{refusal.rule}] {refusal.nudge}"
         if result is not None:
-            messages.append(Message("user", prompts.output_message(result.output, result.error, nudge)))
+            messages.append(Message("user", prompts.output_message(result.output, result.error, refusal.nudge)))
+            self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, named))
         else:
-            messages.append(Message("user", nudge))
-            self.engine.flush_pending(node, turn)
-        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, f"[{refusal.rule}] {nudge}"))
-        return nudge
+            self._nudge(node, turn, messages, refusal.nudge, notice=named)
+        return refusal.nudge
 
     def _trimmed(self, node: NodeState, answer: str) -> str:
         """An answer accepted on its second try still naming values no output showed,
@@ -377,10 +376,11 @@ class NodeLoop:
                                 f"the answer's clauses with values no output showed were left out: {shown!r} kept"))
         return shown
 
-    def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str) -> None:
+    def _nudge(self, node: NodeState, turn: int, messages: list[Message], text: str, notice: str | None = None) -> None:
+        """``text`` sent to the model; the trace's notice says ``notice`` (default: the text)."""
         messages.append(Message("user", text))
         self.engine.flush_pending(node, turn)
-        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, text))
+        self.engine.emit(Notice(self.engine.run_id, node.node_id, turn, notice or text))
 
     def _not_found_after_moves(self, node: NodeState, turn: int) -> NodeOutcome:
         """A one-place question whose engine moves and ``reader.TURNS_AFTER_MOVES`` model

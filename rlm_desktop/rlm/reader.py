@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rlm_desktop.library.query import STOP_WORDS
-from rlm_desktop.rlm.grounding import contains_value, key_values, unsupported_claim
+from rlm_desktop.rlm.grounding import capitalized_runs, contains_value, key_values, unsupported_claim
 from rlm_desktop.rlm.tools.facts import ToolFact
 
 # a line the passages showed: (path, line in a text file or None, PDF page or None, text)
@@ -163,12 +163,10 @@ def _holds(answer: str, path: str, text: str, question: str) -> bool:
     return len(words) >= LONG_ANSWER_WORDS and sum(w in seen for w in words) >= SHARED_WORDS * len(words)
 
 
-_NAME = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)+")
 _EDGE = "\"'`()[]{},;:?!."
 # a mark is an identifier, not code: "program.version('1.2.3')" is an example call, and
 # its "1.2.3" need not stand in the file that answers (dev, commander-src-01)
 _PLAIN = re.compile(r"[\w./-]+")
-_SENTENCE_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
 
 
 def question_marks(question: str) -> list[str]:
@@ -178,10 +176,7 @@ def question_marks(question: str) -> list[str]:
     name aside. A line about another invoice, year or client does not answer it."""
     marks = [token for token in (raw.strip(_EDGE) for raw in question.split())
              if len(token) >= 3 and any(ch.isdigit() for ch in token) and _PLAIN.fullmatch(token)]
-    for m in _NAME.finditer(question):
-        words = m.group().split()
-        while words and words[0].lower() in _SENTENCE_CAPITALS:
-            words = words[1:]
+    for _, _, words in capitalized_runs(question):
         if len(words) >= 2 and not any(ch.isdigit() for ch in " ".join(words)):
             marks.append(" ".join(words))
     return marks

@@ -25,6 +25,7 @@ from rlm_desktop.rlm import prompts
 from rlm_desktop.rlm.grounding import (
     LOCATION,
     Evidence,
+    capitalized_runs,
     contains_value,
     key_values,
     missing_parameters,
@@ -129,11 +130,9 @@ class AbsentSubject(Rule):
         return template.format(word=subject, searched=prompts.searched_for(grounded, subject))
 
 
-_COMMON_CAPITALS = frozenset("what which who whom whose where when how why is are was were does did do in on at the a an of for from".split())
 # the call a listing starts with, "search('Obsidian leader room'): ...": it echoes the
 # question's words whether or not any hit holds them
 _CALL_ECHO = re.compile(r"^\s*\w+\((?:[rbf]?(['\"]).*?\1)?[^\n]*?\):", re.MULTILINE)
-_NAME_RUN = re.compile(r"\b[A-Z][\w-]+(?:\s+[A-Z][\w-]+)*")
 
 
 def unseen_name(question: str, outputs: str) -> str | None:
@@ -141,11 +140,8 @@ def unseen_name(question: str, outputs: str) -> str | None:
     question's first word) that no cell output has shown, the calls' echoes of their own
     arguments and search's [marks] aside."""
     shown = " ".join(_CALL_ECHO.sub(" ", outputs).replace("[", "").replace("]", "").lower().split())
-    for m in _NAME_RUN.finditer(question):
-        words = m.group().split()
-        while words and words[0].lower() in _COMMON_CAPITALS:
-            words = words[1:]
-        if not words or (m.start() == 0 and len(words) == len(m.group().split())):
+    for start, size, words in capitalized_runs(question):
+        if not words or (start == 0 and len(words) == size):
             continue  # the question's first word is capitalized anyway
         name = " ".join(words)
         if len(name) >= 3 and name.lower() not in shown:
